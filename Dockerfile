@@ -1,0 +1,27 @@
+# Build stage: compiles TypeScript and the sqlite3 addon, then drops dev dependencies.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+COPY package.json package-lock.json tsconfig.json ./
+COPY src ./src
+RUN npm ci --no-audit --no-fund && npm prune --omit=dev
+
+# Runtime stage: only what `invites-api serve` needs, as an unprivileged user.
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production \
+    HTTP_HOST=0.0.0.0 \
+    HTTP_PORT=8080 \
+    KEY_STORE=/data/keys.sqlite
+COPY package.json ./
+COPY bin ./bin
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+RUN mkdir /data && chown node:node /data
+USER node
+VOLUME /data
+EXPOSE 8080
+ENTRYPOINT ["node", "bin/invites-api.js"]
+CMD ["serve"]

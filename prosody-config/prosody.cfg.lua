@@ -1,0 +1,70 @@
+-- Prosody configuration for the docker-compose deployment of invites-api (Prosody 13 image).
+-- Replace example.com with your domain everywhere below and in docker-compose.yml.
+-- Checked in CI with `prosodyctl check config`.
+
+---------- Who may do what ----------
+
+-- The invite component must be an admin: mod_invites_adhoc only runs its create-account command
+-- for admins. Being listed here grants the component EVERY admin ad-hoc command on every host
+-- (create or delete users, shut the server down, ...). invites-api only ever sends the invite
+-- command, but anyone holding the component secret could do the rest: guard that secret.
+admins = { "invites.example.com" }
+
+---------- Storage ----------
+
+-- SQL storage, not the default files: the file store keeps all pending invites in one file that
+-- is rewritten on every new invite, so invite creation slows to a crawl after a few thousand
+-- (measured: 19 invites/s after ~3,000 with files; a flat ~450/s with SQLite).
+storage = "sql"
+sql = { driver = "SQLite3", database = "prosody.sqlite" }
+
+---------- Modules ----------
+
+-- Community modules (invites_page, invites_register_web and what they need) are installed by the
+-- compose service "prosody-modules" into this folder.
+plugin_paths = { "/var/lib/prosody/custom_plugins" }
+installer_plugin_path = "/var/lib/prosody/custom_plugins"
+
+modules_enabled = {
+	"roster"; "saslauth"; "tls"; "dialback"; "disco"; "carbons"; "pep"; "private";
+	"blocklist"; "vcard4"; "vcard_legacy"; "version"; "uptime"; "time"; "ping";
+	"register"; -- in-band registration, used by invite-based sign-up only (see below)
+	"admin_adhoc";
+}
+
+-- Accounts are created with invites only: open registration stays off, and mod_invites_register
+-- lets a valid invite token through.
+allow_registration = false
+
+---------- Network ----------
+
+-- The component port is reached by invites-api over the compose network only: do not publish it.
+component_interfaces = { "*" }
+component_ports = { 5347 }
+
+-- Invite pages are served over HTTP; put a TLS-terminating proxy in front in production.
+http_ports = { 5280 }
+http_interfaces = { "*" }
+https_ports = { }
+
+log = { info = "*console" }
+
+---------- The host ----------
+
+VirtualHost "example.com"
+	-- The public address of the invite pages, as links in invites name it.
+	http_external_url = "http://example.com:5280/"
+	modules_enabled = {
+		"invites";              -- invite tokens
+		"invites_adhoc";        -- the ad-hoc command invites-api runs
+		"invites_page";         -- the landing page an invite link opens
+		"invites_register";     -- registration with an invite token
+		"invites_register_web"; -- registration in the browser, from the landing page
+	}
+
+---------- The invite component (XEP-0114) ----------
+
+-- invites-api connects here with the same secret. docker-compose.yml hands COMPONENT_SECRET (from
+-- the .env file) to both containers; ENV_X reads variable X in Prosody 0.12 and 13 alike.
+Component "invites.example.com"
+	component_secret = ENV_COMPONENT_SECRET

@@ -1,0 +1,70 @@
+import { once } from "node:events";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { ServiceConfig } from "./config.js";
+import { createHttpApp } from "./http/server.js";
+import { createKeyStore, type KeyStore } from "./keys/keyStore.js";
+import { openKeyv } from "./keys/openStore.js";
+import type { Logger } from "./log.js";
+import { connectComponent, type ComponentConnection } from "./xmpp/connection.js";
+import { createInviteIssuer } from "./xmpp/inviteIssuer.js";
+
+export interface Service {
+  /** http://HOST:PORT the API listens on (the real port when HTTP_PORT=0). */
+  readonly url: string;
+  readonly connection: ComponentConnection;
+  readonly keys: KeyStore;
+  /** Stops accepting, lets requests in flight finish (up to drainMs), closes XMPP and the store. */
+  stop(drainMs?: number): Promise<void>;
+}
+
+/** Wires the parts together and starts listening. A store that does not answer fails the start. */
+export async function start(config: ServiceConfig, log: Logger): Promise<Service> {
+  const keys = createKeyStore(openKeyv(config.keyStore));
+  try {
+    await keys.ping();
+  } catch (err) {
+    await keys.close().catch(() => undefined);
+    throw err;
+  }
+
+  const connection = connectComponent({ ...config.component, reconnect: config.reconnect, log });
+  const issuer = createInviteIssuer(
+    { request: connection.request, componentJid: connection.jid, timeoutMs: config.inviteTimeoutMs },
+    log,
+  );
+  const app = createHttpApp({ keys, issuer, log });
+  const server: Server = app.listen(config.http.port, config.http.host);
+  try {
+    await once(server, "listening");
+  } catch (err) {
+    await connection.stop();
+    await keys.close().catch(() => undefined);
+    throw err;
+  }
+  const { address, port } = server.address() as AddressInfo;
+  const host = address.includes(":") ? `[${address}]` : address;
+  const url = `http://${host}:${port}`;
+  log.info({ url }, "HTTP API listening");
+
+  return {
+    url,
+    connection,
+    keys,
+    async stop(drainMs = 10_000) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const drained = await Promise.race([
+        closed.then(() => true),
+        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), drainMs).unref()),
+      ]);
+      if (!drained) {
+        log.warn({ drainMs }, "requests still in flight after the drain period; closing them");
+        server.closeAllConnections();
+      }
+      await connection.stop();
+      await keys.close().catch(() => undefined);
+      log.info("stopped");
+    },
+  };
+}

@@ -1,0 +1,113 @@
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+
+/** Thrown when the environment does not describe a usable service; the message names the variable. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+const intFromEnv = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+// Each option: its variable, its type, its default, why it exists. The README's table mirrors this.
+const storeSchema = z.object({
+  // Where API keys live: a SQLite file path (optionally `sqlite://PATH`).
+  KEY_STORE: z.string().min(1).default("./data/keys.sqlite"),
+  // pino level; `silent` turns logging off.
+  LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
+});
+
+const serviceSchema = storeSchema.extend({
+  // Prosody's component port, as an xmpp:// URL (XEP-0114).
+  COMPONENT_SERVICE: z
+    .string()
+    .regex(/^xmpp:\/\/[^/:]+(:\d+)?\/?$/, "expected xmpp://HOST:PORT, e.g. xmpp://127.0.0.1:5347"),
+  // The component's JID, as declared by `Component "…"` in prosody.cfg.lua.
+  COMPONENT_DOMAIN: z.string().regex(/^[^\s@/]+$/, "expected a bare domain, e.g. invites.example.com"),
+  // The shared secret (`component_secret`); or COMPONENT_SECRET_FILE, a file holding it.
+  COMPONENT_SECRET: z.string().min(1).optional(),
+  COMPONENT_SECRET_FILE: z.string().min(1).optional(),
+  // The address and port the HTTP API listens on.
+  HTTP_HOST: z.string().min(1).default("127.0.0.1"),
+  HTTP_PORT: intFromEnv(0, 65535).default(8080),
+  // How long one ad-hoc call to Prosody may take before the client gets 504.
+  INVITE_TIMEOUT_MS: intFromEnv(100, 300_000).default(10_000),
+  // Reconnect backoff to Prosody: first delay and cap, in milliseconds (jittered, doubling).
+  RECONNECT_MIN_MS: intFromEnv(10, 600_000).default(500),
+  RECONNECT_MAX_MS: intFromEnv(10, 3_600_000).default(30_000),
+});
+
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface StoreConfig {
+  readonly keyStore: string;
+  readonly logLevel: LogLevel;
+}
+
+export interface ServiceConfig extends StoreConfig {
+  readonly component: { readonly service: string; readonly domain: string; readonly secret: string };
+  readonly http: { readonly host: string; readonly port: number };
+  readonly inviteTimeoutMs: number;
+  readonly reconnect: { readonly minMs: number; readonly maxMs: number };
+}
+
+type Env = Record<string, string | undefined>;
+
+function parse<T extends z.ZodType>(schema: T, env: Env): z.infer<T> {
+  // An empty variable counts as unset, as shells and compose files often leave them.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const result = schema.safeParse(present);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => {
+    const variable = issue.path.join(".");
+    const got = present[variable];
+    const reason = got === undefined ? "is required" : issue.message;
+    return `${variable} ${reason}`;
+  });
+  throw new ConfigError(`invalid configuration: ${lines.join("; ")}`);
+}
+
+/** What the key commands of the CLI need: the store, nothing of XMPP. */
+export function loadStoreConfig(env: Env): StoreConfig {
+  const raw = parse(storeSchema, env);
+  return Object.freeze({ keyStore: raw.KEY_STORE, logLevel: raw.LOG_LEVEL });
+}
+
+export function loadServiceConfig(env: Env): ServiceConfig {
+  const raw = parse(serviceSchema, env);
+  if (raw.RECONNECT_MAX_MS < raw.RECONNECT_MIN_MS) {
+    throw new ConfigError("invalid configuration: RECONNECT_MAX_MS must be at least RECONNECT_MIN_MS");
+  }
+  return Object.freeze({
+    keyStore: raw.KEY_STORE,
+    logLevel: raw.LOG_LEVEL,
+    component: Object.freeze({
+      service: raw.COMPONENT_SERVICE,
+      domain: raw.COMPONENT_DOMAIN,
+      secret: readSecret(raw.COMPONENT_SECRET, raw.COMPONENT_SECRET_FILE),
+    }),
+    http: Object.freeze({ host: raw.HTTP_HOST, port: raw.HTTP_PORT }),
+    inviteTimeoutMs: raw.INVITE_TIMEOUT_MS,
+    reconnect: Object.freeze({ minMs: raw.RECONNECT_MIN_MS, maxMs: raw.RECONNECT_MAX_MS }),
+  });
+}
+
+function readSecret(inline: string | undefined, file: string | undefined): string {
+  if (inline && file) {
+    throw new ConfigError("invalid configuration: set COMPONENT_SECRET or COMPONENT_SECRET_FILE, not both");
+  }
+  if (inline) return inline;
+  if (!file) {
+    throw new ConfigError("invalid configuration: COMPONENT_SECRET or COMPONENT_SECRET_FILE is required");
+  }
+  let secret: string;
+  try {
+    secret = readFileSync(file, "utf8").trim();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? "unreadable";
+    throw new ConfigError(`invalid configuration: COMPONENT_SECRET_FILE cannot be read (${code})`);
+  }
+  if (!secret) throw new ConfigError("invalid configuration: COMPONENT_SECRET_FILE is empty");
+  return secret;
+}

@@ -1,0 +1,25 @@
+import type { Context, Next } from "koa";
+
+/**
+ * CORS as mod_invites_api sends it, on every answer (not only to requests with an Origin, which is
+ * why @koa/cors does not fit): `*`, or the request's Origin on a preflight. Beyond the original:
+ * POST and Authorization are allowed, so a browser can send the Bearer header, and Location is
+ * exposed, so a page can read the invite link. A preflight needs no key.
+ */
+export function originalCors() {
+  return async function originalCors(ctx: Context, next: Next): Promise<void> {
+    const preflight = ctx.method === "OPTIONS";
+    ctx.set({
+      "Access-Control-Allow-Origin": (preflight && ctx.get("Origin")) || "*",
+      "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+      "Access-Control-Allow-Headers": "Content-Type, Authorization",
+      "Access-Control-Expose-Headers": "Location",
+      "Access-Control-Max-Age": "7200",
+    });
+    if (preflight) {
+      ctx.status = 204;
+      return;
+    }
+    await next();
+  };
+}

@@ -1,0 +1,67 @@
+import type { Context, Next } from "koa";
+import { AppError, type ErrorCode } from "../errors.js";
+import type { Logger } from "../log.js";
+
+interface Answer {
+  readonly status: number;
+  /** Short, safe for any client; never the internal message. */
+  readonly message: string;
+  readonly retryAfterSeconds?: number;
+}
+
+// The one place where a failure becomes a status. `satisfies` keeps it exhaustive.
+const ANSWERS = {
+  bad_request: { status: 400, message: "bad request" },
+  invalid_key: { status: 403, message: "invalid API key" },
+  method_not_allowed: { status: 405, message: "this API key does not allow this method" },
+  not_found: { status: 404, message: "not found" },
+  xmpp_unavailable: { status: 503, message: "the XMPP server is unavailable, retry later", retryAfterSeconds: 5 },
+  xmpp_timeout: { status: 504, message: "the XMPP server did not answer in time" },
+  prosody_refused: { status: 502, message: "the XMPP server refused to create the invite" },
+  prosody_bad_reply: { status: 502, message: "the XMPP server sent an unreadable answer" },
+  store_unavailable: { status: 503, message: "the key store is unavailable, retry later", retryAfterSeconds: 5 },
+} as const satisfies Record<ErrorCode, Answer>;
+
+function answerFor(err: unknown): Answer & { code: string } {
+  if (err instanceof AppError) {
+    const answer: Answer = ANSWERS[err.code];
+    const message = err.code === "bad_request" ? err.message : answer.message;
+    return { ...answer, message, code: err.code };
+  }
+  // Koa's own client errors (ctx.throw, body parsing): keep the status, expose only safe text.
+  const httpError = err as { status?: unknown; expose?: boolean; message?: string };
+  if (typeof httpError.status === "number" && httpError.status >= 400 && httpError.status < 500) {
+    return {
+      status: httpError.status,
+      message: httpError.expose ? String(httpError.message) : "bad request",
+      code: "bad_request",
+    };
+  }
+  return { status: 500, message: "internal error", code: "internal" };
+}
+
+/** First middleware inside CORS: turns every thrown error into a short plain-text answer. */
+export function errorResponses(log: Logger) {
+  return async function errorResponses(ctx: Context, next: Next): Promise<void> {
+    try {
+      await next();
+    } catch (err) {
+      const answer = answerFor(err);
+      if (answer.status >= 500) {
+        const level = answer.code === "internal" ? "error" : "warn";
+        log[level]({ code: answer.code, err: errorSummary(err), path: ctx.path }, "request failed");
+      }
+      ctx.status = answer.status;
+      if (answer.retryAfterSeconds) ctx.set("Retry-After", String(answer.retryAfterSeconds));
+      ctx.type = "text/plain";
+      ctx.body = `${answer.message}\n`;
+    }
+  };
+}
+
+// Messages of our own errors carry no secrets; a stack only for what we did not foresee.
+function errorSummary(err: unknown): Record<string, unknown> {
+  if (err instanceof AppError) return { name: err.name, message: err.message };
+  if (err instanceof Error) return { name: err.name, message: err.message, stack: err.stack };
+  return { value: String(err) };
+}

@@ -1,0 +1,53 @@
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+
+/**
+ * API keys have the shape mod_invites_api gives them, `ID/SECRET`, so keys look and paste the same:
+ * ID is 8 url-safe characters (6 random bytes), SECRET 32 (24 random bytes). Only a SHA-256 of the
+ * secret is kept; secrets are long random strings, so a fast hash is enough and a slow KDF buys nothing.
+ */
+const ID_BYTES = 6;
+const SECRET_BYTES = 24;
+const URL_SAFE = /^[A-Za-z0-9_-]+$/;
+const ID_LENGTH = 8;
+const MIN_SECRET_LENGTH = 32;
+const MAX_SECRET_LENGTH = 128;
+
+export interface ParsedKey {
+  readonly id: string;
+  readonly secret: string;
+}
+
+export function generateKey(): ParsedKey {
+  return {
+    id: randomBytes(ID_BYTES).toString("base64url"),
+    secret: randomBytes(SECRET_BYTES).toString("base64url"),
+  };
+}
+
+export const formatKey = (key: ParsedKey): string => `${key.id}/${key.secret}`;
+
+/** Returns undefined for anything that is not a well-formed key, so callers cannot forget a case. */
+export function parseKey(raw: string | undefined): ParsedKey | undefined {
+  if (!raw) return undefined;
+  const slash = raw.indexOf("/");
+  if (slash < 0) return undefined;
+  const id = raw.slice(0, slash);
+  const secret = raw.slice(slash + 1);
+  if (id.length !== ID_LENGTH || !URL_SAFE.test(id)) return undefined;
+  if (secret.length < MIN_SECRET_LENGTH || secret.length > MAX_SECRET_LENGTH) return undefined;
+  if (!URL_SAFE.test(secret)) return undefined;
+  return { id, secret };
+}
+
+export const hashSecret = (secret: string): string => createHash("sha256").update(secret, "utf8").digest("hex");
+
+// Compared when the id is unknown, so an unknown id costs the same time as a wrong secret.
+const DUMMY_HASH = hashSecret(randomBytes(SECRET_BYTES).toString("base64url"));
+
+/** Constant-time check of a presented secret against a stored hash (or none, for an unknown id). */
+export function secretMatches(secret: string, storedHash: string | undefined): boolean {
+  const presented = Buffer.from(hashSecret(secret), "hex");
+  const expected = Buffer.from(storedHash ?? DUMMY_HASH, "hex");
+  if (expected.length !== presented.length) return false;
+  return timingSafeEqual(presented, expected) && storedHash !== undefined;
+}

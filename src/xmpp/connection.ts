@@ -1,0 +1,135 @@
+// XEP-0114: Jabber Component Protocol. https://xmpp.org/extensions/xep-0114.html
+import { component, type Element } from "@xmpp/component";
+import type { Logger } from "../log.js";
+import { XmppUnavailableError, streamErrorFix } from "./errors.js";
+import { nextDelay } from "./backoff.js";
+
+export interface ConnectionOptions {
+  readonly service: string;
+  readonly domain: string;
+  readonly secret: string;
+  readonly reconnect: { readonly minMs: number; readonly maxMs: number };
+  readonly log: Logger;
+}
+
+export interface ConnectionStatus {
+  readonly online: boolean;
+  /** Why the component is offline, when known (a configuration error, or Prosody unreachable). */
+  readonly problem?: string;
+}
+
+export interface ComponentConnection {
+  readonly jid: string;
+  status(): ConnectionStatus;
+  /** Sends an IQ; fails at once when offline, and when the connection drops before the reply. */
+  request(stanza: Element, timeoutMs: number): Promise<Element>;
+  /** Resolves on the first successful connection (tests and start-up use it); never rejects. */
+  online(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Keeps one component connection to Prosody up. The library's own reconnect (a fixed 1 s loop) is
+ * replaced by exponential backoff with jitter; a state change is logged once, not once per attempt.
+ */
+export function connectComponent(opts: ConnectionOptions): ComponentConnection {
+  const { service, domain, secret, log } = opts;
+  const entity = component({ service, domain, password: secret });
+  entity.reconnect.stop();
+
+  let stopped = false;
+  let online = false;
+  let attempt = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let problem: string | undefined;
+  const inflight = new Set<(err: Error) => void>();
+  const onlineWaiters: Array<() => void> = [];
+
+  const setProblem = (next: string, fields: Record<string, unknown>) => {
+    if (next === problem) return;
+    problem = next;
+    log.error({ component: domain, ...fields }, next);
+  };
+
+  entity.on("error", (err: Error & { condition?: string; code?: string }) => {
+    const fix = err.condition ? streamErrorFix(err.condition, domain) : undefined;
+    if (fix) setProblem(`Prosody rejected the component connection (${err.condition})`, { fix });
+    else if (err.code) setProblem(`cannot reach Prosody at ${service} (${err.code})`, {});
+    else log.warn({ component: domain, err: err.message }, "component connection error");
+  });
+
+  entity.on("online", () => {
+    online = true;
+    attempt = 0;
+    problem = undefined;
+    log.info({ component: domain, service }, "connected to Prosody");
+    onlineWaiters.splice(0).forEach((resolve) => resolve());
+  });
+
+  entity.on("disconnect", () => {
+    if (online) log.warn({ component: domain }, "connection to Prosody lost; reconnecting");
+    online = false;
+    const lost = new XmppUnavailableError("connection to Prosody lost");
+    for (const fail of inflight) fail(lost);
+    inflight.clear();
+    schedule();
+  });
+
+  function schedule(): void {
+    if (stopped || timer) return;
+    const delay = nextDelay(attempt++, opts.reconnect.minMs, opts.reconnect.maxMs);
+    log.debug({ component: domain, delay }, "reconnect scheduled");
+    timer = setTimeout(() => {
+      timer = undefined;
+      void attemptConnection();
+    }, delay);
+  }
+
+  async function attemptConnection(): Promise<void> {
+    try {
+      await entity.connect(service);
+      await entity.open({ domain });
+    } catch {
+      // The error event has reported it. A socket that never opened has already emitted
+      // "disconnect"; one that opened but hangs in the handshake is closed so that it does.
+      if (entity.status !== "disconnect" && entity.status !== "offline") {
+        await entity.stop().catch(() => undefined);
+      }
+      if (entity.status === "offline") schedule();
+    }
+  }
+
+  void attemptConnection();
+
+  return {
+    jid: domain,
+    status: () => (online ? { online } : { online, problem: problem ?? "connecting to Prosody" }),
+
+    request(stanza, timeoutMs) {
+      // The library throws a TypeError when asked to send while disconnected: answer first.
+      if (!online || stopped) return Promise.reject(new XmppUnavailableError());
+      return new Promise<Element>((resolve, reject) => {
+        inflight.add(reject);
+        entity.iqCaller
+          .request(stanza, timeoutMs)
+          .then(resolve, reject)
+          .finally(() => inflight.delete(reject));
+      });
+    },
+
+    online: () => (online ? Promise.resolve() : new Promise<void>((resolve) => onlineWaiters.push(resolve))),
+
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      const closing = new XmppUnavailableError("shutting down");
+      for (const fail of inflight) fail(closing);
+      inflight.clear();
+      if (entity.status !== "offline" && entity.status !== "disconnect") {
+        await entity.stop().catch(() => undefined);
+      }
+      entity.removeAllListeners();
+      entity.on("error", () => {});
+    },
+  };
+}

@@ -1,0 +1,94 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { describe, it } from "node:test";
+import { parse } from "yaml";
+
+const run = promisify(execFile);
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const prosodyConfig = join(root, "prosody-config", "prosody.cfg.lua");
+
+async function checkConfig(path: string): Promise<{ code: number; output: string }> {
+  try {
+    const { stdout, stderr } = await run("prosodyctl", ["--config", path, "check", "config"], {
+      env: { ...process.env, COMPONENT_SECRET: "ci-check" },
+    });
+    return { code: 0, output: stdout + stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? 1, output: `${e.stdout ?? ""}${e.stderr ?? ""}` };
+  }
+}
+
+describe("prosody-config/prosody.cfg.lua", () => {
+  it("passes `prosodyctl check config`", async () => {
+    const result = await checkConfig(prosodyConfig);
+    assert.equal(result.code, 0, result.output);
+    assert.match(result.output, /All checks passed/);
+  });
+
+  it("would fail the check if it were broken (the check bites)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cfg-"));
+    const broken = join(dir, "prosody.cfg.lua");
+    writeFileSync(broken, readFileSync(prosodyConfig, "utf8").replace('storage = "sql"', 'storage = "sql'));
+    assert.notEqual((await checkConfig(broken)).code, 0);
+  });
+
+  it("enables the invite modules, SQL storage, the component and its admin entry", () => {
+    const text = readFileSync(prosodyConfig, "utf8");
+    for (const module of ["invites", "invites_adhoc", "invites_page", "invites_register", "invites_register_web"]) {
+      assert.match(text, new RegExp(`^\\s*"${module}";`, "m"), module);
+    }
+    assert.match(text, /^storage = "sql"$/m);
+    assert.match(text, /^Component "invites\.example\.com"\n\s*component_secret = ENV_COMPONENT_SECRET$/m);
+    assert.match(text, /^admins = \{ "invites\.example\.com" \}$/m);
+  });
+});
+
+interface ComposeService {
+  image?: string;
+  build?: unknown;
+  volumes: string[];
+  environment: Record<string, string>;
+}
+
+describe("docker-compose.yml", () => {
+  async function composeConfig(): Promise<{ services: Record<string, ComposeService>; volumes: object }> {
+    const { stdout } = await run("docker-compose", ["-f", join(root, "docker-compose.yml"), "config"], {
+      env: { ...process.env, COMPONENT_SECRET: "ci-check" },
+    });
+    return parse(stdout) as { services: Record<string, ComposeService>; volumes: object };
+  }
+
+  it("is valid for docker-compose and wires Prosody 13 to the component", async () => {
+    const config = await composeConfig();
+    const { prosody, "invites-api": api } = config.services;
+    assert.ok(prosody && api);
+    assert.match(prosody.image ?? "", /^prosodyim\/prosody:13/);
+    assert.ok(prosody.volumes.some((v) => v.includes("prosody.cfg.lua:/etc/prosody/prosody.cfg.lua")));
+    assert.ok(prosody.volumes.some((v) => v.startsWith("prosody-data:")));
+    assert.ok(api.build, "the component is built from the Dockerfile");
+    assert.equal(api.environment.COMPONENT_SERVICE, "xmpp://prosody:5347");
+    assert.ok(api.volumes.some((v) => v.startsWith("keys:/data")));
+    assert.deepEqual(Object.keys(config.volumes).sort(), ["keys", "prosody-data"]);
+  });
+
+  it("refuses to start without a component secret", async () => {
+    await assert.rejects(
+      run("docker-compose", ["-f", join(root, "docker-compose.yml"), "config", "-q"], {
+        env: { PATH: process.env.PATH },
+      }),
+    );
+  });
+
+  it("builds the component in a multi-stage Dockerfile", () => {
+    const dockerfile = readFileSync(join(root, "Dockerfile"), "utf8");
+    assert.equal(dockerfile.match(/^FROM /gm)?.length, 2);
+    assert.match(dockerfile, /^COPY --from=build \/app\/dist/m);
+    assert.match(dockerfile, /^USER node$/m);
+  });
+});

@@ -1,0 +1,41 @@
+import { request } from "node:http";
+import sqlite3 from "sqlite3";
+import { join } from "node:path";
+
+/**
+ * Asks Prosody's own invite page whether an invite link is valid: mod_invites_page answers a valid
+ * token with `Link: <xmpp:…preauth=TOKEN…>; rel="alternate"`, an invalid one without it. The link
+ * names the VirtualHost, so the request goes to Prosody's loopback port with that Host header.
+ */
+export function inviteIsValid(link: string, httpPort: number): Promise<boolean> {
+  const url = new URL(link);
+  const token = url.search.slice(1);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: "127.0.0.1", port: httpPort, path: url.pathname + url.search, headers: { Host: url.host } },
+      (res) => {
+        res.resume();
+        const header = res.headers.link ?? "";
+        resolve(res.statusCode === 200 && header.includes(`preauth=${token}`) && header.includes('rel="alternate"'));
+      },
+    );
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** How many invite tokens Prosody holds in its SQL store (each ad-hoc create adds one). */
+export async function countInvites(dataDir: string): Promise<number> {
+  const db = new sqlite3.Database(join(dataDir, "prosody.sqlite"), sqlite3.OPEN_READONLY);
+  try {
+    const row = await new Promise<{ n: number } | undefined>((resolve, reject) =>
+      db.get<{ n: number }>(
+        "SELECT count(*) AS n FROM prosody WHERE store = 'invite_token' AND key IS NOT NULL AND key != ''",
+        (err, r) => (err ? reject(err) : resolve(r)),
+      ),
+    );
+    return row?.n ?? 0;
+  } finally {
+    db.close();
+  }
+}

@@ -1,0 +1,185 @@
+import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { chownSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { freePort } from "./ports.js";
+
+/** A throwaway Prosody on loopback ports, with SQL storage, for tests, the try-out and the benchmark. */
+export interface ProsodyOptions {
+  readonly hosts: readonly string[];
+  readonly components: ReadonlyArray<{ domain: string; secret: string }>;
+  /** JIDs listed in the global `admins`; by default every component. */
+  readonly admins?: readonly string[];
+  /** Modules per VirtualHost; by default the invite suite. */
+  readonly hostModules?: readonly string[];
+  readonly storage?: "sql" | "internal";
+  /** Extra global Lua lines. */
+  readonly extra?: string;
+}
+
+export interface RunningProsody {
+  readonly dir: string;
+  readonly dataDir: string;
+  readonly configPath: string;
+  readonly componentPort: number;
+  readonly httpPort: number;
+  readonly pid: () => number | undefined;
+  /** Restarts a stopped or killed Prosody on the same ports and data. */
+  start(): Promise<void>;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Stops Prosody and removes its folder. */
+  dispose(): Promise<void>;
+  log(): string;
+}
+
+// invites_register_web is left out: on Debian 0.12 it needs mod_password_policy, which prosody-modules lacks.
+export const INVITE_MODULES = ["invites", "invites_adhoc", "invites_page", "invites_register"];
+
+const lua = (value: string) => JSON.stringify(value);
+const luaList = (values: readonly string[]) => `{ ${values.map(lua).join(", ")} }`;
+
+export function prosodyConfig(
+  opts: ProsodyOptions,
+  paths: { dir: string; dataDir: string },
+  ports: { c2s: number; s2s: number; component: number; http: number },
+): string {
+  const admins = opts.admins ?? opts.components.map((c) => c.domain);
+  const lines = [
+    `pidfile = ${lua(join(paths.dir, "prosody.pid"))}`,
+    `data_path = ${lua(paths.dataDir)}`,
+    `plugin_paths = { "/usr/lib/prosody/modules" }`,
+    `log = { { levels = { min = "debug" }, to = "file", filename = ${lua(join(paths.dir, "prosody.log"))} } }`,
+    `interfaces = { "127.0.0.1" }`,
+    `local_interfaces = { "127.0.0.1" }`,
+    `c2s_ports = { ${ports.c2s} }`,
+    `s2s_ports = { ${ports.s2s} }`,
+    `component_interfaces = { "127.0.0.1" }`,
+    `component_ports = { ${ports.component} }`,
+    `http_interfaces = { "127.0.0.1" }`,
+    `http_ports = { ${ports.http} }`,
+    `https_ports = { }`,
+    `c2s_require_encryption = false`,
+    `authentication = "internal_hashed"`,
+    `modules_enabled = { "disco", "roster", "saslauth", "register" }`,
+    `modules_disabled = { "s2s", "tls" }`,
+    `allow_registration = false`,
+    opts.storage === "internal"
+      ? `storage = "internal"`
+      : `storage = "sql"\nsql = { driver = "SQLite3", database = "prosody.sqlite" }`,
+    `admins = ${luaList(admins)}`,
+    opts.extra ?? "",
+    "",
+  ];
+  for (const host of opts.hosts) {
+    lines.push(
+      `VirtualHost ${lua(host)}`,
+      `  http_external_url = ${lua(`http://${host}:${ports.http}/`)}`,
+      `  modules_enabled = ${luaList(opts.hostModules ?? INVITE_MODULES)}`,
+      "",
+    );
+  }
+  for (const component of opts.components) {
+    lines.push(`Component ${lua(component.domain)}`, `  component_secret = ${lua(component.secret)}`, "");
+  }
+  return lines.join("\n");
+}
+
+function prosodyUser(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const uid = Number(execFileSync("id", ["-u", "prosody"], { encoding: "utf8" }).trim());
+  const gid = Number(execFileSync("id", ["-g", "prosody"], { encoding: "utf8" }).trim());
+  return { uid, gid };
+}
+
+function chownTree(path: string, owner: { uid: number; gid: number }): void {
+  chownSync(path, owner.uid, owner.gid);
+  for (const entry of readdirSync(path, { withFileTypes: true })) {
+    const child = join(path, entry.name);
+    if (entry.isDirectory()) chownTree(child, owner);
+    else chownSync(child, owner.uid, owner.gid);
+  }
+}
+
+export async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, "127.0.0.1");
+      socket.once("connect", () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once("error", () => resolve(false));
+    });
+    if (open) return;
+    await sleep(50);
+  }
+  throw new Error(`port ${port} did not open within ${timeoutMs} ms`);
+}
+
+/** Starts Prosody 0.12 (Debian's `prosody`); PROSODY_BIN may name another launcher, e.g. 13's. */
+export async function startProsody(opts: ProsodyOptions): Promise<RunningProsody> {
+  const dir = mkdtempSync(join(tmpdir(), "invites-api-prosody-"));
+  const dataDir = join(dir, "data");
+  mkdirSync(dataDir);
+  const ports = { c2s: await freePort(), s2s: await freePort(), component: await freePort(), http: await freePort() };
+  const configPath = join(dir, "prosody.cfg.lua");
+  writeFileSync(configPath, prosodyConfig(opts, { dir, dataDir }, ports));
+  const owner = prosodyUser();
+  if (owner) chownTree(dir, owner);
+
+  let child: ChildProcess | undefined;
+  let exited: Promise<void> = Promise.resolve();
+
+  const launcher = (process.env.PROSODY_BIN ?? "prosody").split(" ");
+  const command = owner
+    ? ["setpriv", `--reuid=${owner.uid}`, `--regid=${owner.gid}`, "--init-groups", ...launcher]
+    : launcher;
+
+  async function start(): Promise<void> {
+    const [bin, ...args] = command as [string, ...string[]];
+    child = spawn(bin, [...args, "--config", configPath, "-F"], { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const proc = child;
+    exited = new Promise((resolve) => proc.once("exit", () => resolve()));
+    const died = exited.then(() => {
+      throw new Error(`prosody exited at start: ${stderr}\n${readLog()}`);
+    });
+    await Promise.race([Promise.all([waitForPort(ports.component, 15_000), waitForPort(ports.http, 15_000)]), died]);
+    died.catch(() => undefined);
+  }
+
+  function readLog(): string {
+    try {
+      return readFileSync(join(dir, "prosody.log"), "utf8");
+    } catch {
+      return "";
+    }
+  }
+
+  async function kill(signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    child.kill(signal);
+    await exited;
+  }
+
+  await start();
+  return {
+    dir,
+    dataDir,
+    configPath,
+    componentPort: ports.component,
+    httpPort: ports.http,
+    pid: () => child?.pid,
+    start,
+    kill,
+    log: readLog,
+    async dispose() {
+      await kill("SIGTERM");
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,112 @@
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { once } from "node:events";
+
+export const CLI = fileURLToPath(new URL("../../bin/invites-api.js", import.meta.url));
+
+type Env = Record<string, string | undefined>;
+
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the built CLI as a user would, with only the given variables on top of PATH. */
+export function runCli(args: readonly string[], env: Env = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { env: { PATH: process.env.PATH, ...env }, timeout: 30_000 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+export interface RunningService {
+  readonly url: string;
+  readonly child: ChildProcess;
+  /** Every log line so far, parsed. */
+  readonly lines: Array<Record<string, unknown>>;
+  readonly output: () => string;
+  waitForLog(
+    predicate: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
+  /** Sends a signal and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts `invites-api serve` as a child process on a free port and waits until it listens. */
+export async function startService(env: Env): Promise<RunningService> {
+  const child = spawn(process.execPath, [CLI, "serve"], {
+    env: { PATH: process.env.PATH, HTTP_HOST: "127.0.0.1", HTTP_PORT: "0", LOG_LEVEL: "debug", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const lines: Array<Record<string, unknown>> = [];
+  let raw = "";
+  let pending = "";
+  const listeners = new Set<() => void>();
+  child.stdout.on("data", (chunk: Buffer) => {
+    raw += chunk.toString();
+    pending += chunk.toString();
+    const parts = pending.split("\n");
+    pending = parts.pop() ?? "";
+    for (const part of parts) {
+      try {
+        lines.push(JSON.parse(part) as Record<string, unknown>);
+      } catch {
+        lines.push({ msg: part });
+      }
+    }
+    listeners.forEach((notify) => notify());
+  });
+  child.stderr.on("data", (chunk: Buffer) => (raw += chunk.toString()));
+  const exited = once(child, "exit").then(([code]) => code as number | null);
+
+  function waitForLog(predicate: (line: Record<string, unknown>) => boolean, timeoutMs = 15_000) {
+    return new Promise<Record<string, unknown>>((resolve, reject) => {
+      const check = () => {
+        const found = lines.find(predicate);
+        if (found) {
+          cleanup();
+          resolve(found);
+        }
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`log line not seen within ${timeoutMs} ms; output:\n${raw}`));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        listeners.delete(check);
+      };
+      listeners.add(check);
+      void exited.then(() => {
+        check();
+        if (listeners.has(check)) {
+          cleanup();
+          reject(new Error(`service exited; output:\n${raw}`));
+        }
+      });
+      check();
+    });
+  }
+
+  const listening = await waitForLog((line) => line.msg === "HTTP API listening");
+  return {
+    url: String(listening.url),
+    child,
+    lines,
+    output: () => raw,
+    waitForLog,
+    async stop(signal = "SIGTERM") {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}

@@ -1,0 +1,123 @@
+import assert from "node:assert/strict";
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import { after, before, beforeEach, describe, it } from "node:test";
+import Keyv from "keyv";
+import { pino } from "pino";
+import { createHttpApp } from "../../src/http/server.js";
+import { createKeyStore, type KeyStore } from "../../src/keys/keyStore.js";
+import type { Invite, InviteIssuer } from "../../src/xmpp/inviteIssuer.js";
+import {
+  ProsodyBadReplyError,
+  ProsodyRefusedError,
+  XmppTimeoutError,
+  XmppUnavailableError,
+} from "../../src/xmpp/errors.js";
+
+const INVITE: Invite = { url: "https://e.test/invites_page?T", uri: "xmpp:e.test?register;preauth=T", expires: "" };
+
+/** A fake issuer: records the hosts it was asked for and answers with `next`. */
+function fakeIssuer() {
+  const calls: string[] = [];
+  let next: () => Promise<Invite> = async () => INVITE;
+  const issuer: InviteIssuer = {
+    createAccountInvite: (host) => {
+      calls.push(host);
+      return next();
+    },
+  };
+  return { issuer, calls, answer: (fn: () => Promise<Invite>) => (next = fn) };
+}
+
+describe("HTTP API with a fake issuer", () => {
+  let server: Server;
+  let base: string;
+  let keys: KeyStore;
+  let fake: ReturnType<typeof fakeIssuer>;
+  let key: string;
+
+  before(async () => {
+    keys = createKeyStore(new Keyv());
+    fake = fakeIssuer();
+    server = createHttpApp({ keys, issuer: fake.issuer, log: pino({ level: "silent" }) }).listen(0, "127.0.0.1");
+    await new Promise((resolve) => server.once("listening", resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    key = (await keys.create("e.test", { name: "k" })).key;
+  });
+  after(() => new Promise((resolve) => server.close(resolve)));
+  beforeEach(() => {
+    fake.calls.length = 0;
+    fake.answer(async () => INVITE);
+  });
+
+  const get = (query: string, init: RequestInit = {}) =>
+    fetch(`${base}/invites_api${query}`, { redirect: "manual", ...init });
+
+  it("201 with Location and an empty body, for the key's host", async () => {
+    const res = await get(`?key=${key}`);
+    assert.equal(res.status, 201);
+    assert.equal(res.headers.get("location"), INVITE.url);
+    assert.equal(await res.text(), "");
+    assert.deepEqual(fake.calls, ["e.test"]);
+  });
+
+  it("303 with any redirect parameter", async () => {
+    const res = await get(`?key=${key}&redirect=0`);
+    assert.equal(res.status, 303);
+    assert.equal(res.headers.get("location"), INVITE.url);
+  });
+
+  it("prefers the Authorization header, like the original", async () => {
+    const res = await get(`?key=${key}`, { headers: { Authorization: "Basic Zm9vOmJhcg==" } });
+    assert.equal(res.status, 403);
+    assert.deepEqual(fake.calls, []);
+  });
+
+  it("400 for a repeated key parameter, without asking the issuer", async () => {
+    const res = await get(`?key=${key}&key=${key}`);
+    assert.equal(res.status, 400);
+    assert.deepEqual(fake.calls, []);
+  });
+
+  it("403 for keys of every wrong shape, without asking the issuer", async () => {
+    for (const query of ["", "?key=", "?key=%E9%E9", "?key=%", `?key=${key.slice(0, -1)}x`, `?key=${key}x`]) {
+      assert.equal((await get(query)).status, 403, query);
+    }
+    assert.deepEqual(fake.calls, []);
+  });
+
+  it("405 for a method the key does not allow, and for other methods", async () => {
+    const getOnly = (await keys.create("e.test", { methods: ["GET"] })).key;
+    const post = await get("", { method: "POST", headers: { Authorization: `Bearer ${getOnly}` } });
+    assert.equal(post.status, 405);
+    assert.equal((await get(`?key=${key}`, { method: "PUT" })).status, 405);
+    assert.equal((await get(`?key=${key}`, { method: "DELETE" })).status, 405);
+    assert.deepEqual(fake.calls, []);
+  });
+
+  const failures = [
+    [new XmppUnavailableError(), 503],
+    [new XmppTimeoutError("e.test", 10), 504],
+    [new ProsodyRefusedError("e.test", "forbidden", "add the component to admins"), 502],
+    [new ProsodyBadReplyError("e.test", "garbage"), 502],
+    [new Error("surprise at /srv/app.js:12"), 500],
+  ] as const;
+  for (const [error, status] of failures) {
+    it(`${status} for ${error.name}, with a short message and no internals`, async () => {
+      fake.answer(async () => {
+        throw error;
+      });
+      const res = await get(`?key=${key}`);
+      assert.equal(res.status, status);
+      const body = await res.text();
+      assert.ok(body.length < 80, body);
+      assert.doesNotMatch(body, /at |\.js|forbidden|admins|garbage|e\.test/);
+      if (status === 503) assert.ok(res.headers.get("retry-after"));
+      assert.equal(res.headers.get("access-control-allow-origin"), "*", "CORS on errors too");
+    });
+  }
+
+  it("404 elsewhere", async () => {
+    assert.equal((await fetch(`${base}/nope`)).status, 404);
+  });
+});
