@@ -1,6 +1,7 @@
 import { request } from "node:http";
 import sqlite3 from "sqlite3";
 import { join } from "node:path";
+import { existsSync } from "node:fs";
 
 /**
  * Asks Prosody's own invite page whether an invite link is valid: mod_invites_page answers a valid
@@ -26,7 +27,10 @@ export function inviteIsValid(link: string, httpPort: number): Promise<boolean> 
 
 /** How many invite tokens Prosody holds in its SQL store (each ad-hoc create adds one). */
 export async function countInvites(dataDir: string): Promise<number> {
-  const db = new sqlite3.Database(join(dataDir, "prosody.sqlite"), sqlite3.OPEN_READONLY);
+  const file = join(dataDir, "prosody.sqlite");
+  // Prosody creates its database on the first write: none yet means no invite yet.
+  if (!existsSync(file)) return 0;
+  const db = new sqlite3.Database(file, sqlite3.OPEN_READONLY);
   try {
     const row = await new Promise<{ n: number } | undefined>((resolve, reject) =>
       db.get<{ n: number }>(

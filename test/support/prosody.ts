@@ -86,7 +86,7 @@ export function prosodyConfig(
   return lines.join("\n");
 }
 
-function prosodyUser(): { uid: number; gid: number } | undefined {
+export function prosodyUser(): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
   const uid = Number(execFileSync("id", ["-u", "prosody"], { encoding: "utf8" }).trim());
   const gid = Number(execFileSync("id", ["-g", "prosody"], { encoding: "utf8" }).trim());
