@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Keyv from "keyv";
 import KeyvSqlite from "@keyv/sqlite";
+import { AppError } from "../errors.js";
 
 const NAMESPACE = "invites-api";
 
@@ -12,7 +13,12 @@ const NAMESPACE = "invites-api";
  */
 export function openKeyv(keyStore: string): Keyv {
   const path = resolve(keyStore.replace(/^sqlite:\/\//, ""));
-  mkdirSync(dirname(path), { recursive: true });
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? "error";
+    throw new AppError("store_unavailable", `KEY_STORE: cannot create the folder ${dirname(path)} (${code})`);
+  }
   const store = new KeyvSqlite({ uri: `sqlite://${path}`, busyTimeout: 5_000, iterationLimit: 1_000 });
   const keyv = new Keyv({ store, namespace: NAMESPACE, throwOnErrors: true });
   // keyv re-emits store errors; the promise rejections carry them to callers already.

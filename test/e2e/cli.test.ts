@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { runCli } from "../support/service.js";
+
+const env = () => ({ KEY_STORE: join(mkdtempSync(join(tmpdir(), "invites-api-cli-")), "keys.sqlite") });
+
+describe("the invites-api command", () => {
+  it("create prints ID/SECRET alone on the last line; list prints ID<TAB>NAME", async () => {
+    const e = env();
+    const created = await runCli(["create", "example.com", "Signup page"], e);
+    assert.equal(created.code, 0, created.stderr);
+    const key = created.stdout.trimEnd().split("\n").at(-1) ?? "";
+    assert.match(key, /^[A-Za-z0-9_-]{8}\/[A-Za-z0-9_-]{32}$/);
+    await runCli(["create", "other.example"], e);
+    const listed = await runCli(["list", "example.com"], e);
+    assert.equal(listed.stdout, `${key.split("/")[0]}\tSignup page\n`);
+  });
+
+  it("delete of an unknown id is a clear error with exit status 1", async () => {
+    const result = await runCli(["delete", "example.com", "ZZZZZZZZ"], env());
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /no key ZZZZZZZZ for host example\.com/);
+    assert.doesNotMatch(result.stderr, /\n\s+at /, "no stack trace");
+  });
+
+  it("delete refuses a key of another host", async () => {
+    const e = env();
+    const key = (await runCli(["create", "example.com"], e)).stdout.trim();
+    const result = await runCli(["delete", "other.example", key.split("/")[0] ?? ""], e);
+    assert.equal(result.code, 1);
+    assert.match((await runCli(["list", "example.com"], e)).stdout, new RegExp(key.split("/")[0] ?? ""));
+  });
+
+  for (const args of [
+    [],
+    ["frobnicate"],
+    ["create"],
+    ["delete", "example.com"],
+    ["create", "not a host"],
+    ["create", "example.com", "--methods", "PUT"],
+  ]) {
+    it(`prints usage and exits 2 for: ${args.join(" ") || "(no arguments)"}`, async () => {
+      const result = await runCli(args, env());
+      assert.equal(result.code, 2);
+      assert.match(result.stderr, /Usage: invites-api/);
+    });
+  }
+
+  it("serve with a bad configuration names the variable and exits 1", async () => {
+    const result = await runCli(["serve"], { ...env(), COMPONENT_SERVICE: "localhost:5347" });
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /COMPONENT_SERVICE/);
+    assert.match(result.stderr, /COMPONENT_DOMAIN is required/);
+  });
+
+  it("a key store that cannot be opened is a clear error, exit 1", async () => {
+    // A path below a regular file: its folder can never be created.
+    const notAFolder = join(mkdtempSync(join(tmpdir(), "invites-api-cli-")), "file");
+    writeFileSync(notAFolder, "");
+    const result = await runCli(["list", "example.com"], { KEY_STORE: join(notAFolder, "keys.sqlite") });
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^error: /);
+    assert.doesNotMatch(result.stderr, /\n\s+at /);
+  });
+});

@@ -1,0 +1,43 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import Keyv from "keyv";
+import { createKeyStore } from "../../src/keys/keyStore.js";
+import { parseKey } from "../../src/keys/apiKey.js";
+import { KeyNotFoundError } from "../../src/errors.js";
+
+describe("key store over keyv", () => {
+  it("verifies a created key and nothing else", async () => {
+    const keys = createKeyStore(new Keyv());
+    const { key, info } = await keys.create("example.com", { name: "n" });
+    const parsed = parseKey(key);
+    assert.ok(parsed);
+    assert.deepEqual(await keys.verify(parsed), info);
+    assert.equal(
+      await keys.verify({ ...parsed, secret: parsed.secret.replace(/^./, (c) => (c === "a" ? "b" : "a")) }),
+      undefined,
+    );
+    assert.deepEqual(info.methods, ["GET", "POST"]);
+  });
+
+  it("stores only the hash of the secret", async () => {
+    const map = new Map<string, unknown>();
+    const keys = createKeyStore(new Keyv({ store: map }));
+    const { key } = await keys.create("example.com");
+    const secret = key.split("/")[1] ?? "";
+    assert.equal(JSON.stringify([...map.entries()]).includes(secret), false);
+  });
+
+  it("lists the keys of one host, and delete removes only that host's key", async () => {
+    const keys = createKeyStore(new Keyv());
+    const a = await keys.create("a.example");
+    await keys.create("b.example");
+    assert.deepEqual(
+      (await keys.list("a.example")).map((k) => k.id),
+      [a.info.id],
+    );
+    await assert.rejects(keys.delete("b.example", a.info.id), KeyNotFoundError);
+    await keys.delete("a.example", a.info.id);
+    assert.deepEqual(await keys.list("a.example"), []);
+    assert.equal(await keys.verify(parseKey(a.key)!), undefined);
+  });
+});
