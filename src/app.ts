@@ -33,8 +33,10 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
     { request: connection.request, componentJid: connection.jid, timeoutMs: config.inviteTimeoutMs },
     log,
   );
-  const app = createHttpApp({ keys, issuer, log });
+  const app = createHttpApp({ keys, issuer, log, xmppStatus: connection.status });
   const server: Server = app.listen(config.http.port, config.http.host);
+  // Node drops a CONNECT request silently when nobody listens for it; answer it like any odd method.
+  server.on("connect", (_req, socket) => socket.end("HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n"));
   try {
     await once(server, "listening");
   } catch (err) {
@@ -51,13 +53,17 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
     url,
     connection,
     keys,
-    async stop(drainMs = 10_000) {
+    async stop(drainMs = config.shutdownTimeoutMs) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // close() only drops the keep-alive connections idle right now; drop the others as their
+      // last answer goes out, rather than waiting for their keep-alive timeout.
+      const sweeper = setInterval(() => server.closeIdleConnections(), 50);
       server.closeIdleConnections();
       const drained = await Promise.race([
         closed.then(() => true),
         new Promise<boolean>((resolve) => setTimeout(() => resolve(false), drainMs).unref()),
       ]);
+      clearInterval(sweeper);
       if (!drained) {
         log.warn({ drainMs }, "requests still in flight after the drain period; closing them");
         server.closeAllConnections();

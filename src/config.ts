@@ -36,6 +36,8 @@ const serviceSchema = storeSchema.extend({
   // Reconnect backoff to Prosody: first delay and cap, in milliseconds (jittered, doubling).
   RECONNECT_MIN_MS: intFromEnv(10, 600_000).default(500),
   RECONNECT_MAX_MS: intFromEnv(10, 3_600_000).default(30_000),
+  // On SIGTERM/SIGINT, how long requests in flight may take to finish before they are cut.
+  SHUTDOWN_TIMEOUT_MS: intFromEnv(0, 600_000).default(10_000),
 });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -50,6 +52,7 @@ export interface ServiceConfig extends StoreConfig {
   readonly http: { readonly host: string; readonly port: number };
   readonly inviteTimeoutMs: number;
   readonly reconnect: { readonly minMs: number; readonly maxMs: number };
+  readonly shutdownTimeoutMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -90,6 +93,7 @@ export function loadServiceConfig(env: Env): ServiceConfig {
     http: Object.freeze({ host: raw.HTTP_HOST, port: raw.HTTP_PORT }),
     inviteTimeoutMs: raw.INVITE_TIMEOUT_MS,
     reconnect: Object.freeze({ minMs: raw.RECONNECT_MIN_MS, maxMs: raw.RECONNECT_MAX_MS }),
+    shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
   });
 }
 

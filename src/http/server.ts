@@ -3,7 +3,9 @@ import Router from "@koa/router";
 import type { KeyStore } from "../keys/keyStore.js";
 import type { Logger } from "../log.js";
 import type { InviteIssuer } from "../xmpp/inviteIssuer.js";
+import type { ConnectionStatus } from "../xmpp/connection.js";
 import { originalCors } from "./cors.js";
+import { health, readiness } from "./health.js";
 import { errorResponses } from "./errors.js";
 import { issueInvite } from "./invites.js";
 import { requireApiKey } from "./requireApiKey.js";
@@ -12,6 +14,14 @@ export interface HttpDeps {
   readonly keys: KeyStore;
   readonly issuer: InviteIssuer;
   readonly log: Logger;
+  readonly xmppStatus: () => ConnectionStatus;
+}
+
+function onlyMethods(allow: string) {
+  return function onlyMethods(ctx: Koa.Context): void {
+    ctx.set("Allow", allow);
+    ctx.throw(405);
+  };
 }
 
 /** The Koa application; tests drive `app.callback()` directly, app.ts gives it a port. */
@@ -22,11 +32,15 @@ export function createHttpApp(deps: HttpDeps): Koa {
   const invite = [requireApiKey({ keys: deps.keys }), issueInvite({ issuer: deps.issuer })];
   router.get("/invites_api", ...invite);
   router.post("/invites_api", ...invite);
+  router.get("/health", health());
+  router.get("/ready", readiness(deps));
+  // Any other method on a known path: 405 naming the allowed ones (the router alone would say 501).
+  router.all("/invites_api", onlyMethods("GET, POST, OPTIONS"));
+  router.all(["/health", "/ready"], onlyMethods("GET"));
 
   app.use(originalCors());
   app.use(errorResponses(deps.log));
   app.use(router.routes());
-  app.use(router.allowedMethods());
   // errorResponses catches everything; this only guards against a failure while writing the answer.
   app.on("error", (err: Error) => deps.log.error({ err: { name: err.name, message: err.message } }, "http error"));
   return app;

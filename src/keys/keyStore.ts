@@ -52,6 +52,9 @@ async function guarded<T>(what: string, work: () => Promise<T>): Promise<T> {
 }
 
 export function createKeyStore(keyv: Keyv, now: () => Date = () => new Date()): KeyStore {
+  // keyv reports store failures as "not found" unless told to throw: a broken store must be a 503,
+  // never a 403 that looks like a bad key.
+  keyv.throwOnErrors = true;
   const read = (id: string) => keyv.get<KeyRecord>(recordKey(id));
 
   return {

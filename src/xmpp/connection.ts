@@ -51,15 +51,24 @@ export function connectComponent(opts: ConnectionOptions): ComponentConnection {
     log.error({ component: domain, ...fields }, next);
   };
 
+  // A rejected handshake is followed by the socket's own reset; the rejection is the news.
+  let rejected = false;
   entity.on("error", (err: Error & { condition?: string; code?: string }) => {
     const fix = err.condition ? streamErrorFix(err.condition, domain) : undefined;
-    if (fix) setProblem(`Prosody rejected the component connection (${err.condition})`, { fix });
-    else if (err.code) setProblem(`cannot reach Prosody at ${service} (${err.code})`, {});
-    else log.warn({ component: domain, err: err.message }, "component connection error");
+    if (fix) {
+      rejected = true;
+      setProblem(`Prosody rejected the component connection (${err.condition})`, { fix });
+    } else if (err.code && !(rejected && (err.code === "ECONNRESET" || err.code === "EPIPE"))) {
+      rejected = false;
+      setProblem(`cannot reach Prosody at ${service} (${err.code})`, {});
+    } else if (!err.code) {
+      log.warn({ component: domain, err: err.message }, "component connection error");
+    }
   });
 
   entity.on("online", () => {
     online = true;
+    rejected = false;
     attempt = 0;
     problem = undefined;
     log.info({ component: domain, service }, "connected to Prosody");

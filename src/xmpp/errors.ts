@@ -44,10 +44,12 @@ export function fixFor(condition: string, host: string, componentJid: string): s
       return `add "${componentJid}" to admins (globally or under VirtualHost "${host}") in prosody.cfg.lua`;
     case "item-not-found":
     case "feature-not-implemented":
+    case "service-unavailable": // nothing on the host handles ad-hoc commands at all
       return `load "invites_adhoc" (with "adhoc" and "invites") under VirtualHost "${host}"`;
     case "remote-server-not-found":
+    case "remote-server-timeout":
     case "host-unknown":
-    case "service-unavailable":
+    case "not-allowed": // what Prosody answers for a non-local host when s2s is off
       return `"${host}" is not a VirtualHost of this Prosody: declare it, or fix the key's host`;
     default:
       return `see Prosody's log for the "${condition}" error on ${host}`;

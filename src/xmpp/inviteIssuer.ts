@@ -21,6 +21,7 @@ export interface InviteIssuer {
 export function createInviteIssuer(ctx: AdhocContext, log: Logger): InviteIssuer {
   return {
     async createAccountInvite(host) {
+      log.debug({ host }, "creating invite");
       try {
         const command = await executeCommand(ctx, host, NODE_CREATE_ACCOUNT);
         const fields = readFormFields(command);

@@ -7,8 +7,16 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { freePort } from "./ports.js";
 
 /** A throwaway Prosody on loopback ports, with SQL storage, for tests, the try-out and the benchmark. */
+export interface HostOptions {
+  readonly modules?: readonly string[];
+  /** A per-host `admins` line. */
+  readonly admins?: readonly string[];
+}
+
 export interface ProsodyOptions {
   readonly hosts: readonly string[];
+  /** Settings of single hosts, by name. */
+  readonly hostOptions?: Readonly<Record<string, HostOptions>>;
   readonly components: ReadonlyArray<{ domain: string; secret: string }>;
   /** JIDs listed in the global `admins`; by default every component. */
   readonly admins?: readonly string[];
@@ -29,6 +37,8 @@ export interface RunningProsody {
   /** Restarts a stopped or killed Prosody on the same ports and data. */
   start(): Promise<void>;
   kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Sends a signal without waiting (SIGSTOP/SIGCONT to freeze and thaw Prosody). */
+  signal(signal: NodeJS.Signals): void;
   /** Stops Prosody and removes its folder. */
   dispose(): Promise<void>;
   log(): string;
@@ -73,10 +83,12 @@ export function prosodyConfig(
     "",
   ];
   for (const host of opts.hosts) {
+    const hostOptions = opts.hostOptions?.[host] ?? {};
     lines.push(
       `VirtualHost ${lua(host)}`,
       `  http_external_url = ${lua(`http://${host}:${ports.http}/`)}`,
-      `  modules_enabled = ${luaList(opts.hostModules ?? INVITE_MODULES)}`,
+      `  modules_enabled = ${luaList(hostOptions.modules ?? opts.hostModules ?? INVITE_MODULES)}`,
+      hostOptions.admins ? `  admins = ${luaList(hostOptions.admins)}` : "",
       "",
     );
   }
@@ -121,6 +133,13 @@ export async function waitForPort(port: number, timeoutMs: number): Promise<void
 
 /** Starts Prosody 0.12 (Debian's `prosody`); PROSODY_BIN may name another launcher, e.g. 13's. */
 export async function startProsody(opts: ProsodyOptions): Promise<RunningProsody> {
+  const prosody = await createProsody(opts);
+  await prosody.start();
+  return prosody;
+}
+
+/** Prepares a Prosody (folder, config, ports) without starting it: start() when the test wants it. */
+export async function createProsody(opts: ProsodyOptions): Promise<RunningProsody> {
   const dir = mkdtempSync(join(tmpdir(), "invites-api-prosody-"));
   const dataDir = join(dir, "data");
   mkdirSync(dataDir);
@@ -166,7 +185,6 @@ export async function startProsody(opts: ProsodyOptions): Promise<RunningProsody
     await exited;
   }
 
-  await start();
   return {
     dir,
     dataDir,
@@ -176,8 +194,10 @@ export async function startProsody(opts: ProsodyOptions): Promise<RunningProsody
     pid: () => child?.pid,
     start,
     kill,
+    signal: (signal) => void child?.kill(signal),
     log: readLog,
     async dispose() {
+      if (child?.signalCode === null && child.exitCode === null) child.kill("SIGCONT");
       await kill("SIGTERM");
       rmSync(dir, { recursive: true, force: true });
     },

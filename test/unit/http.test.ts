@@ -7,6 +7,7 @@ import { pino } from "pino";
 import { createHttpApp } from "../../src/http/server.js";
 import { createKeyStore, type KeyStore } from "../../src/keys/keyStore.js";
 import type { Invite, InviteIssuer } from "../../src/xmpp/inviteIssuer.js";
+import type { ConnectionStatus } from "../../src/xmpp/connection.js";
 import {
   ProsodyBadReplyError,
   ProsodyRefusedError,
@@ -29,23 +30,45 @@ function fakeIssuer() {
   return { issuer, calls, answer: (fn: () => Promise<Invite>) => (next = fn) };
 }
 
+/** A Map that fails on demand, to stand for a key store that breaks while the service runs. */
+class FlakyMap<K, V> extends Map<K, V> {
+  broken = false;
+  override get(key: K): V | undefined {
+    if (this.broken) throw new Error("SQLITE_IOERR: disk I/O error");
+    return super.get(key);
+  }
+  override has(key: K): boolean {
+    if (this.broken) throw new Error("SQLITE_IOERR: disk I/O error");
+    return super.has(key);
+  }
+}
+
 describe("HTTP API with a fake issuer", () => {
   let server: Server;
+  const storeMap = new FlakyMap<string, unknown>();
+  let xmpp: ConnectionStatus = { online: true };
   let base: string;
   let keys: KeyStore;
   let fake: ReturnType<typeof fakeIssuer>;
   let key: string;
 
   before(async () => {
-    keys = createKeyStore(new Keyv());
+    keys = createKeyStore(new Keyv({ store: storeMap }));
     fake = fakeIssuer();
-    server = createHttpApp({ keys, issuer: fake.issuer, log: pino({ level: "silent" }) }).listen(0, "127.0.0.1");
+    server = createHttpApp({
+      keys,
+      issuer: fake.issuer,
+      log: pino({ level: "silent" }),
+      xmppStatus: () => xmpp,
+    }).listen(0, "127.0.0.1");
     await new Promise((resolve) => server.once("listening", resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     key = (await keys.create("e.test", { name: "k" })).key;
   });
   after(() => new Promise((resolve) => server.close(resolve)));
   beforeEach(() => {
+    storeMap.broken = false;
+    xmpp = { online: true };
     fake.calls.length = 0;
     fake.answer(async () => INVITE);
   });
@@ -116,6 +139,43 @@ describe("HTTP API with a fake issuer", () => {
       assert.equal(res.headers.get("access-control-allow-origin"), "*", "CORS on errors too");
     });
   }
+
+  it("503 with Retry-After when the key store fails, without asking the issuer", async () => {
+    storeMap.broken = true;
+    const res = await get(`?key=${key}`);
+    assert.equal(res.status, 503);
+    assert.ok(res.headers.get("retry-after"));
+    assert.doesNotMatch(await res.text(), /SQLITE/);
+    assert.deepEqual(fake.calls, []);
+  });
+
+  it("/health answers without a key", async () => {
+    const res = await fetch(`${base}/health`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { status: "ok" });
+  });
+
+  it("/ready is 200 when XMPP and the store are up, 503 naming the part that is down", async () => {
+    assert.deepEqual(await (await fetch(`${base}/ready`)).json(), {
+      ready: true,
+      xmpp: { ok: true },
+      store: { ok: true },
+    });
+    xmpp = { online: false, problem: "cannot reach Prosody" };
+    let res = await fetch(`${base}/ready`);
+    assert.equal(res.status, 503);
+    assert.deepEqual(await res.json(), {
+      ready: false,
+      xmpp: { ok: false, problem: "cannot reach Prosody" },
+      store: { ok: true },
+    });
+    xmpp = { online: true };
+    storeMap.broken = true;
+    res = await fetch(`${base}/ready`);
+    assert.equal(res.status, 503);
+    const body = (await res.json()) as { store: { ok: boolean } };
+    assert.equal(body.store.ok, false);
+  });
 
   it("404 elsewhere", async () => {
     assert.equal((await fetch(`${base}/nope`)).status, 404);

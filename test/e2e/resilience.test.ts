@@ -1,0 +1,291 @@
+import assert from "node:assert/strict";
+import { statSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { describe, it } from "node:test";
+import { countInvites, inviteIsValid } from "../support/invites.js";
+import { createProsody, startProsody } from "../support/prosody.js";
+import { runCli, startService } from "../support/service.js";
+import { createKey, freshKeyStore, serviceEnv, waitReady } from "../support/stack.js";
+
+const HOST = "example.test";
+const COMPONENT = { domain: "invites.example.test", secret: "resilience-secret" };
+const INVITE_TIMEOUT_MS = 3_000;
+
+interface Outcome {
+  status: number;
+  ms: number;
+  location?: string;
+}
+
+/** One client: requests invites until `until()` says stop, pausing a little after a refusal. */
+async function client(url: string, key: string, until: () => boolean, outcomes: Outcome[]): Promise<void> {
+  while (!until()) {
+    const started = Date.now();
+    const res = await fetch(`${url}/invites_api`, { headers: { Authorization: `Bearer ${key}` } });
+    await res.arrayBuffer();
+    outcomes.push({ status: res.status, ms: Date.now() - started, location: res.headers.get("location") ?? undefined });
+    if (res.status !== 201) await sleep(25);
+  }
+}
+
+describe("resilience against a real Prosody", () => {
+  it("survives Prosody being killed under load: no hung request, every 201 valid, ready again by itself", async () => {
+    const prosody = await startProsody({ hosts: [HOST], components: [COMPONENT] });
+    const keyStore = freshKeyStore();
+    const service = await startService(
+      serviceEnv(prosody, COMPONENT, keyStore, { INVITE_TIMEOUT_MS: String(INVITE_TIMEOUT_MS) }),
+    );
+    try {
+      await waitReady(service.url, 10_000);
+      const key = await createKey(keyStore, HOST);
+      const outcomes: Outcome[] = [];
+      let done = false;
+      const clients = Array.from({ length: 20 }, () => client(service.url, key, () => done, outcomes));
+
+      await sleep(1_000);
+      await prosody.kill("SIGKILL");
+      const killedAt = outcomes.length;
+      await sleep(1_500);
+      await prosody.start();
+      const readyMs = await waitReady(service.url, 15_000);
+      await sleep(1_000);
+      done = true;
+      await Promise.all(clients);
+
+      const created = outcomes.filter((o) => o.status === 201);
+      const during = outcomes.slice(killedAt);
+      console.log(
+        `requests ${outcomes.length}, 201 ${created.length}, 503 ${outcomes.filter((o) => o.status === 503).length}, ` +
+          `504 ${outcomes.filter((o) => o.status === 504).length}, slowest ${Math.max(...outcomes.map((o) => o.ms))} ms, ` +
+          `ready ${readyMs} ms after Prosody's return`,
+      );
+      assert.deepEqual(
+        [...new Set(outcomes.map((o) => o.status))].filter((s) => ![201, 503, 504].includes(s)),
+        [],
+        "only 201, 503 and 504",
+      );
+      assert.ok(
+        during.some((o) => o.status === 503),
+        "refused at once while Prosody was down",
+      );
+      assert.ok(created.length > 20 && outcomes.slice(-20).some((o) => o.status === 201), "201s before and after");
+      assert.ok(Math.max(...outcomes.map((o) => o.ms)) < INVITE_TIMEOUT_MS + 1_000, "no request outlived its deadline");
+      assert.ok(readyMs < 8_000, `ready again ${readyMs} ms after Prosody came back`);
+      const checks = await Promise.all(created.map((o) => inviteIsValid(o.location ?? "", prosody.httpPort)));
+      assert.equal(checks.filter((valid) => !valid).length, 0, "every 201 is a valid invite in Prosody");
+    } finally {
+      await service.stop();
+      await prosody.dispose();
+    }
+  });
+
+  it("starts before Prosody: answers 503 at once, then becomes ready by itself", async () => {
+    const prosody = await createProsody({ hosts: [HOST], components: [COMPONENT] });
+    const keyStore = freshKeyStore();
+    const service = await startService(serviceEnv(prosody, COMPONENT, keyStore));
+    try {
+      const key = await createKey(keyStore, HOST);
+      const started = Date.now();
+      const res = await fetch(`${service.url}/invites_api?key=${key}`);
+      assert.equal(res.status, 503);
+      assert.ok(Date.now() - started < 1_000, "answered at once");
+      assert.ok(Number(res.headers.get("retry-after")) > 0);
+      const ready = await fetch(`${service.url}/ready`);
+      assert.equal(ready.status, 503);
+      const body = (await ready.json()) as { xmpp: { ok: boolean; problem: string } };
+      assert.equal(body.xmpp.ok, false);
+      assert.match(body.xmpp.problem, /cannot reach Prosody|connecting/);
+
+      await prosody.start();
+      await waitReady(service.url, 10_000);
+      const after = await fetch(`${service.url}/invites_api?key=${key}`, { redirect: "manual" });
+      assert.equal(after.status, 201);
+      assert.ok(await inviteIsValid(after.headers.get("location") ?? "", prosody.httpPort));
+    } finally {
+      await service.stop();
+      await prosody.dispose();
+    }
+  });
+
+  it("on SIGTERM finishes every request it accepted, then exits 0", async () => {
+    const prosody = await startProsody({ hosts: [HOST], components: [COMPONENT] });
+    const keyStore = freshKeyStore();
+    const service = await startService(serviceEnv(prosody, COMPONENT, keyStore));
+    try {
+      await waitReady(service.url, 10_000);
+      const key = await createKey(keyStore, HOST);
+      // Freeze Prosody so that the requests are certainly in flight when the signal comes.
+      prosody.signal("SIGSTOP");
+      const requests = Array.from({ length: 10 }, () =>
+        fetch(`${service.url}/invites_api?key=${key}`, { redirect: "manual" }),
+      );
+      const asked = () => service.lines.filter((line) => line.msg === "creating invite").length;
+      while (asked() < 10) await sleep(10);
+      const exitCode = service.stop("SIGTERM");
+      await service.waitForLog((line) => line.msg === "shutting down");
+      await sleep(300);
+      assert.equal(service.child.exitCode, null, "still draining");
+      await assert.rejects(fetch(`${service.url}/health`), "no new connections once stopping");
+      prosody.signal("SIGCONT");
+      const answers = await Promise.all(requests);
+      assert.deepEqual(
+        answers.map((r) => r.status),
+        Array(10).fill(201),
+      );
+      for (const res of answers) assert.ok(await inviteIsValid(res.headers.get("location") ?? "", prosody.httpPort));
+      assert.equal(await exitCode, 0);
+      assert.match(prosody.log(), /Received <\/stream:stream>/, "the XMPP stream was closed cleanly");
+    } finally {
+      prosody.signal("SIGCONT");
+      await service.stop();
+      await prosody.dispose();
+    }
+  });
+
+  it("a second signal during the drain exits at once", async () => {
+    const prosody = await startProsody({ hosts: [HOST], components: [COMPONENT] });
+    const keyStore = freshKeyStore();
+    const service = await startService(serviceEnv(prosody, COMPONENT, keyStore));
+    try {
+      await waitReady(service.url, 10_000);
+      const key = await createKey(keyStore, HOST);
+      prosody.signal("SIGSTOP");
+      const pending = fetch(`${service.url}/invites_api?key=${key}`).catch(() => undefined);
+      await service.waitForLog((line) => line.msg === "creating invite");
+      service.child.kill("SIGTERM");
+      await service.waitForLog((line) => line.msg === "shutting down");
+      const started = Date.now();
+      const code = await service.stop("SIGINT");
+      assert.equal(code, 130);
+      assert.ok(Date.now() - started < 1_000, "exited at once");
+      await pending;
+    } finally {
+      prosody.signal("SIGCONT");
+      await service.stop();
+      await prosody.dispose();
+    }
+  });
+
+  it("with a wrong component secret stays up, says why in /ready and the log, and backs off", async () => {
+    const prosody = await startProsody({ hosts: [HOST], components: [COMPONENT] });
+    const wrong = { ...COMPONENT, secret: "not-the-secret" };
+    const service = await startService(serviceEnv(prosody, wrong, freshKeyStore(), { RECONNECT_MIN_MS: "1000" }));
+    try {
+      const windowMs = 6_000;
+      await sleep(windowMs);
+      const ready = await fetch(`${service.url}/ready`);
+      assert.equal(ready.status, 503);
+      const body = (await ready.json()) as { xmpp: { problem: string } };
+      assert.match(body.xmpp.problem, /not-authorized/);
+      const complaints = service.lines.filter((l) => String(l.msg).includes("rejected the component connection"));
+      assert.equal(complaints.length, 1, "the configuration error is logged once");
+      assert.match(String(complaints[0]?.fix), /COMPONENT_SECRET does not match component_secret/);
+      assert.equal(service.output().includes("not-the-secret"), false, "the secret is not logged");
+      // The library's fixed 1 s loop makes ~7 attempts in 6 s; backoff from 1 s (0.75 s with jitter) allows 4.
+      const attempts = prosody
+        .log()
+        .split("\n")
+        .filter((l) => l.includes("Incoming Jabber component connection"));
+      console.log(`connection attempts in ${windowMs} ms: ${attempts.length}`);
+      assert.ok(attempts.length >= 2 && attempts.length <= 4, `${attempts.length} attempts`);
+      assert.equal((await fetch(`${service.url}/health`)).status, 200, "the process is up");
+    } finally {
+      await service.stop();
+      await prosody.dispose();
+    }
+  });
+
+  it("a second instance with the same component JID logs the conflict and its fix", async () => {
+    const prosody = await startProsody({ hosts: [HOST], components: [COMPONENT] });
+    const first = await startService(serviceEnv(prosody, COMPONENT, freshKeyStore()));
+    try {
+      await waitReady(first.url, 10_000);
+      const second = await startService(serviceEnv(prosody, COMPONENT, freshKeyStore()));
+      try {
+        const line = await second.waitForLog((l) => String(l.msg).includes("(conflict)"));
+        assert.match(String(line.fix), /own component JID/);
+        assert.equal((await fetch(`${first.url}/ready`)).status, 200, "the first instance keeps its connection");
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      await first.stop();
+      await prosody.dispose();
+    }
+  });
+
+  it("a key store that breaks while running gives 503, not a crash; one broken at start exits 1", async () => {
+    const prosody = await startProsody({ hosts: [HOST], components: [COMPONENT] });
+    const keyStore = freshKeyStore();
+    const service = await startService(serviceEnv(prosody, COMPONENT, keyStore));
+    try {
+      await waitReady(service.url, 10_000);
+      const key = await createKey(keyStore, HOST);
+      assert.equal((await fetch(`${service.url}/invites_api?key=${key}`, { redirect: "manual" })).status, 201);
+      // Overwrite the SQLite file under the running service: every read now fails.
+      writeFileSync(keyStore, Buffer.alloc(statSync(keyStore).size, 0x42));
+      const before = await countInvites(prosody.dataDir);
+      const res = await fetch(`${service.url}/invites_api?key=${key}`);
+      assert.equal(res.status, 503);
+      assert.doesNotMatch(await res.text(), /SQLITE|sqlite|at /);
+      const ready = await fetch(`${service.url}/ready`);
+      assert.equal(ready.status, 503);
+      assert.equal(((await ready.json()) as { store: { ok: boolean } }).store.ok, false);
+      assert.equal(await countInvites(prosody.dataDir), before);
+      assert.equal(service.child.exitCode, null, "still running");
+    } finally {
+      await service.stop();
+    }
+
+    const notAFolder = join(dirname(keyStore), "file");
+    writeFileSync(notAFolder, "");
+    const broken = await runCli(["serve"], serviceEnv(prosody, COMPONENT, join(notAFolder, "keys.sqlite")));
+    await prosody.dispose();
+    assert.equal(broken.code, 1);
+    assert.match(broken.stderr, /^error: KEY_STORE: cannot create the folder/);
+  });
+
+  it("Prosody's refusals are 502 with a log line saying what to fix, and create nothing", async () => {
+    const hosts = ["ok.test", "noadmin.test", "noadhoc.test"];
+    const prosody = await startProsody({
+      hosts,
+      components: [COMPONENT],
+      admins: [],
+      hostOptions: {
+        "ok.test": { admins: [COMPONENT.domain] },
+        "noadhoc.test": { admins: [COMPONENT.domain], modules: ["adhoc", "invites", "invites_page"] },
+      },
+    });
+    const keyStore = freshKeyStore();
+    const service = await startService(serviceEnv(prosody, COMPONENT, keyStore));
+    try {
+      await waitReady(service.url, 10_000);
+      const ask = async (host: string) =>
+        fetch(`${service.url}/invites_api?key=${await createKey(keyStore, host)}`, { redirect: "manual" });
+      assert.equal((await ask("ok.test")).status, 201, "the working host works");
+      const before = await countInvites(prosody.dataDir);
+      const cases = [
+        ["noadmin.test", ["forbidden"], /admins/],
+        // Prosody 0.12 answers service-unavailable for a command node nobody provides.
+        ["noadhoc.test", ["item-not-found", "service-unavailable"], /invites_adhoc/],
+        ["ghost.test", ["remote-server-not-found", "host-unknown", "not-allowed"], /not a VirtualHost/],
+      ] as const;
+      for (const [host, condition, fix] of cases) {
+        const res = await ask(host);
+        assert.equal(res.status, 502, host);
+        assert.doesNotMatch(await res.text(), /forbidden|item-not-found|admins|invites_adhoc/);
+        const line = await service.waitForLog(
+          (l) => l.msg === "Prosody refused to create an invite" && l.host === host,
+        );
+        console.log(`${host}: ${String(line.condition)} -> ${String(line.fix)}`);
+        assert.ok(condition.includes(String(line.condition) as never), String(line.condition));
+        assert.match(String(line.fix), fix);
+      }
+      assert.equal(await countInvites(prosody.dataDir), before);
+    } finally {
+      await service.stop();
+      await prosody.dispose();
+    }
+  });
+});
