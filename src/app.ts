@@ -5,6 +5,7 @@ import type { ServiceConfig } from "./config.js";
 import { createHttpApp } from "./http/server.js";
 import { createKeyStore, type KeyStore } from "./keys/keyStore.js";
 import { openKeyv } from "./keys/openStore.js";
+import { createRateLimits } from "./limits/rateLimits.js";
 import type { Logger } from "./log.js";
 import { connectComponent, type ComponentConnection } from "./xmpp/connection.js";
 import { createInviteIssuer } from "./xmpp/inviteIssuer.js";
@@ -33,7 +34,15 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
     { request: connection.request, componentJid: connection.jid, timeoutMs: config.inviteTimeoutMs },
     log,
   );
-  const app = createHttpApp({ keys, issuer, log, xmppStatus: connection.status });
+  const limits = createRateLimits({ defaultKeyRate: config.defaultKeyRate, failureLimit: config.authFailureLimit });
+  const app = createHttpApp({
+    keys,
+    limits,
+    issuer,
+    log,
+    xmppStatus: connection.status,
+    trustProxy: config.trustProxy,
+  });
   const server: Server = app.listen(config.http.port, config.http.host);
   // Node drops a CONNECT request silently when nobody listens for it; answer it like any odd method.
   server.on("connect", (_req, socket) => socket.end("HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n"));

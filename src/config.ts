@@ -1,5 +1,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { parseRate } from "./keys/durations.js";
+import type { Rate } from "./keys/keyRecord.js";
 
 /** Thrown when the environment does not describe a usable service; the message names the variable. */
 export class ConfigError extends Error {
@@ -7,6 +9,10 @@ export class ConfigError extends Error {
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+const rateFromEnv = z
+  .string()
+  .refine((v) => v === "off" || parseRate(v) !== undefined, "expected N/PERIOD such as 60/1m, or off");
 
 const intFromEnv = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -36,6 +42,12 @@ const serviceSchema = storeSchema.extend({
   // Reconnect backoff to Prosody: first delay and cap, in milliseconds (jittered, doubling).
   RECONNECT_MIN_MS: intFromEnv(10, 600_000).default(500),
   RECONNECT_MAX_MS: intFromEnv(10, 3_600_000).default(30_000),
+  // Rate limit of keys created without --rate, as N/PERIOD (e.g. 60/1m), or "off".
+  DEFAULT_KEY_RATE: rateFromEnv.default("60/1m"),
+  // Failed key attempts allowed per client address, as N/PERIOD, or "off".
+  AUTH_FAILURE_LIMIT: rateFromEnv.default("30/1m"),
+  // Behind a reverse proxy: take the client address from X-Forwarded-For.
+  TRUST_PROXY: z.enum(["true", "false"]).default("false"),
   // On SIGTERM/SIGINT, how long requests in flight may take to finish before they are cut.
   SHUTDOWN_TIMEOUT_MS: intFromEnv(0, 600_000).default(10_000),
 });
@@ -53,6 +65,9 @@ export interface ServiceConfig extends StoreConfig {
   readonly inviteTimeoutMs: number;
   readonly reconnect: { readonly minMs: number; readonly maxMs: number };
   readonly shutdownTimeoutMs: number;
+  readonly defaultKeyRate: Rate | undefined;
+  readonly authFailureLimit: Rate | undefined;
+  readonly trustProxy: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -94,6 +109,9 @@ export function loadServiceConfig(env: Env): ServiceConfig {
     inviteTimeoutMs: raw.INVITE_TIMEOUT_MS,
     reconnect: Object.freeze({ minMs: raw.RECONNECT_MIN_MS, maxMs: raw.RECONNECT_MAX_MS }),
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
+    defaultKeyRate: raw.DEFAULT_KEY_RATE === "off" ? undefined : parseRate(raw.DEFAULT_KEY_RATE),
+    authFailureLimit: raw.AUTH_FAILURE_LIMIT === "off" ? undefined : parseRate(raw.AUTH_FAILURE_LIMIT),
+    trustProxy: raw.TRUST_PROXY === "true",
   });
 }
 

@@ -6,7 +6,11 @@
 export type ErrorCode =
   | "bad_request" // the request itself is malformed
   | "invalid_key" // missing, malformed, unknown, wrong secret, deleted
+  | "key_expired" // a valid key past its expiry
+  | "key_exhausted" // a valid key that has issued its --max-invites
   | "method_not_allowed" // the key does not allow this HTTP method
+  | "rate_limited" // the key is over its rate
+  | "too_many_failures" // this client address failed too many key checks
   | "not_found" // no such route
   | "xmpp_unavailable" // not connected to Prosody, or the connection dropped mid-call
   | "xmpp_timeout" // Prosody did not answer within INVITE_TIMEOUT_MS
@@ -16,12 +20,16 @@ export type ErrorCode =
 
 export class AppError extends Error {
   override name = "AppError";
+  /** For 429 and 503: when the client may try again. */
+  readonly retryAfterSeconds?: number;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfterSeconds?: number });
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options: { cause?: unknown; retryAfterSeconds?: number } = {},
   ) {
-    super(message, options);
+    super(message, { cause: options.cause });
+    if (options.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 

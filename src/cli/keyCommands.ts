@@ -1,6 +1,8 @@
 import { loadStoreConfig } from "../config.js";
-import { createKeyStore, type KeyOptions, type KeyStore } from "../keys/keyStore.js";
+import { formatRate } from "../keys/durations.js";
+import { createKeyStore, type KeyInfo, type KeyOptions, type KeyStore } from "../keys/keyStore.js";
 import { openKeyv } from "../keys/openStore.js";
+import { KeyNotFoundError } from "../errors.js";
 
 export interface Output {
   out(line: string): void;
@@ -25,8 +27,36 @@ export async function createKey(keys: KeyStore, io: Output, host: string, option
   io.out(key);
 }
 
-export async function listKeys(keys: KeyStore, io: Output, host: string): Promise<void> {
-  for (const info of await keys.list(host)) io.out(`${info.id}\t${info.name}`);
+export async function listKeys(keys: KeyStore, io: Output, host: string, json: boolean): Promise<void> {
+  const found = await keys.list(host);
+  if (json) io.out(JSON.stringify(found, null, 2));
+  else for (const info of found) io.out(`${info.id}\t${info.name}`);
+}
+
+export async function showKey(keys: KeyStore, io: Output, host: string, id: string, json: boolean): Promise<void> {
+  const info = await keys.get(host, id);
+  if (!info) throw new KeyNotFoundError(`no key ${id} for host ${host}`);
+  if (json) {
+    io.out(JSON.stringify(info, null, 2));
+    return;
+  }
+  for (const [label, value] of describe(info)) io.out(`${`${label}:`.padEnd(14)}${value}`);
+}
+
+function describe(info: KeyInfo): Array<[string, string]> {
+  return [
+    ["id", info.id],
+    ["host", info.host],
+    ["name", info.name],
+    ["created", info.createdAt],
+    ["methods", info.methods.join(",")],
+    ["expires", info.expiresAt ?? "never"],
+    ["rate", info.rate ? formatRate(info.rate) : "service default (DEFAULT_KEY_RATE)"],
+    ["max invites", info.maxInvites === undefined ? "no limit" : String(info.maxInvites)],
+    ["invites", String(info.invitesIssued)],
+    ["last used", info.lastUsedAt ?? "never"],
+    ...(info.importedFrom ? [["imported from", info.importedFrom] as [string, string]] : []),
+  ];
 }
 
 export async function deleteKey(keys: KeyStore, io: Output, host: string, id: string): Promise<void> {

@@ -1,6 +1,8 @@
 import { Command, InvalidArgumentError } from "commander";
-import { HTTP_METHODS, type HttpMethod } from "../keys/keyStore.js";
-import { createKey, deleteKey, listKeys, withKeyStore, type Output } from "./keyCommands.js";
+import { parseDuration, parseRate } from "../keys/durations.js";
+import { HTTP_METHODS, type HttpMethod, type Rate } from "../keys/keyStore.js";
+import { importKeys } from "./importCommand.js";
+import { createKey, deleteKey, listKeys, showKey, withKeyStore, type Output } from "./keyCommands.js";
 
 type Env = Record<string, string | undefined>;
 
@@ -21,12 +23,37 @@ function methods(value: string): HttpMethod[] {
   return [...new Set(list)];
 }
 
+function duration(value: string): number {
+  const result = parseDuration(value);
+  if (result === undefined) throw new InvalidArgumentError("expected a duration such as 90s, 12h or 30d");
+  return result;
+}
+
+function rate(value: string): Rate {
+  const result = parseRate(value);
+  if (!result) throw new InvalidArgumentError("expected N/PERIOD such as 10/1m or 100/1d (period at least 1s)");
+  return result;
+}
+
+function count(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError("expected a whole number, at least 1");
+  return Number(value);
+}
+
 export interface ProgramDeps {
   readonly env: Env;
   readonly io: Output;
   /** Runs the service until a signal stops it; resolves with the exit code. */
   readonly serve: () => Promise<number>;
   readonly setExitCode: (code: number) => void;
+  readonly now?: () => Date;
+}
+
+interface CreateOptions {
+  methods?: HttpMethod[];
+  expires?: number;
+  rate?: Rate;
+  maxInvites?: number;
 }
 
 /** The CLI, with the verbs of `prosodyctl mod_invites_api` plus `serve`. */
@@ -42,15 +69,50 @@ export function buildProgram(deps: ProgramDeps): Command {
     .argument("<host>", "the VirtualHost the key issues invites for", host)
     .argument("[name]", "a label to remember the key by")
     .option("--methods <list>", "HTTP methods the key may use, e.g. GET or GET,POST", methods)
-    .action((h: string, name: string | undefined, opts: { methods?: HttpMethod[] }) =>
-      withKeyStore(deps.env, (keys) => createKey(keys, deps.io, h, { name, methods: opts.methods })),
-    );
+    .option("--expires <duration>", "refuse the key after this long, e.g. 90s, 12h, 30d", duration)
+    .option("--rate <N/period>", "at most N invites per period, e.g. 10/1m (default: DEFAULT_KEY_RATE)", rate)
+    .option("--max-invites <N>", "refuse the key after N invites", count)
+    .action((h: string, name: string | undefined, opts: CreateOptions) => {
+      const now = deps.now?.() ?? new Date();
+      const expiresAt = opts.expires ? new Date(now.getTime() + opts.expires).toISOString() : undefined;
+      return withKeyStore(deps.env, (keys) =>
+        createKey(keys, deps.io, h, {
+          name,
+          methods: opts.methods,
+          expiresAt,
+          rate: opts.rate,
+          maxInvites: opts.maxInvites,
+        }),
+      );
+    });
 
   program
     .command("list")
     .description("list the keys of HOST, one ID<TAB>NAME line each")
     .argument("<host>", "the VirtualHost", host)
-    .action((h: string) => withKeyStore(deps.env, (keys) => listKeys(keys, deps.io, h)));
+    .option("--json", "every field of every key, as JSON")
+    .action((h: string, opts: { json?: boolean }) =>
+      withKeyStore(deps.env, (keys) => listKeys(keys, deps.io, h, opts.json ?? false)),
+    );
+
+  program
+    .command("show")
+    .description("show every field of the key ID of HOST, usage included")
+    .argument("<host>", "the VirtualHost", host)
+    .argument("<id>", "the key id (the part before the slash)")
+    .option("--json", "as JSON")
+    .action((h: string, id: string, opts: { json?: boolean }) =>
+      withKeyStore(deps.env, (keys) => showKey(keys, deps.io, h, id, opts.json ?? false)),
+    );
+
+  program
+    .command("import")
+    .description("import the keys mod_invites_api stored for HOST; clients keep their ID/TOKEN strings")
+    .argument("<host>", "the VirtualHost", host)
+    .requiredOption("--from <path>", "Prosody's data directory, its prosody.sqlite, or an invite_api_keys.dat file")
+    .action((h: string, opts: { from: string }) =>
+      withKeyStore(deps.env, (keys) => importKeys(keys, deps.io, h, opts.from)),
+    );
 
   program
     .command("delete")

@@ -13,6 +13,10 @@ interface Answer {
 const ANSWERS = {
   bad_request: { status: 400, message: "bad request" },
   invalid_key: { status: 403, message: "invalid API key" },
+  key_expired: { status: 403, message: "this API key has expired" },
+  key_exhausted: { status: 403, message: "this API key has issued all the invites it may (max-invites)" },
+  rate_limited: { status: 429, message: "too many invites for this API key, retry later" },
+  too_many_failures: { status: 429, message: "too many failed key attempts from this address, retry later" },
   method_not_allowed: { status: 405, message: "this API key does not allow this method" },
   not_found: { status: 404, message: "not found" },
   xmpp_unavailable: { status: 503, message: "the XMPP server is unavailable, retry later", retryAfterSeconds: 5 },
@@ -26,7 +30,8 @@ function answerFor(err: unknown): Answer & { code: string } {
   if (err instanceof AppError) {
     const answer: Answer = ANSWERS[err.code];
     const message = err.code === "bad_request" ? err.message : answer.message;
-    return { ...answer, message, code: err.code };
+    const retryAfterSeconds = err.retryAfterSeconds ?? answer.retryAfterSeconds;
+    return { ...answer, message, code: err.code, ...(retryAfterSeconds ? { retryAfterSeconds } : {}) };
   }
   // Koa's own client errors (ctx.throw, body parsing): keep the status, expose only safe text.
   const httpError = err as { status?: unknown; expose?: boolean; message?: string };

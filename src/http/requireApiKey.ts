@@ -2,6 +2,7 @@ import type { Context, Next } from "koa";
 import { AppError } from "../errors.js";
 import { parseKey } from "../keys/apiKey.js";
 import type { KeyInfo, KeyStore } from "../keys/keyStore.js";
+import type { RateLimits } from "../limits/rateLimits.js";
 
 export interface ApiKeyState {
   apiKey: KeyInfo;
@@ -23,12 +24,25 @@ export function keyFromRequest(ctx: Context): string | undefined {
   return key;
 }
 
-export function requireApiKey(opts: { keys: KeyStore }) {
+/**
+ * Checks the key, counting each failure against the client's address: past the failed-attempt
+ * limit the address gets 429 before its key is even looked at, so keys cannot be guessed at speed.
+ */
+export function requireApiKey(opts: { keys: KeyStore; limits: RateLimits }) {
   return async function requireApiKey(ctx: Context, next: Next): Promise<void> {
-    const parsed = parseKey(keyFromRequest(ctx));
-    if (!parsed) throw new AppError("invalid_key", "missing or malformed key");
-    const apiKey = await opts.keys.verify(parsed);
-    if (!apiKey) throw new AppError("invalid_key", "unknown key or wrong secret");
+    await opts.limits.assertNotBlocked(ctx.ip);
+    let apiKey: KeyInfo | undefined;
+    try {
+      const parsed = parseKey(keyFromRequest(ctx));
+      if (!parsed) throw new AppError("invalid_key", "missing or malformed key");
+      apiKey = await opts.keys.verify(parsed);
+      if (!apiKey) throw new AppError("invalid_key", "unknown key or wrong secret");
+    } catch (err) {
+      if (err instanceof AppError && (err.code === "invalid_key" || err.code === "bad_request")) {
+        await opts.limits.recordFailure(ctx.ip);
+      }
+      throw err;
+    }
     (ctx.state as ApiKeyState).apiKey = apiKey;
     await next();
   };

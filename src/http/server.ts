@@ -1,6 +1,7 @@
 import Koa from "koa";
 import Router from "@koa/router";
 import type { KeyStore } from "../keys/keyStore.js";
+import type { RateLimits } from "../limits/rateLimits.js";
 import type { Logger } from "../log.js";
 import type { InviteIssuer } from "../xmpp/inviteIssuer.js";
 import type { ConnectionStatus } from "../xmpp/connection.js";
@@ -8,10 +9,15 @@ import { originalCors } from "./cors.js";
 import { health, readiness } from "./health.js";
 import { errorResponses } from "./errors.js";
 import { issueInvite } from "./invites.js";
+import { keyPolicy } from "./keyPolicy.js";
 import { requireApiKey } from "./requireApiKey.js";
 
 export interface HttpDeps {
   readonly keys: KeyStore;
+  readonly limits: RateLimits;
+  readonly now?: () => Date;
+  /** Take the client address from X-Forwarded-For (behind a reverse proxy). */
+  readonly trustProxy?: boolean;
   readonly issuer: InviteIssuer;
   readonly log: Logger;
   readonly xmppStatus: () => ConnectionStatus;
@@ -26,10 +32,15 @@ function onlyMethods(allow: string) {
 
 /** The Koa application; tests drive `app.callback()` directly, app.ts gives it a port. */
 export function createHttpApp(deps: HttpDeps): Koa {
-  const app = new Koa();
+  const app = new Koa({ proxy: deps.trustProxy ?? false });
   const router = new Router();
+  const now = deps.now ?? (() => new Date());
 
-  const invite = [requireApiKey({ keys: deps.keys }), issueInvite({ issuer: deps.issuer })];
+  const invite = [
+    requireApiKey({ keys: deps.keys, limits: deps.limits }),
+    keyPolicy({ limits: deps.limits, now }),
+    issueInvite({ issuer: deps.issuer, keys: deps.keys, log: deps.log, now }),
+  ];
   router.get("/invites_api", ...invite);
   router.post("/invites_api", ...invite);
   router.get("/health", health());

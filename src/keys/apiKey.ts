@@ -8,7 +8,10 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 const ID_BYTES = 6;
 const SECRET_BYTES = 24;
 const URL_SAFE = /^[A-Za-z0-9_-]+$/;
-const ID_LENGTH = 8;
+// Generated keys are 8/32; mod_invites_api's own have been 8/32 and 12/36 (Prosody 0.12.3):
+// accept that family, so imported keys keep working, and nothing far outside it.
+const MIN_ID_LENGTH = 6;
+const MAX_ID_LENGTH = 32;
 const MIN_SECRET_LENGTH = 32;
 const MAX_SECRET_LENGTH = 128;
 
@@ -33,7 +36,7 @@ export function parseKey(raw: string | undefined): ParsedKey | undefined {
   if (slash < 0) return undefined;
   const id = raw.slice(0, slash);
   const secret = raw.slice(slash + 1);
-  if (id.length !== ID_LENGTH || !URL_SAFE.test(id)) return undefined;
+  if (id.length < MIN_ID_LENGTH || id.length > MAX_ID_LENGTH || !URL_SAFE.test(id)) return undefined;
   if (secret.length < MIN_SECRET_LENGTH || secret.length > MAX_SECRET_LENGTH) return undefined;
   if (!URL_SAFE.test(secret)) return undefined;
   return { id, secret };

@@ -1,36 +1,31 @@
 import type Keyv from "keyv";
 import { AppError, KeyNotFoundError } from "../errors.js";
 import { formatKey, generateKey, hashSecret, secretMatches, type ParsedKey } from "./apiKey.js";
+import { HTTP_METHODS, type KeyInfo, type KeyOptions, type KeyRecord } from "./keyRecord.js";
 
-export const HTTP_METHODS = ["GET", "POST"] as const;
-export type HttpMethod = (typeof HTTP_METHODS)[number];
+export * from "./keyRecord.js";
 
-/** What is stored for a key. The secret itself is never stored, only its SHA-256. */
-export interface KeyRecord {
-  readonly id: string;
-  readonly host: string;
-  readonly name: string;
-  readonly createdAt: string;
-  readonly methods: readonly HttpMethod[];
-  readonly secretHash: string;
-}
-
-export type KeyInfo = Omit<KeyRecord, "secretHash">;
-
-export interface KeyOptions {
-  readonly name?: string;
-  /** Methods the key may use; both by default, as mod_invites_api creates keys. */
-  readonly methods?: readonly HttpMethod[];
-}
+export type ReserveResult = "reserved" | "exhausted" | "gone";
 
 export interface KeyStore {
   /** Returns the new record's public part and the `ID/SECRET` string, which exists nowhere else. */
   create(host: string, options?: KeyOptions): Promise<{ info: KeyInfo; key: string }>;
-  /** The record when the id exists and the secret matches; undefined otherwise. */
+  /** The record when the id exists and the secret matches; undefined otherwise. Never cached. */
   verify(key: ParsedKey): Promise<KeyInfo | undefined>;
+  get(host: string, id: string): Promise<KeyInfo | undefined>;
   list(host: string): Promise<KeyInfo[]>;
   /** Throws KeyNotFoundError when the host has no key with that id. */
   delete(host: string, id: string): Promise<void>;
+  /** The stored record of an id, whatever its host (imports compare against it). */
+  getRecord(id: string): Promise<KeyRecord | undefined>;
+  putRecord(record: KeyRecord): Promise<void>;
+  /**
+   * Counts one invite against the key before it is asked for, so that concurrent requests cannot
+   * overrun a quota: "exhausted" when max-invites is reached, "gone" when the key was deleted.
+   */
+  reserveInvite(id: string, at: Date): Promise<ReserveResult>;
+  /** Gives a reservation back when the invite could not be created. */
+  releaseInvite(id: string): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -39,7 +34,7 @@ const recordKey = (id: string): string => `key:${id}`;
 
 function publicPart(record: KeyRecord): KeyInfo {
   const { secretHash: _secretHash, ...info } = record;
-  return info;
+  return { ...info, invitesIssued: info.invitesIssued ?? 0 };
 }
 
 async function guarded<T>(what: string, work: () => Promise<T>): Promise<T> {
@@ -57,8 +52,19 @@ export function createKeyStore(keyv: Keyv, now: () => Date = () => new Date()): 
   keyv.throwOnErrors = true;
   const read = (id: string) => keyv.get<KeyRecord>(recordKey(id));
 
+  // Read-modify-write of one record at a time per key, within this process.
+  const queues = new Map<string, Promise<unknown>>();
+  function serialized<T>(id: string, work: () => Promise<T>): Promise<T> {
+    const previous = queues.get(id) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    const settled = next.catch(() => undefined);
+    queues.set(id, settled);
+    void settled.then(() => queues.get(id) === settled && queues.delete(id));
+    return next;
+  }
+
   return {
-    create: (host, { name = "", methods = HTTP_METHODS } = {}) =>
+    create: (host, { name = "", methods = HTTP_METHODS, expiresAt, rate, maxInvites } = {}) =>
       guarded("create a key", async () => {
         let parsed = generateKey();
         // 48 random bits make a clash unlikely, not impossible; never overwrite a key.
@@ -69,6 +75,10 @@ export function createKeyStore(keyv: Keyv, now: () => Date = () => new Date()): 
           name,
           createdAt: now().toISOString(),
           methods: [...methods],
+          ...(expiresAt ? { expiresAt } : {}),
+          ...(rate ? { rate } : {}),
+          ...(maxInvites !== undefined ? { maxInvites } : {}),
+          invitesIssued: 0,
           secretHash: hashSecret(parsed.secret),
         };
         await keyv.set(recordKey(record.id), record);
@@ -79,6 +89,12 @@ export function createKeyStore(keyv: Keyv, now: () => Date = () => new Date()): 
       guarded("read a key", async () => {
         const record = await read(key.id);
         return secretMatches(key.secret, record?.secretHash) && record ? publicPart(record) : undefined;
+      }),
+
+    get: (host, id) =>
+      guarded("read a key", async () => {
+        const record = await read(id);
+        return record?.host === host ? publicPart(record) : undefined;
       }),
 
     list: (host) =>
@@ -93,11 +109,41 @@ export function createKeyStore(keyv: Keyv, now: () => Date = () => new Date()): 
       }),
 
     delete: (host, id) =>
-      guarded("delete a key", async () => {
-        const record = await read(id);
-        if (!record || record.host !== host) throw new KeyNotFoundError(`no key ${id} for host ${host}`);
-        await keyv.delete(recordKey(id));
+      guarded("delete a key", () =>
+        serialized(id, async () => {
+          const record = await read(id);
+          if (!record || record.host !== host) throw new KeyNotFoundError(`no key ${id} for host ${host}`);
+          await keyv.delete(recordKey(id));
+        }),
+      ),
+
+    getRecord: (id) => guarded("read a key", () => read(id)),
+
+    putRecord: (record) =>
+      guarded("write a key", async () => {
+        await keyv.set(recordKey(record.id), record);
       }),
+
+    reserveInvite: (id, at) =>
+      guarded("count an invite", () =>
+        serialized(id, async (): Promise<ReserveResult> => {
+          const record = await read(id);
+          if (!record) return "gone";
+          const issued = record.invitesIssued ?? 0;
+          if (record.maxInvites !== undefined && issued >= record.maxInvites) return "exhausted";
+          await keyv.set(recordKey(id), { ...record, invitesIssued: issued + 1, lastUsedAt: at.toISOString() });
+          return "reserved";
+        }),
+      ),
+
+    releaseInvite: (id) =>
+      guarded("count an invite", () =>
+        serialized(id, async () => {
+          const record = await read(id);
+          if (!record) return;
+          await keyv.set(recordKey(id), { ...record, invitesIssued: Math.max(0, (record.invitesIssued ?? 0) - 1) });
+        }),
+      ),
 
     ping: () =>
       guarded("answer", async () => {

@@ -37,6 +37,8 @@ export interface RunningProsody {
   /** Restarts a stopped or killed Prosody on the same ports and data. */
   start(): Promise<void>;
   kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Runs `prosodyctl --config … ARGS` as Prosody's user; resolves with its stdout. */
+  ctl(args: readonly string[]): string;
   /** Sends a signal without waiting (SIGSTOP/SIGCONT to freeze and thaw Prosody). */
   signal(signal: NodeJS.Signals): void;
   /** Stops Prosody and removes its folder. */
@@ -195,6 +197,15 @@ export async function createProsody(opts: ProsodyOptions): Promise<RunningProsod
     start,
     kill,
     signal: (signal) => void child?.kill(signal),
+    ctl: (args) => {
+      const ctl = (process.env.PROSODYCTL_BIN ?? "prosodyctl").split(" ");
+      const full = owner ? ["setpriv", `--reuid=${owner.uid}`, `--regid=${owner.gid}`, "--init-groups", ...ctl] : ctl;
+      const [bin, ...rest] = full as [string, ...string[]];
+      return execFileSync(bin, [...rest, "--config", configPath, ...args], {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+    },
     log: readLog,
     async dispose() {
       if (child?.signalCode === null && child.exitCode === null) child.kill("SIGCONT");

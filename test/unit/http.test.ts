@@ -6,6 +6,7 @@ import Keyv from "keyv";
 import { pino } from "pino";
 import { createHttpApp } from "../../src/http/server.js";
 import { createKeyStore, type KeyStore } from "../../src/keys/keyStore.js";
+import { createRateLimits } from "../../src/limits/rateLimits.js";
 import type { Invite, InviteIssuer } from "../../src/xmpp/inviteIssuer.js";
 import type { ConnectionStatus } from "../../src/xmpp/connection.js";
 import {
@@ -57,6 +58,7 @@ describe("HTTP API with a fake issuer", () => {
     fake = fakeIssuer();
     server = createHttpApp({
       keys,
+      limits: createRateLimits({ defaultKeyRate: undefined, failureLimit: undefined }),
       issuer: fake.issuer,
       log: pino({ level: "silent" }),
       xmppStatus: () => xmpp,

@@ -1,0 +1,21 @@
+import type { Context, Next } from "koa";
+import { AppError } from "../errors.js";
+import type { RateLimits } from "../limits/rateLimits.js";
+import type { ApiKeyState } from "./requireApiKey.js";
+
+/** What a valid key may do: not after its expiry, only its methods, at most its rate. */
+export function keyPolicy(opts: { limits: RateLimits; now: () => Date }) {
+  return async function keyPolicy(ctx: Context, next: Next): Promise<void> {
+    const { apiKey } = ctx.state as ApiKeyState;
+    if (apiKey.expiresAt && Date.parse(apiKey.expiresAt) <= opts.now().getTime()) {
+      throw new AppError("key_expired", `key ${apiKey.id} expired at ${apiKey.expiresAt}`);
+    }
+    // @koa/router answers HEAD with the GET handler; a HEAD must never create an invite.
+    const method = ctx.method === "HEAD" ? undefined : ctx.method;
+    if (!apiKey.methods.some((allowed) => allowed === method)) {
+      throw new AppError("method_not_allowed", `key ${apiKey.id} does not allow ${ctx.method}`);
+    }
+    await opts.limits.consumeKey(apiKey.id, apiKey.rate);
+    await next();
+  };
+}

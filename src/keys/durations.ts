@@ -1,0 +1,21 @@
+import ms from "ms";
+import type { Rate } from "./keyRecord.js";
+
+/** "90s", "12h", "30d" (anything the `ms` package reads) to milliseconds; undefined if not a positive duration. */
+export function parseDuration(text: string): number | undefined {
+  if (!/^\s*\d+(\.\d+)?\s*[a-z]*\s*$/i.test(text)) return undefined;
+  const value = ms(text.trim() as ms.StringValue);
+  return Number.isFinite(value) && value > 0 ? value : undefined;
+}
+
+/** "10/1m", "100/1d", "5/30s" to a Rate of whole seconds; undefined if malformed. */
+export function parseRate(text: string): Rate | undefined {
+  const match = /^\s*(\d+)\s*\/\s*(\S+)\s*$/.exec(text);
+  if (!match) return undefined;
+  const points = Number(match[1]);
+  const duration = parseDuration(match[2] ?? "");
+  if (!Number.isSafeInteger(points) || points < 1 || duration === undefined || duration < 1_000) return undefined;
+  return { points, durationSeconds: Math.round(duration / 1_000) };
+}
+
+export const formatRate = (rate: Rate): string => `${rate.points}/${ms(rate.durationSeconds * 1_000)}`;

@@ -1,0 +1,39 @@
+export const HTTP_METHODS = ["GET", "POST"] as const;
+export type HttpMethod = (typeof HTTP_METHODS)[number];
+
+/** A rate: at most `points` invites per `durationSeconds`. */
+export interface Rate {
+  readonly points: number;
+  readonly durationSeconds: number;
+}
+
+/** What is stored for a key. The secret itself is never stored, only its SHA-256. */
+export interface KeyRecord {
+  readonly id: string;
+  readonly host: string;
+  readonly name: string;
+  readonly createdAt: string;
+  readonly methods: readonly HttpMethod[];
+  /** ISO time after which the key is refused; none: never. */
+  readonly expiresAt?: string;
+  /** Its own rate limit; none: the service's DEFAULT_KEY_RATE. */
+  readonly rate?: Rate;
+  /** How many invites it may ever issue; none: no limit. */
+  readonly maxInvites?: number;
+  readonly invitesIssued?: number;
+  readonly lastUsedAt?: string;
+  /** Where an imported key came from, e.g. "mod_invites_api (sql)". */
+  readonly importedFrom?: string;
+  readonly secretHash: string;
+}
+
+export type KeyInfo = Omit<KeyRecord, "secretHash"> & { readonly invitesIssued: number };
+
+export interface KeyOptions {
+  readonly name?: string;
+  /** Methods the key may use; both by default, as mod_invites_api creates keys. */
+  readonly methods?: readonly HttpMethod[];
+  readonly expiresAt?: string;
+  readonly rate?: Rate;
+  readonly maxInvites?: number;
+}

@@ -1,0 +1,78 @@
+import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
+import { AppError } from "../errors.js";
+import type { Rate } from "../keys/keyRecord.js";
+
+/** Builds one limiter for a rate; memory here, a shared store's limiter when keys are shared. */
+export type LimiterFactory = (rate: Rate, prefix: string) => RateLimiterAbstract;
+
+export const memoryLimiters: LimiterFactory = (rate, prefix) =>
+  new RateLimiterMemory({ points: rate.points, duration: rate.durationSeconds, keyPrefix: prefix });
+
+export interface RateLimits {
+  /** Counts one invite request of a key; throws `rate_limited` with Retry-After past its rate. */
+  consumeKey(keyId: string, rate: Rate | undefined): Promise<void>;
+  /** Throws `too_many_failures` while an address is over its failed-attempt limit. */
+  assertNotBlocked(address: string): Promise<void>;
+  /** Counts a failed key attempt of an address; throws `too_many_failures` once over the limit. */
+  recordFailure(address: string): Promise<void>;
+}
+
+export interface RateLimitOptions {
+  /** For keys created without --rate; undefined: no limit. */
+  readonly defaultKeyRate: Rate | undefined;
+  /** Failed key attempts allowed per client address; undefined: no limit. */
+  readonly failureLimit: Rate | undefined;
+  readonly limiters?: LimiterFactory;
+}
+
+const retryAfter = (res: RateLimiterRes) => Math.max(1, Math.ceil(res.msBeforeNext / 1_000));
+
+export function createRateLimits(opts: RateLimitOptions): RateLimits {
+  const build = opts.limiters ?? memoryLimiters;
+  // Keys may each have their own rate: one limiter per distinct rate, made on first use.
+  const keyLimiters = new Map<string, RateLimiterAbstract>();
+  const keyLimiter = (rate: Rate) => {
+    const name = `invites-api:key:${rate.points}:${rate.durationSeconds}`;
+    let limiter = keyLimiters.get(name);
+    if (!limiter) keyLimiters.set(name, (limiter = build(rate, name)));
+    return limiter;
+  };
+  const failures = opts.failureLimit ? build(opts.failureLimit, "invites-api:auth-failures") : undefined;
+
+  async function consume(limiter: RateLimiterAbstract, id: string, code: "rate_limited" | "too_many_failures") {
+    try {
+      await limiter.consume(id);
+    } catch (err) {
+      if (err instanceof RateLimiterRes) {
+        throw new AppError(code, `${id} is over its limit`, { retryAfterSeconds: retryAfter(err) });
+      }
+      throw new AppError("store_unavailable", "rate limit store failed", { cause: err });
+    }
+  }
+
+  return {
+    async consumeKey(keyId, rate) {
+      const effective = rate ?? opts.defaultKeyRate;
+      if (effective) await consume(keyLimiter(effective), keyId, "rate_limited");
+    },
+
+    async assertNotBlocked(address) {
+      if (!failures || !opts.failureLimit) return;
+      let res: RateLimiterRes | null;
+      try {
+        res = await failures.get(address);
+      } catch (err) {
+        throw new AppError("store_unavailable", "rate limit store failed", { cause: err });
+      }
+      if (res && res.consumedPoints >= opts.failureLimit.points) {
+        throw new AppError("too_many_failures", "address over its failed-attempt limit", {
+          retryAfterSeconds: retryAfter(res),
+        });
+      }
+    },
+
+    async recordFailure(address) {
+      if (failures) await consume(failures, address, "too_many_failures");
+    },
+  };
+}
