@@ -6,6 +6,8 @@ import { createHttpApp } from "./http/server.js";
 import { createKeyStore, type KeyStore } from "./keys/keyStore.js";
 import { openKeyv } from "./keys/openStore.js";
 import { createRateLimits } from "./limits/rateLimits.js";
+import { instrumentIssuer } from "./metrics/instrumentIssuer.js";
+import { createMetrics } from "./metrics/metrics.js";
 import type { Logger } from "./log.js";
 import { connectComponent, type ComponentConnection } from "./xmpp/connection.js";
 import { createInviteIssuer } from "./xmpp/inviteIssuer.js";
@@ -30,14 +32,19 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
   }
 
   const connection = connectComponent({ ...config.component, reconnect: config.reconnect, log });
-  const issuer = createInviteIssuer(
-    { request: connection.request, componentJid: connection.jid, timeoutMs: config.inviteTimeoutMs },
-    log,
+  const metrics = createMetrics({ xmppOnline: () => connection.status().online });
+  const issuer = instrumentIssuer(
+    createInviteIssuer(
+      { request: connection.request, componentJid: connection.jid, timeoutMs: config.inviteTimeoutMs },
+      log,
+    ),
+    metrics,
   );
   const limits = createRateLimits({ defaultKeyRate: config.defaultKeyRate, failureLimit: config.authFailureLimit });
   const app = createHttpApp({
     keys,
     limits,
+    metrics,
     issuer,
     log,
     xmppStatus: connection.status,

@@ -11,7 +11,8 @@ export type ErrorCode =
   | "method_not_allowed" // the key does not allow this HTTP method
   | "rate_limited" // the key is over its rate
   | "too_many_failures" // this client address failed too many key checks
-  | "not_found" // no such route
+  | "not_found" // no such route, or no such user for a password reset
+  | "not_implemented" // the feature needs a newer Prosody (password reset: 13)
   | "xmpp_unavailable" // not connected to Prosody, or the connection dropped mid-call
   | "xmpp_timeout" // Prosody did not answer within INVITE_TIMEOUT_MS
   | "prosody_refused" // Prosody answered with an error: a configuration problem on its side

@@ -1,6 +1,7 @@
 import type { Context, Next } from "koa";
 import { AppError, type ErrorCode } from "../errors.js";
 import type { Logger } from "../log.js";
+import { wantsJson } from "./negotiation.js";
 
 interface Answer {
   readonly status: number;
@@ -19,12 +20,15 @@ const ANSWERS = {
   too_many_failures: { status: 429, message: "too many failed key attempts from this address, retry later" },
   method_not_allowed: { status: 405, message: "this API key does not allow this method" },
   not_found: { status: 404, message: "not found" },
+  not_implemented: { status: 501, message: "this needs Prosody 13 (password-reset invites)" },
   xmpp_unavailable: { status: 503, message: "the XMPP server is unavailable, retry later", retryAfterSeconds: 5 },
   xmpp_timeout: { status: 504, message: "the XMPP server did not answer in time" },
   prosody_refused: { status: 502, message: "the XMPP server refused to create the invite" },
   prosody_bad_reply: { status: 502, message: "the XMPP server sent an unreadable answer" },
   store_unavailable: { status: 503, message: "the key store is unavailable, retry later", retryAfterSeconds: 5 },
 } as const satisfies Record<ErrorCode, Answer>;
+
+const KOA_CODES: Record<number, ErrorCode> = { 400: "bad_request", 404: "not_found", 405: "method_not_allowed" };
 
 function answerFor(err: unknown): Answer & { code: string } {
   if (err instanceof AppError) {
@@ -33,33 +37,42 @@ function answerFor(err: unknown): Answer & { code: string } {
     const retryAfterSeconds = err.retryAfterSeconds ?? answer.retryAfterSeconds;
     return { ...answer, message, code: err.code, ...(retryAfterSeconds ? { retryAfterSeconds } : {}) };
   }
-  // Koa's own client errors (ctx.throw, body parsing): keep the status, expose only safe text.
+  // Koa's own client errors (ctx.throw): keep the status, expose only safe text.
   const httpError = err as { status?: unknown; expose?: boolean; message?: string };
   if (typeof httpError.status === "number" && httpError.status >= 400 && httpError.status < 500) {
     return {
       status: httpError.status,
       message: httpError.expose ? String(httpError.message) : "bad request",
-      code: "bad_request",
+      code: KOA_CODES[httpError.status] ?? "bad_request",
     };
   }
   return { status: 500, message: "internal error", code: "internal" };
 }
 
-/** First middleware inside CORS: turns every thrown error into a short plain-text answer. */
-export function errorResponses(log: Logger) {
+/**
+ * First middleware inside CORS: turns every thrown error into a short answer, plain text by
+ * default, `{"error": CODE, "message": …}` when the client asks for JSON. `onError` sees each code
+ * (for metrics).
+ */
+export function errorResponses(log: Logger, onError: (code: string) => void = () => {}) {
   return async function errorResponses(ctx: Context, next: Next): Promise<void> {
     try {
       await next();
     } catch (err) {
       const answer = answerFor(err);
+      onError(answer.code);
       if (answer.status >= 500) {
         const level = answer.code === "internal" ? "error" : "warn";
         log[level]({ code: answer.code, err: errorSummary(err), path: ctx.path }, "request failed");
       }
       ctx.status = answer.status;
       if (answer.retryAfterSeconds) ctx.set("Retry-After", String(answer.retryAfterSeconds));
-      ctx.type = "text/plain";
-      ctx.body = `${answer.message}\n`;
+      if (wantsJson(ctx)) {
+        ctx.body = { error: answer.code, message: answer.message };
+      } else {
+        ctx.type = "text/plain";
+        ctx.body = `${answer.message}\n`;
+      }
     }
   };
 }

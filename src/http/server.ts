@@ -5,7 +5,12 @@ import type { RateLimits } from "../limits/rateLimits.js";
 import type { Logger } from "../log.js";
 import type { InviteIssuer } from "../xmpp/inviteIssuer.js";
 import type { ConnectionStatus } from "../xmpp/connection.js";
+import type { Metrics } from "../metrics/metrics.js";
+import { AppError } from "../errors.js";
+import { accessLog } from "./accessLog.js";
 import { originalCors } from "./cors.js";
+import { openApiDocument } from "./openapi.js";
+import { countError, requestMetrics } from "./requestMetrics.js";
 import { health, readiness } from "./health.js";
 import { errorResponses } from "./errors.js";
 import { issueInvite } from "./invites.js";
@@ -13,6 +18,7 @@ import { keyPolicy } from "./keyPolicy.js";
 import { requireApiKey } from "./requireApiKey.js";
 
 export interface HttpDeps {
+  readonly metrics: Metrics;
   readonly keys: KeyStore;
   readonly limits: RateLimits;
   readonly now?: () => Date;
@@ -45,13 +51,25 @@ export function createHttpApp(deps: HttpDeps): Koa {
   router.post("/invites_api", ...invite);
   router.get("/health", health());
   router.get("/ready", readiness(deps));
+  router.get("/metrics", async (ctx) => {
+    ctx.type = deps.metrics.registry.contentType;
+    ctx.body = await deps.metrics.registry.metrics();
+  });
+  router.get("/openapi.json", (ctx) => {
+    ctx.body = openApiDocument;
+  });
   // Any other method on a known path: 405 naming the allowed ones (the router alone would say 501).
   router.all("/invites_api", onlyMethods("GET, POST, OPTIONS"));
-  router.all(["/health", "/ready"], onlyMethods("GET"));
+  router.all(["/health", "/ready", "/metrics", "/openapi.json"], onlyMethods("GET"));
 
+  app.use(requestMetrics(deps.metrics));
+  app.use(accessLog(deps.log, deps.trustProxy ?? false));
   app.use(originalCors());
-  app.use(errorResponses(deps.log));
+  app.use(errorResponses(deps.log, countError(deps.metrics)));
   app.use(router.routes());
+  app.use(() => {
+    throw new AppError("not_found", "no such route");
+  });
   // errorResponses catches everything; this only guards against a failure while writing the answer.
   app.on("error", (err: Error) => deps.log.error({ err: { name: err.name, message: err.message } }, "http error"));
   return app;

@@ -1,9 +1,11 @@
 // XEP-0050: Ad-Hoc Commands. https://xmpp.org/extensions/xep-0050.html
+// XEP-0030: Service Discovery, for the list of commands. https://xmpp.org/extensions/xep-0030.html
 import { xml, type Element } from "@xmpp/component";
 import { AppError } from "../errors.js";
 import { ProsodyBadReplyError, ProsodyRefusedError, XmppTimeoutError, fixFor } from "./errors.js";
 
 export const NS_COMMANDS = "http://jabber.org/protocol/commands";
+const NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items";
 
 /** Sends one IQ to a host and resolves with the reply; supplied by the component connection. */
 export type IqRequest = (stanza: Element, timeoutMs: number) => Promise<Element>;
@@ -14,29 +16,59 @@ export interface AdhocContext {
   readonly timeoutMs: number;
 }
 
-/** Runs `execute` of a command node on a host and returns the <command/> of a completed reply. */
-export async function executeCommand(ctx: AdhocContext, host: string, node: string): Promise<Element> {
-  // @xmpp/component 0.13 fills in `from` but not `to`, so `to` is always set here.
-  const stanza = xml("iq", { type: "set", to: host }, xml("command", { xmlns: NS_COMMANDS, node, action: "execute" }));
-  let reply: Element;
+type Status = "completed" | "executing";
+
+async function send(ctx: AdhocContext, host: string, stanza: Element): Promise<Element> {
   try {
-    reply = await ctx.request(stanza, ctx.timeoutMs);
+    return await ctx.request(stanza, ctx.timeoutMs);
   } catch (err) {
     throw toDomainError(err, host, ctx);
   }
-  const command = reply.getChild("command", NS_COMMANDS);
-  if (!command) throw new ProsodyBadReplyError(host, "no <command/> in the result");
-  if (command.attrs.status === "canceled") {
-    throw new ProsodyRefusedError(host, "canceled", noteOf(command) ?? fixFor("canceled", host, ctx.componentJid));
-  }
-  if (command.attrs.status !== "completed") {
-    throw new ProsodyBadReplyError(host, `command status "${command.attrs.status ?? "none"}"`);
-  }
-  return command;
 }
 
-function noteOf(command: Element): string | undefined {
-  return command.getChildText("note") ?? undefined;
+async function commandExchange(ctx: AdhocContext, host: string, command: Element, expect: Status): Promise<Element> {
+  // @xmpp/component 0.13 fills in `from` but not `to`, so `to` is always set here.
+  const reply = await send(ctx, host, xml("iq", { type: "set", to: host }, command));
+  const answer = reply.getChild("command", NS_COMMANDS);
+  if (!answer) throw new ProsodyBadReplyError(host, "no <command/> in the result");
+  if (answer.attrs.status === "canceled") {
+    const note = answer.getChildText("note") ?? fixFor("canceled", host, ctx.componentJid);
+    throw new ProsodyRefusedError(host, "canceled", note);
+  }
+  if (answer.attrs.status !== expect) {
+    throw new ProsodyBadReplyError(host, `command status "${answer.attrs.status ?? "none"}"`);
+  }
+  return answer;
+}
+
+/** Runs `execute` of a command node on a host; returns the <command/> of the reply. */
+export function executeCommand(
+  ctx: AdhocContext,
+  host: string,
+  node: string,
+  { expect = "completed" }: { expect?: Status } = {},
+): Promise<Element> {
+  return commandExchange(ctx, host, xml("command", { xmlns: NS_COMMANDS, node, action: "execute" }), expect);
+}
+
+/** Submits a form to a multi-step command and expects it to complete. */
+export function submitCommand(
+  ctx: AdhocContext,
+  host: string,
+  node: string,
+  sessionid: string,
+  form: Element,
+): Promise<Element> {
+  const command = xml("command", { xmlns: NS_COMMANDS, node, sessionid, action: "complete" }, form);
+  return commandExchange(ctx, host, command, "completed");
+}
+
+/** The command nodes a host offers this component (disco#items of the commands node). */
+export async function listCommands(ctx: AdhocContext, host: string): Promise<string[]> {
+  const stanza = xml("iq", { type: "get", to: host }, xml("query", { xmlns: NS_DISCO_ITEMS, node: NS_COMMANDS }));
+  const reply = await send(ctx, host, stanza);
+  const query = reply.getChild("query", NS_DISCO_ITEMS);
+  return (query?.getChildren("item") ?? []).map((item) => item.attrs.node ?? "").filter(Boolean);
 }
 
 function toDomainError(err: unknown, host: string, ctx: AdhocContext): Error {

@@ -6,6 +6,7 @@ import Keyv from "keyv";
 import { pino } from "pino";
 import { createHttpApp } from "../../src/http/server.js";
 import { createKeyStore, type KeyStore } from "../../src/keys/keyStore.js";
+import { createMetrics } from "../../src/metrics/metrics.js";
 import { createRateLimits } from "../../src/limits/rateLimits.js";
 import type { Invite, InviteIssuer } from "../../src/xmpp/inviteIssuer.js";
 import type { ConnectionStatus } from "../../src/xmpp/connection.js";
@@ -25,6 +26,10 @@ function fakeIssuer() {
   const issuer: InviteIssuer = {
     createAccountInvite: (host) => {
       calls.push(host);
+      return next();
+    },
+    createResetInvite: (host, username) => {
+      calls.push(`reset ${username}@${host}`);
       return next();
     },
   };
@@ -58,6 +63,7 @@ describe("HTTP API with a fake issuer", () => {
     fake = fakeIssuer();
     server = createHttpApp({
       keys,
+      metrics: createMetrics({ xmppOnline: () => true }),
       limits: createRateLimits({ defaultKeyRate: undefined, failureLimit: undefined }),
       issuer: fake.issuer,
       log: pino({ level: "silent" }),
@@ -177,6 +183,60 @@ describe("HTTP API with a fake issuer", () => {
     assert.equal(res.status, 503);
     const body = (await res.json()) as { store: { ok: boolean } };
     assert.equal(body.store.ok, false);
+  });
+
+  it("answers JSON when asked: the invite on 201, {error, message} on errors", async () => {
+    const json = { headers: { Accept: "application/json" } };
+    const ok = await get(`?key=${key}`, json);
+    assert.equal(ok.status, 201);
+    assert.equal(ok.headers.get("location"), INVITE.url);
+    assert.deepEqual(await ok.json(), { url: INVITE.url, uri: INVITE.uri, expires: INVITE.expires });
+    const refused = await get("?key=nope", json);
+    assert.equal(refused.status, 403);
+    assert.deepEqual(await refused.json(), { error: "invalid_key", message: "invalid API key" });
+    const missing = await fetch(`${base}/nope`, json);
+    assert.deepEqual(await missing.json(), { error: "not_found", message: "not found" });
+    const odd = await get("", { method: "PUT", ...json });
+    assert.equal(odd.status, 405);
+    assert.equal(((await odd.json()) as { error: string }).error, "method_not_allowed");
+  });
+
+  it("keeps the plain answers by default, also for Accept: */*", async () => {
+    const res = await get(`?key=${key}`, { headers: { Accept: "*/*" } });
+    assert.equal(await res.text(), "");
+  });
+
+  it("issues a password-reset invite on POST ?type=reset&username=NAME", async () => {
+    const res = await get(`?type=reset&username=alice`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${key}` },
+    });
+    assert.equal(res.status, 201);
+    assert.deepEqual(fake.calls, ["reset alice@e.test"]);
+  });
+
+  it("400 for a reset by GET, without a username, with a bad one, or an unknown type", async () => {
+    const post = { method: "POST", headers: { Authorization: `Bearer ${key}` } };
+    assert.equal((await get(`?key=${key}&type=reset&username=alice`)).status, 400);
+    assert.equal((await get(`?type=reset`, post)).status, 400);
+    assert.equal((await get(`?type=reset&username=a%40b`, post)).status, 400);
+    assert.equal((await get(`?type=reset&username=a%20b`, post)).status, 400);
+    assert.equal((await get(`?type=friend`, post)).status, 400);
+    assert.deepEqual(fake.calls, []);
+  });
+
+  it("serves Prometheus metrics counting requests by route and status, and auth failures", async () => {
+    await get("?key=nope");
+    const text = await (await fetch(`${base}/metrics`)).text();
+    assert.match(text, /invites_api_http_requests_total\{route="\/invites_api",method="GET",status="403"\} \d+/);
+    assert.match(text, /invites_api_auth_failures_total\{reason="invalid_key"\} \d+/);
+    assert.match(text, /invites_api_xmpp_connected 1/);
+  });
+
+  it("serves its OpenAPI document", async () => {
+    const doc = (await (await fetch(`${base}/openapi.json`)).json()) as { openapi: string; paths: object };
+    assert.equal(doc.openapi, "3.1.0");
+    assert.ok("/invites_api" in doc.paths);
   });
 
   it("404 elsewhere", async () => {

@@ -6,6 +6,7 @@ import Keyv from "keyv";
 import { pino } from "pino";
 import { createHttpApp } from "../../src/http/server.js";
 import { createKeyStore, type KeyStore } from "../../src/keys/keyStore.js";
+import { createMetrics } from "../../src/metrics/metrics.js";
 import { createRateLimits, type RateLimitOptions } from "../../src/limits/rateLimits.js";
 import type { Invite, InviteIssuer } from "../../src/xmpp/inviteIssuer.js";
 
@@ -37,6 +38,7 @@ async function harness(limits: Partial<RateLimitOptions> = {}): Promise<Harness>
       if (fail.next) throw new Error("prosody fell over");
       return INVITE;
     },
+    createResetInvite: async () => INVITE,
   };
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -46,6 +48,7 @@ async function harness(limits: Partial<RateLimitOptions> = {}): Promise<Harness>
   });
   const server = createHttpApp({
     keys,
+    metrics: createMetrics({ xmppOnline: () => true }),
     limits: createRateLimits({ defaultKeyRate: undefined, failureLimit: undefined, ...limits }),
     issuer,
     log: pino({ level: "info" }, sink),

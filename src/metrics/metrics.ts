@@ -1,0 +1,65 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+/** Prometheus metrics of one service instance, in its own registry (no global state). */
+export interface Metrics {
+  readonly registry: Registry;
+  inviteIssued(host: string): void;
+  request(route: string, method: string, status: number): void;
+  authFailure(reason: string): void;
+  rateLimited(kind: "key" | "address"): void;
+  adhocDuration(outcome: string, seconds: number): void;
+}
+
+export function createMetrics(opts: { xmppOnline: () => boolean }): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "invites_api_" });
+
+  const invites = new Counter({
+    name: "invites_api_invites_issued_total",
+    help: "Invites issued, by VirtualHost",
+    labelNames: ["host"],
+    registers: [registry],
+  });
+  const requests = new Counter({
+    name: "invites_api_http_requests_total",
+    help: "HTTP requests answered, by route, method and status",
+    labelNames: ["route", "method", "status"],
+    registers: [registry],
+  });
+  const authFailures = new Counter({
+    name: "invites_api_auth_failures_total",
+    help: "Requests refused for their key, by reason",
+    labelNames: ["reason"],
+    registers: [registry],
+  });
+  const rateLimited = new Counter({
+    name: "invites_api_rate_limited_total",
+    help: "Requests refused with 429: over a key's rate (key) or an address's failed attempts (address)",
+    labelNames: ["kind"],
+    registers: [registry],
+  });
+  new Gauge({
+    name: "invites_api_xmpp_connected",
+    help: "1 while the component is connected to Prosody, else 0",
+    registers: [registry],
+    collect() {
+      this.set(opts.xmppOnline() ? 1 : 0);
+    },
+  });
+  const adhoc = new Histogram({
+    name: "invites_api_adhoc_duration_seconds",
+    help: "Time of the ad-hoc create-account call to Prosody, by outcome",
+    labelNames: ["outcome"],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+
+  return {
+    registry,
+    inviteIssued: (host) => invites.inc({ host }),
+    request: (route, method, status) => requests.inc({ route, method, status: String(status) }),
+    authFailure: (reason) => authFailures.inc({ reason }),
+    rateLimited: (kind) => rateLimited.inc({ kind }),
+    adhocDuration: (outcome, seconds) => adhoc.observe({ outcome }, seconds),
+  };
+}
