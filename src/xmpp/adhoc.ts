@@ -2,7 +2,7 @@
 // XEP-0030: Service Discovery, for the list of commands. https://xmpp.org/extensions/xep-0030.html
 import { xml, type Element } from "@xmpp/component";
 import { AppError } from "../errors.js";
-import { ProsodyBadReplyError, ProsodyRefusedError, XmppTimeoutError, fixFor } from "./errors.js";
+import { ProsodyBadReplyError, ProsodyRefusedError, XmppTimeoutError, XmppUnavailableError, fixFor } from "./errors.js";
 
 export const NS_COMMANDS = "http://jabber.org/protocol/commands";
 const NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items";
@@ -78,5 +78,6 @@ function toDomainError(err: unknown, host: string, ctx: AdhocContext): Error {
   if (e.name === "StanzaError" && e.condition) {
     return new ProsodyRefusedError(host, e.condition, fixFor(e.condition, host, ctx.componentJid));
   }
-  return new ProsodyBadReplyError(host, e.name ?? "unknown failure");
+  // Anything else was thrown by the transport (a socket closing under a write, say).
+  return new XmppUnavailableError("connection to Prosody failed during the call");
 }
