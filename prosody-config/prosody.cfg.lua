@@ -8,7 +8,7 @@
 -- for admins. Being listed here grants the component EVERY admin ad-hoc command on every host
 -- (create or delete users, shut the server down, ...). invites-api only ever sends the invite
 -- command, but anyone holding the component secret could do the rest: guard that secret.
-admins = { "invites.example.com" }
+admins = { "invites.example.com", "invites-a.example.com", "invites-b.example.com" }
 
 ---------- Storage ----------
 
@@ -67,4 +67,11 @@ VirtualHost "example.com"
 -- invites-api connects here with the same secret. docker-compose.yml hands COMPONENT_SECRET (from
 -- the .env file) to both containers; ENV_X reads variable X in Prosody 0.12 and 13 alike.
 Component "invites.example.com"
+	component_secret = ENV_COMPONENT_SECRET
+
+-- The two instances of the optional "shared" compose profile (Redis), one JID each: Prosody
+-- accepts one connection per component JID.
+Component "invites-a.example.com"
+	component_secret = ENV_COMPONENT_SECRET
+Component "invites-b.example.com"
 	component_secret = ENV_COMPONENT_SECRET

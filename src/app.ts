@@ -4,7 +4,8 @@ import type { AddressInfo } from "node:net";
 import type { ServiceConfig } from "./config.js";
 import { createHttpApp } from "./http/server.js";
 import { createKeyStore, type KeyStore } from "./keys/keyStore.js";
-import { openKeyv } from "./keys/openStore.js";
+import { openBackend } from "./keys/openStore.js";
+import { AppError } from "./errors.js";
 import { createRateLimits } from "./limits/rateLimits.js";
 import { instrumentIssuer } from "./metrics/instrumentIssuer.js";
 import { createMetrics } from "./metrics/metrics.js";
@@ -23,12 +24,16 @@ export interface Service {
 
 /** Wires the parts together and starts listening. A store that does not answer fails the start. */
 export async function start(config: ServiceConfig, log: Logger): Promise<Service> {
-  const keys = createKeyStore(openKeyv(config.keyStore));
+  const backend = openBackend(config.keyStore);
+  const keys = createKeyStore(backend.keyv);
   try {
+    await backend.init();
     await keys.ping();
   } catch (err) {
-    await keys.close().catch(() => undefined);
-    throw err;
+    await backend.close().catch(() => undefined);
+    throw err instanceof AppError
+      ? err
+      : new AppError("store_unavailable", "KEY_STORE does not answer", { cause: err });
   }
 
   const connection = connectComponent({ ...config.component, reconnect: config.reconnect, log });
@@ -40,7 +45,11 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
     ),
     metrics,
   );
-  const limits = createRateLimits({ defaultKeyRate: config.defaultKeyRate, failureLimit: config.authFailureLimit });
+  const limits = createRateLimits({
+    defaultKeyRate: config.defaultKeyRate,
+    failureLimit: config.authFailureLimit,
+    limiters: backend.limiters,
+  });
   const app = createHttpApp({
     keys,
     limits,
@@ -57,7 +66,7 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
     await once(server, "listening");
   } catch (err) {
     await connection.stop();
-    await keys.close().catch(() => undefined);
+    await backend.close().catch(() => undefined);
     throw err;
   }
   const { address, port } = server.address() as AddressInfo;
@@ -85,7 +94,7 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
         server.closeAllConnections();
       }
       await connection.stop();
-      await keys.close().catch(() => undefined);
+      await backend.close().catch(() => undefined);
       log.info("stopped");
     },
   };

@@ -18,7 +18,8 @@ const intFromEnv = (min: number, max: number) => z.coerce.number().int().min(min
 
 // Each option: its variable, its type, its default, why it exists. The README's table mirrors this.
 const storeSchema = z.object({
-  // Where API keys live: a SQLite file path (optionally `sqlite://PATH`).
+  // Where API keys live: a SQLite file path (optionally `sqlite://PATH`), or redis://… or
+  // postgres://… to share keys and rate-limit counts between instances.
   KEY_STORE: z.string().min(1).default("./data/keys.sqlite"),
   // pino level; `silent` turns logging off.
   LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),

@@ -60,11 +60,12 @@ describe("prosody-config/prosody.cfg.lua", () => {
     }
     assert.match(text, /^storage = "sql"$/m);
     assert.match(text, /^Component "invites\.example\.com"\n\s*component_secret = ENV_COMPONENT_SECRET$/m);
-    assert.match(text, /^admins = \{ "invites\.example\.com" \}$/m);
+    assert.match(text, /^admins = \{ "invites\.example\.com"[^}]*\}$/m);
   });
 });
 
 interface ComposeService {
+  profiles?: string[];
   image?: string;
   build?: unknown;
   volumes: string[];
@@ -89,7 +90,33 @@ describe("docker-compose.yml", () => {
     assert.ok(api.build, "the component is built from the Dockerfile");
     assert.equal(api.environment.COMPONENT_SERVICE, "xmpp://prosody:5347");
     assert.ok(api.volumes.some((v) => v.startsWith("keys:/data")));
-    assert.deepEqual(Object.keys(config.volumes).sort(), ["keys", "prosody-data"]);
+    assert.deepEqual(Object.keys(config.volumes).sort(), ["keys", "prosody-data", "redis-data"]);
+  });
+
+  it("has an optional profile with Redis and two instances, each with its own declared component JID", async () => {
+    const { stdout } = await run(
+      "docker-compose",
+      ["-f", join(root, "docker-compose.yml"), "--profile", "shared", "config"],
+      {
+        env: { ...process.env, COMPONENT_SECRET: "ci-check" },
+      },
+    );
+    const config = parse(stdout) as { services: Record<string, ComposeService> };
+    const cfg = readFileSync(prosodyConfig, "utf8");
+    const admins = /^admins = \{([^}]*)\}$/m.exec(cfg)?.[1] ?? "";
+    const instances = ["invites-api-a", "invites-api-b"].map((name) => config.services[name]);
+    assert.ok(config.services.redis);
+    const domains = instances.map((service) => {
+      assert.match(service?.environment.KEY_STORE ?? "", /^redis:\/\/redis:6379$/);
+      const domain = service?.environment.COMPONENT_DOMAIN ?? "";
+      assert.match(cfg, new RegExp(`^Component "${domain.replace(/\./g, "\\.")}"$`, "m"), domain);
+      assert.ok(admins.includes(`"${domain}"`), `${domain} in admins`);
+      return domain;
+    });
+    assert.notEqual(domains[0], domains[1]);
+    for (const name of ["redis", "invites-api-a", "invites-api-b"]) {
+      assert.deepEqual(config.services[name]?.profiles, ["shared"], `${name} runs only with --profile shared`);
+    }
   });
 
   it("refuses to start without a component secret", async () => {

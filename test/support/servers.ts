@@ -1,0 +1,119 @@
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { chownSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort } from "./ports.js";
+import { waitForPort } from "./prosody.js";
+
+/** Redis or PostgreSQL from Debian's packages, started by a test on a free loopback port. */
+export interface RunningServer {
+  readonly url: string;
+  readonly port: number;
+  /** Stops the server (it can be started again with start()). */
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+function owner(user: string): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  return {
+    uid: Number(execFileSync("id", ["-u", user], { encoding: "utf8" })),
+    gid: Number(execFileSync("id", ["-g", user], { encoding: "utf8" })),
+  };
+}
+
+function asUser(who: { uid: number; gid: number } | undefined, argv: string[]): string[] {
+  return who ? ["setpriv", `--reuid=${who.uid}`, `--regid=${who.gid}`, "--init-groups", ...argv] : argv;
+}
+
+function managed(argv: string[], port: number, url: string, dir: string, stopSignal: NodeJS.Signals): RunningServer {
+  let child: ChildProcess | undefined;
+  let exited: Promise<void> = Promise.resolve();
+  const start = async () => {
+    const [bin, ...args] = argv as [string, ...string[]];
+    child = spawn(bin, args, { stdio: "ignore" });
+    const proc = child;
+    exited = new Promise((resolve) => proc.once("exit", () => resolve()));
+    await waitForPort(port, 20_000);
+  };
+  const stop = async () => {
+    if (child && child.exitCode === null && child.signalCode === null) {
+      child.kill(stopSignal);
+      await exited;
+    }
+  };
+  return {
+    url,
+    port,
+    start,
+    stop,
+    async dispose() {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function startRedis(): Promise<RunningServer> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "invites-api-redis-"));
+  const argv = [
+    "redis-server",
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--dir",
+    dir,
+  ];
+  const server = managed(argv, port, `redis://127.0.0.1:${port}`, dir, "SIGTERM");
+  await server.start();
+  return server;
+}
+
+function postgresBin(name: string): string {
+  const versions = readdirSync("/usr/lib/postgresql").sort((a, b) => Number(b) - Number(a));
+  if (!versions[0]) throw new Error("PostgreSQL is not installed (apt-get install postgresql)");
+  return join("/usr/lib/postgresql", versions[0], "bin", name);
+}
+
+export async function startPostgres(): Promise<RunningServer> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "invites-api-postgres-"));
+  const who = owner("postgres");
+  if (who) chownSync(dir, who.uid, who.gid);
+  const data = join(dir, "data");
+  const [initBin, ...initArgs] = asUser(who, [
+    postgresBin("initdb"),
+    "-D",
+    data,
+    "-U",
+    "postgres",
+    "--auth=trust",
+    "-E",
+    "UTF8",
+  ]) as [string, ...string[]];
+  execFileSync(initBin, initArgs, { stdio: "ignore" });
+  const argv = asUser(who, [
+    postgresBin("postgres"),
+    "-D",
+    data,
+    "-p",
+    String(port),
+    "-k",
+    dir,
+    "-c",
+    "listen_addresses=127.0.0.1",
+    "-c",
+    "fsync=off",
+  ]);
+  // SIGINT: PostgreSQL's fast shutdown, which does not wait for clients to leave.
+  const server = managed(argv, port, `postgres://postgres@127.0.0.1:${port}/postgres`, dir, "SIGINT");
+  await server.start();
+  return server;
+}
