@@ -61,7 +61,8 @@ export function prosodyConfig(
   const lines = [
     `pidfile = ${lua(join(paths.dir, "prosody.pid"))}`,
     `data_path = ${lua(paths.dataDir)}`,
-    `plugin_paths = { "/usr/lib/prosody/modules" }`,
+    // Prosody 13 gets a folder of community modules only (see scripts/with-prosody13.sh).
+    `plugin_paths = { ${lua(process.env.PROSODY_PLUGIN_PATH ?? "/usr/lib/prosody/modules")} }`,
     `log = { { levels = { min = "debug" }, to = "file", filename = ${lua(join(paths.dir, "prosody.log"))} } }`,
     `interfaces = { "127.0.0.1" }`,
     `local_interfaces = { "127.0.0.1" }`,
@@ -171,6 +172,11 @@ export async function createProsody(opts: ProsodyOptions): Promise<RunningProsod
     });
     await Promise.race([Promise.all([waitForPort(ports.component, 15_000), waitForPort(ports.http, 15_000)]), died]);
     died.catch(() => undefined);
+    // The run for a Prosody version must really use it (PROSODY_VERSION is set by the npm scripts).
+    const expected = process.env.PROSODY_VERSION;
+    if (expected && !new RegExp(`Prosody version ${expected.replace(/\./g, "\\.")}`).test(readLog())) {
+      throw new Error(`expected Prosody ${expected}; its log says: ${/Prosody version \S+/.exec(readLog())?.[0]}`);
+    }
   }
 
   function readLog(): string {

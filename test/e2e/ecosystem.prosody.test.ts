@@ -73,6 +73,30 @@ describe("one instance for several hosts; JSON, metrics and logs, against a real
     assert.equal(value(/^invites_api_rate_limited_total\{kind="key"\} (\d+)$/m), 1);
   });
 
+  it("issues a password-reset invite on Prosody 13, and answers 501 on 0.12", async () => {
+    prosody.ctl(["register", "alice", "one.test", "old-password-123"]);
+    const k = await key("one.test");
+    const res = await fetch(`${service.url}/invites_api?type=reset&username=alice`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${k}`, Accept: "application/json" },
+      redirect: "manual",
+    });
+    if (process.env.PROSODY_VERSION === "13") {
+      assert.equal(res.status, 201, await res.clone().text());
+      const body = (await res.json()) as { url: string; uri: string };
+      assert.match(body.uri, /^xmpp:alice@one\.test\?/);
+      assert.ok(await inviteIsValid(body.url, prosody.httpPort), body.url);
+    } else {
+      assert.equal(res.status, 501);
+      assert.deepEqual(await res.json(), {
+        error: "not_implemented",
+        message: "this needs Prosody 13 (password-reset invites)",
+      });
+    }
+    const account = await fetch(`${service.url}/invites_api?key=${k}`, { redirect: "manual" });
+    assert.equal(account.status, 201, "account invites stay the default");
+  });
+
   it("logs JSON lines, one access line per request, never a key from the query or the header", async () => {
     const k = await key("two.test");
     await fetch(`${service.url}/invites_api?key=${k}&redirect=1`, { redirect: "manual" });
