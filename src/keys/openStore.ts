@@ -50,6 +50,10 @@ function openSqlite(keyStore: string): KeyBackend {
     throw new AppError("store_unavailable", `KEY_STORE: cannot create the folder ${dirname(path)} (${code})`);
   }
   const store = new KeyvSqlite({ uri: `sqlite://${path}`, busyTimeout: 5_000, iterationLimit: 1_000 });
+  // Write-ahead logging: every invite updates its key's usage, and WAL turns each of those writes
+  // from a journal rewrite with two fsyncs into an append. The CLI and the service share the file.
+  void store.query("PRAGMA journal_mode = WAL").catch(() => undefined);
+  void store.query("PRAGMA synchronous = NORMAL").catch(() => undefined);
   const keyv = quiet(new Keyv({ store, namespace: NAMESPACE, throwOnErrors: true }));
   return { keyv, limiters: memoryLimiters, init: async () => {}, close: () => keyv.disconnect() };
 }

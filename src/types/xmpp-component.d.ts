@@ -36,6 +36,7 @@ declare module "@xmpp/component" {
     reconnect: { stop(): void };
     connect(service: string): Promise<void>;
     open(options: { domain: string }): Promise<Element>;
+    start(): Promise<unknown>;
     stop(): Promise<unknown>;
   }
 
