@@ -23,5 +23,7 @@ RUN mkdir /data && chown node:node /data
 USER node
 VOLUME /data
 EXPOSE 8080
-ENTRYPOINT ["node", "bin/invites-api.js"]
+HEALTHCHECK --interval=30s --timeout=3s \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:8080/ready').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+ENTRYPOINT ["node", "--max-semi-space-size=4", "--max-old-space-size=64", "bin/invites-api.js"]
 CMD ["serve"]

@@ -24,7 +24,7 @@ export interface Service {
 
 /** Wires the parts together and starts listening. A store that does not answer fails the start. */
 export async function start(config: ServiceConfig, log: Logger): Promise<Service> {
-  const backend = openBackend(config.keyStore);
+  const backend = await openBackend(config.keyStore);
   const keys = createKeyStore(backend.keyv);
   try {
     await backend.init();
@@ -94,6 +94,7 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
         server.closeAllConnections();
       }
       await connection.stop();
+      await keys.flush();
       await backend.close().catch(() => undefined);
       log.info("stopped");
     },

@@ -19,6 +19,17 @@ export type ErrorCode =
   | "prosody_bad_reply" // Prosody answered something we cannot read
   | "store_unavailable"; // the key store failed
 
+const CLIENT_ERRORS: ReadonlySet<ErrorCode> = new Set([
+  "bad_request",
+  "invalid_key",
+  "key_expired",
+  "key_exhausted",
+  "method_not_allowed",
+  "not_found",
+  "rate_limited",
+  "too_many_failures",
+]);
+
 export class AppError extends Error {
   override name = "AppError";
   /** For 429 and 503: when the client may try again. */
@@ -29,7 +40,11 @@ export class AppError extends Error {
     message: string,
     options: { cause?: unknown; retryAfterSeconds?: number } = {},
   ) {
+    // A client's mistake needs no stack trace, and capturing one is a real cost in a bad-key flood.
+    const limit = Error.stackTraceLimit;
+    if (CLIENT_ERRORS.has(code)) Error.stackTraceLimit = 0;
     super(message, { cause: options.cause });
+    Error.stackTraceLimit = limit;
     if (options.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }

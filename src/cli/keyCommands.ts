@@ -13,7 +13,7 @@ type Env = Record<string, string | undefined>;
 /** Opens the store KEY_STORE names, runs one command, closes it: no XMPP settings needed. */
 export async function withKeyStore<T>(env: Env, work: (keys: KeyStore) => Promise<T>): Promise<T> {
   const config = loadStoreConfig(env);
-  const keys = createKeyStore(openKeyv(config.keyStore));
+  const keys = createKeyStore(await openKeyv(config.keyStore));
   try {
     return await work(keys);
   } finally {

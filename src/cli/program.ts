@@ -1,7 +1,6 @@
 import { Command, InvalidArgumentError } from "commander";
 import { parseDuration, parseRate } from "../keys/durations.js";
 import { HTTP_METHODS, type HttpMethod, type Rate } from "../keys/keyStore.js";
-import { importKeys } from "./importCommand.js";
 import { createKey, deleteKey, listKeys, showKey, withKeyStore, type Output } from "./keyCommands.js";
 
 type Env = Record<string, string | undefined>;
@@ -110,9 +109,11 @@ export function buildProgram(deps: ProgramDeps): Command {
     .description("import the keys mod_invites_api stored for HOST; clients keep their ID/TOKEN strings")
     .argument("<host>", "the VirtualHost", host)
     .requiredOption("--from <path>", "Prosody's data directory, its prosody.sqlite, or an invite_api_keys.dat file")
-    .action((h: string, opts: { from: string }) =>
-      withKeyStore(deps.env, (keys) => importKeys(keys, deps.io, h, opts.from)),
-    );
+    .action(async (h: string, opts: { from: string }) => {
+      // Loaded on use: the Lua parser is needed by this command only.
+      const { importKeys } = await import("./importCommand.js");
+      await withKeyStore(deps.env, (keys) => importKeys(keys, deps.io, h, opts.from));
+    });
 
   program
     .command("delete")

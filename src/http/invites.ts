@@ -29,16 +29,20 @@ function inviteRequest(ctx: Context): InviteRequest {
 
 /**
  * 201 with the invite link in Location and an empty body; with any `redirect` parameter, 303 to it
- * (handy in a bookmark), as mod_invites_api answers; JSON when asked for. The invite is counted
- * against the key before Prosody is asked, and given back if Prosody fails.
+ * (handy in a bookmark), as mod_invites_api answers; JSON when asked for.
  */
 export function issueInvite(opts: { issuer: InviteIssuer; keys: KeyStore; log: Logger; now: () => Date }) {
   return async function issueInvite(ctx: Context): Promise<void> {
     const { apiKey } = ctx.state as ApiKeyState;
     const request = inviteRequest(ctx);
-    const reserved = await opts.keys.reserveInvite(apiKey.id, opts.now());
-    if (reserved === "exhausted") throw new AppError("key_exhausted", `key ${apiKey.id} reached its max-invites`);
-    if (reserved === "gone") throw new AppError("invalid_key", `key ${apiKey.id} was deleted`);
+    // A quota is counted before Prosody is asked, so that concurrent requests cannot overrun it;
+    // other keys' usage is counted after, in batches.
+    const quota = apiKey.maxInvites !== undefined;
+    if (quota) {
+      const reserved = await opts.keys.reserveInvite(apiKey.id, opts.now());
+      if (reserved === "exhausted") throw new AppError("key_exhausted", `key ${apiKey.id} reached its max-invites`);
+      if (reserved === "gone") throw new AppError("invalid_key", `key ${apiKey.id} was deleted`);
+    }
     let invite: Invite;
     try {
       invite =
@@ -46,9 +50,10 @@ export function issueInvite(opts: { issuer: InviteIssuer; keys: KeyStore; log: L
           ? await opts.issuer.createResetInvite(apiKey.host, request.username)
           : await opts.issuer.createAccountInvite(apiKey.host);
     } catch (err) {
-      await opts.keys.releaseInvite(apiKey.id).catch(() => undefined);
+      if (quota) await opts.keys.releaseInvite(apiKey.id).catch(() => undefined);
       throw err;
     }
+    if (!quota) opts.keys.recordInvite(apiKey.id, opts.now());
     // The audit line: who issued what, never the token or the secret.
     opts.log.info(
       { audit: "invite", type: request.type, keyId: apiKey.id, host: apiKey.host, expires: invite.expires },

@@ -26,11 +26,20 @@ export interface KeyStore {
   reserveInvite(id: string, at: Date): Promise<ReserveResult>;
   /** Gives a reservation back when the invite could not be created. */
   releaseInvite(id: string): Promise<void>;
+  /**
+   * Counts an invite of a key without max-invites. The count and last-used time are written
+   * within USAGE_FLUSH_MS, many invites in one write, so that usage costs no store write per invite.
+   */
+  recordInvite(id: string, at: Date): void;
+  /** Writes the usage counted so far (close() does too). */
+  flush(): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
 
 const recordKey = (id: string): string => `key:${id}`;
+
+export const USAGE_FLUSH_MS = 1_000;
 
 function publicPart(record: KeyRecord): KeyInfo {
   const { secretHash: _secretHash, ...info } = record;
@@ -61,6 +70,28 @@ export function createKeyStore(keyv: Keyv, now: () => Date = () => new Date()): 
     queues.set(id, settled);
     void settled.then(() => queues.get(id) === settled && queues.delete(id));
     return next;
+  }
+
+  // Usage of keys without a quota, counted here and written in batches.
+  const pendingUsage = new Map<string, { count: number; lastUsedAt: string }>();
+  let flushTimer: NodeJS.Timeout | undefined;
+
+  async function flush(): Promise<void> {
+    clearTimeout(flushTimer);
+    flushTimer = undefined;
+    const batch = [...pendingUsage];
+    pendingUsage.clear();
+    await Promise.all(
+      batch.map(([id, usage]) =>
+        serialized(id, async () => {
+          const record = await read(id);
+          // A key deleted meanwhile stays deleted.
+          if (!record) return;
+          const invitesIssued = (record.invitesIssued ?? 0) + usage.count;
+          await keyv.set(recordKey(id), { ...record, invitesIssued, lastUsedAt: usage.lastUsedAt });
+        }).catch(() => undefined),
+      ),
+    );
   }
 
   return {
@@ -145,11 +176,24 @@ export function createKeyStore(keyv: Keyv, now: () => Date = () => new Date()): 
         }),
       ),
 
+    recordInvite(id, at) {
+      const usage = pendingUsage.get(id) ?? { count: 0, lastUsedAt: at.toISOString() };
+      usage.count += 1;
+      usage.lastUsedAt = at.toISOString();
+      pendingUsage.set(id, usage);
+      flushTimer ??= setTimeout(() => void flush(), USAGE_FLUSH_MS).unref();
+    },
+
+    flush,
+
     ping: () =>
       guarded("answer", async () => {
         await keyv.has(recordKey("ping"));
       }),
 
-    close: () => keyv.disconnect(),
+    close: async () => {
+      await flush();
+      await keyv.disconnect();
+    },
   };
 }

@@ -2,15 +2,10 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Keyv from "keyv";
 import KeyvSqlite from "@keyv/sqlite";
-import KeyvRedis, { createClient } from "@keyv/redis";
-import KeyvPostgres from "@keyv/postgres";
-import pg from "pg";
-import { RateLimiterPostgres, RateLimiterRedis } from "rate-limiter-flexible";
 import { AppError } from "../errors.js";
 import { memoryLimiters, type LimiterFactory } from "../limits/rateLimits.js";
 
-const NAMESPACE = "invites-api";
-const LIMITS_TABLE = "invites_api_rate_limits";
+export const NAMESPACE = "invites-api";
 
 /**
  * Where keys live, and where rate-limit counts live beside them: in memory for the embedded
@@ -25,17 +20,20 @@ export interface KeyBackend {
   close(): Promise<void>;
 }
 
-/** Opens what KEY_STORE names: a SQLite path (or `sqlite://PATH`), `redis://…`, `postgres://…`. */
-export function openBackend(keyStore: string): KeyBackend {
-  if (/^rediss?:\/\//.test(keyStore)) return openRedis(keyStore);
-  if (/^postgres(ql)?:\/\//.test(keyStore)) return openPostgres(keyStore);
+/**
+ * Opens what KEY_STORE names: a SQLite path (or `sqlite://PATH`), `redis://…`, `postgres://…`.
+ * The Redis and PostgreSQL clients are loaded only when used: they weigh ~30 MB of memory.
+ */
+export async function openBackend(keyStore: string): Promise<KeyBackend> {
+  if (/^rediss?:\/\//.test(keyStore)) return (await import("./redisBackend.js")).openRedis(keyStore);
+  if (/^postgres(ql)?:\/\//.test(keyStore)) return (await import("./postgresBackend.js")).openPostgres(keyStore);
   return openSqlite(keyStore);
 }
 
 /** Only the key store (what the CLI needs). */
-export const openKeyv = (keyStore: string): Keyv => openBackend(keyStore).keyv;
+export const openKeyv = async (keyStore: string): Promise<Keyv> => (await openBackend(keyStore)).keyv;
 
-function quiet(keyv: Keyv): Keyv {
+export function quiet(keyv: Keyv): Keyv {
   // keyv re-emits store errors as events; the rejected promises carry them to callers already.
   keyv.on("error", () => {});
   return keyv;
@@ -56,72 +54,4 @@ function openSqlite(keyStore: string): KeyBackend {
   void store.query("PRAGMA synchronous = NORMAL").catch(() => undefined);
   const keyv = quiet(new Keyv({ store, namespace: NAMESPACE, throwOnErrors: true }));
   return { keyv, limiters: memoryLimiters, init: async () => {}, close: () => keyv.disconnect() };
-}
-
-function openRedis(url: string): KeyBackend {
-  // Without the offline queue a command fails at once while Redis is away (503), never hangs.
-  const client = createClient({ url, disableOfflineQueue: true });
-  client.on("error", () => {});
-  const store = new KeyvRedis(client, { namespace: NAMESPACE, throwOnConnectError: true, throwOnErrors: true });
-  const keyv = quiet(new Keyv({ store, namespace: NAMESPACE, useKeyPrefix: false, throwOnErrors: true }));
-  return {
-    keyv,
-    limiters: (rate, keyPrefix) =>
-      new RateLimiterRedis({
-        storeClient: client,
-        useRedisPackage: true,
-        rejectIfRedisNotReady: true,
-        points: rate.points,
-        duration: rate.durationSeconds,
-        keyPrefix,
-      }),
-    init: async () => {
-      if (!client.isOpen) await client.connect();
-    },
-    close: () => keyv.disconnect(),
-  };
-}
-
-// COMPAT: @keyv/postgres keeps its pg pool to itself and listens for none of its errors. A pool
-// emits "error" when an idle connection dies (PostgreSQL restarting), and an unheard "error" event
-// ends the process. Queries still fail and are answered with 503; only the unheard event is dropped.
-let poolErrorsHeard = false;
-function hearPoolErrors(): void {
-  if (poolErrorsHeard) return;
-  poolErrorsHeard = true;
-  const emit = pg.Pool.prototype.emit;
-  pg.Pool.prototype.emit = function (this: pg.Pool, event: string | symbol, ...args: unknown[]): boolean {
-    if (event === "error" && this.listenerCount("error") === 0) return false;
-    return emit.call(this, event, ...args);
-  };
-}
-
-function openPostgres(url: string): KeyBackend {
-  hearPoolErrors();
-  const store = new KeyvPostgres({ uri: url, iterationLimit: 1_000 });
-  const keyv = quiet(new Keyv({ store, namespace: NAMESPACE, throwOnErrors: true }));
-  const pool = new pg.Pool({ connectionString: url, max: 4 });
-  pool.on("error", () => {});
-  return {
-    keyv,
-    limiters: (rate, keyPrefix) =>
-      new RateLimiterPostgres({
-        storeClient: pool,
-        storeType: "pool",
-        tableName: LIMITS_TABLE,
-        tableCreated: true,
-        points: rate.points,
-        duration: rate.durationSeconds,
-        keyPrefix,
-      }),
-    init: async () => {
-      await pool.query(
-        `CREATE TABLE IF NOT EXISTS ${LIMITS_TABLE} (key varchar(255) PRIMARY KEY, points integer NOT NULL DEFAULT 0, expire bigint)`,
-      );
-    },
-    close: async () => {
-      await keyv.disconnect();
-      await pool.end();
-    },
-  };
 }

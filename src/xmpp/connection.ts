@@ -67,6 +67,8 @@ export function connectComponent(opts: ConnectionOptions): ComponentConnection {
   });
 
   entity.on("online", () => {
+    // Each invite is one small request and one small reply: send at once, never wait for Nagle.
+    (entity as unknown as { socket?: { setNoDelay?: (on: boolean) => void } }).socket?.setNoDelay?.(true);
     online = true;
     rejected = false;
     attempt = 0;

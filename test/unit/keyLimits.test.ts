@@ -152,6 +152,7 @@ describe("key options enforced by the HTTP API", () => {
       const { key, info } = await h.keys.create("e.test");
       await fetch(`${h.base}?key=${key}`);
       await fetch(`${h.base}`, { method: "POST", headers: { Authorization: `Bearer ${key}` } });
+      await h.keys.flush();
       const stored = await h.keys.get("e.test", info.id);
       assert.equal(stored?.invitesIssued, 2);
       assert.equal(stored?.lastUsedAt, "2026-11-28T12:00:00.000Z");

@@ -27,6 +27,22 @@ describe("key store over keyv", () => {
     assert.equal(JSON.stringify([...map.entries()]).includes(secret), false);
   });
 
+  it("counts usage of keys without a quota in batches, and never revives a deleted key", async () => {
+    const keys = createKeyStore(new Keyv());
+    const a = await keys.create("a.example");
+    const b = await keys.create("a.example");
+    keys.recordInvite(a.info.id, new Date("2026-11-28T10:00:00Z"));
+    keys.recordInvite(a.info.id, new Date("2026-11-28T10:00:01Z"));
+    keys.recordInvite(b.info.id, new Date("2026-11-28T10:00:02Z"));
+    assert.equal((await keys.get("a.example", a.info.id))?.invitesIssued, 0, "not written yet");
+    await keys.delete("a.example", b.info.id);
+    await keys.flush();
+    const stored = await keys.get("a.example", a.info.id);
+    assert.equal(stored?.invitesIssued, 2);
+    assert.equal(stored?.lastUsedAt, "2026-11-28T10:00:01.000Z");
+    assert.equal(await keys.get("a.example", b.info.id), undefined);
+  });
+
   it("lists the keys of one host, and delete removes only that host's key", async () => {
     const keys = createKeyStore(new Keyv());
     const a = await keys.create("a.example");
