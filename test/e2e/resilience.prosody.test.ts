@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { statSync, writeFileSync } from "node:fs";
+import { existsSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, it } from "node:test";
@@ -229,8 +229,11 @@ describe("resilience against a real Prosody", () => {
       await waitReady(service.url, 10_000);
       const key = await createKey(keyStore, HOST);
       assert.equal((await fetch(`${service.url}/invites_api?key=${key}`, { redirect: "manual" })).status, 201);
-      // Overwrite the SQLite file under the running service: every read now fails.
-      writeFileSync(keyStore, Buffer.alloc(statSync(keyStore).size, 0x42));
+      // Overwrite the SQLite files (the database and its write-ahead log) under the running
+      // service: every read now fails.
+      for (const file of [keyStore, `${keyStore}-wal`, `${keyStore}-shm`]) {
+        if (existsSync(file)) writeFileSync(file, Buffer.alloc(Math.max(statSync(file).size, 4096), 0x42));
+      }
       const before = await countInvites(prosody.dataDir);
       const res = await fetch(`${service.url}/invites_api?key=${key}`);
       assert.equal(res.status, 503);
@@ -240,16 +243,16 @@ describe("resilience against a real Prosody", () => {
       assert.equal(((await ready.json()) as { store: { ok: boolean } }).store.ok, false);
       assert.equal(await countInvites(prosody.dataDir), before);
       assert.equal(service.child.exitCode, null, "still running");
+
+      const notAFolder = join(dirname(keyStore), "file");
+      writeFileSync(notAFolder, "");
+      const broken = await runCli(["serve"], serviceEnv(prosody, COMPONENT, join(notAFolder, "keys.sqlite")));
+      assert.equal(broken.code, 1);
+      assert.match(broken.stderr, /^error: KEY_STORE: cannot create the folder/);
     } finally {
       await service.stop();
+      await prosody.dispose();
     }
-
-    const notAFolder = join(dirname(keyStore), "file");
-    writeFileSync(notAFolder, "");
-    const broken = await runCli(["serve"], serviceEnv(prosody, COMPONENT, join(notAFolder, "keys.sqlite")));
-    await prosody.dispose();
-    assert.equal(broken.code, 1);
-    assert.match(broken.stderr, /^error: KEY_STORE: cannot create the folder/);
   });
 
   it("Prosody's refusals are 502 with a log line saying what to fix, and create nothing", async () => {

@@ -4,6 +4,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { track } from "./cleanup.js";
 import { freePort } from "./ports.js";
 
 /** A throwaway Prosody on loopback ports, with SQL storage, for tests, the try-out and the benchmark. */
@@ -164,7 +165,7 @@ export async function createProsody(opts: ProsodyOptions): Promise<RunningProsod
 
   async function start(): Promise<void> {
     const [bin, ...args] = command as [string, ...string[]];
-    child = spawn(bin, [...args, "--config", configPath, "-F"], { stdio: ["ignore", "ignore", "pipe"] });
+    child = track(spawn(bin, [...args, "--config", configPath, "-F"], { stdio: ["ignore", "ignore", "pipe"] }));
     let stderr = "";
     child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     const proc = child;
@@ -193,6 +194,8 @@ export async function createProsody(opts: ProsodyOptions): Promise<RunningProsod
 
   async function kill(signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    // Held while waiting: a tracked child alone would not keep the test process alive.
+    child.ref();
     child.kill(signal);
     await exited;
   }

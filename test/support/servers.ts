@@ -2,6 +2,7 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { chownSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { track } from "./cleanup.js";
 import { freePort } from "./ports.js";
 import { waitForPort } from "./prosody.js";
 
@@ -32,13 +33,14 @@ function managed(argv: string[], port: number, url: string, dir: string, stopSig
   let exited: Promise<void> = Promise.resolve();
   const start = async () => {
     const [bin, ...args] = argv as [string, ...string[]];
-    child = spawn(bin, args, { stdio: "ignore" });
+    child = track(spawn(bin, args, { stdio: "ignore" }));
     const proc = child;
     exited = new Promise((resolve) => proc.once("exit", () => resolve()));
     await waitForPort(port, 20_000);
   };
   const stop = async () => {
     if (child && child.exitCode === null && child.signalCode === null) {
+      child.ref();
       child.kill(stopSignal);
       await exited;
     }
