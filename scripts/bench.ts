@@ -178,6 +178,8 @@ async function main(): Promise<void> {
   const { child: service, url: serviceUrl } = await serve(prosody.componentPort, {});
   // For the 403 path of a flood: the failed-attempt limit off (it needs no Prosody).
   const { child: unlimited, url: unlimitedUrl } = await serve(await freePort(), { AUTH_FAILURE_LIMIT: "off" });
+  // The same flood without the access log line per request, to show what logging costs there.
+  const { child: quiet, url: quietUrl } = await serve(await freePort(), { LOG_LEVEL: "warn" });
   const url = serviceUrl;
   try {
     await waitReady(url, 15_000);
@@ -229,6 +231,7 @@ async function main(): Promise<void> {
     const floodOurs = await load(`${url}/invites_api?key=${badKey}`, 16, {});
     const prosodyCpuOurs = cpuSeconds(prosodyPid) - before;
     const floodOurs403 = await load(`${unlimitedUrl}/invites_api?key=${badKey}`, 16, {});
+    const floodQuiet = await load(`${quietUrl}/invites_api?key=${badKey}`, 16, {});
     before = cpuSeconds(prosodyPid);
     const floodOrig = await load(`${original}?key=${badOriginal}`, 16, hostHeader);
     const prosodyCpuOrig = cpuSeconds(prosodyPid) - before;
@@ -236,6 +239,10 @@ async function main(): Promise<void> {
     report(
       "4. bad-key flood, invites-api defaults (rejected/s, Prosody CPU)",
       `${fmt(floodOurs.rate)}/s, Prosody ${fmt((prosodyCpuOurs / floodSeconds) * 100, 1)}% of a core  ${JSON.stringify(floodOurs.statuses)}`,
+    );
+    report(
+      "4. bad-key flood, defaults but LOG_LEVEL=warn (rejected/s)",
+      `${fmt(floodQuiet.rate)}/s  ${JSON.stringify(floodQuiet.statuses)}`,
     );
     report(
       "4. bad-key flood, AUTH_FAILURE_LIMIT=off (rejected/s)",
@@ -251,7 +258,7 @@ async function main(): Promise<void> {
     );
     report("6. service peak RSS under load (target < 100 MB)", `${fmt(peakRssMb(service.pid ?? 0), 1)} MB`);
   } finally {
-    for (const child of [service, unlimited]) {
+    for (const child of [service, unlimited, quiet]) {
       child.kill("SIGTERM");
       await new Promise((resolve) => child.once("exit", resolve));
     }

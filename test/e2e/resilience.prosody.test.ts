@@ -202,6 +202,22 @@ describe("resilience against a real Prosody", () => {
     }
   });
 
+  it("a component JID Prosody does not know is logged with its fix, and shows in /ready", async () => {
+    const prosody = await startProsody({ hosts: [HOST], components: [COMPONENT] });
+    const unknown = { domain: "nobody.example.test", secret: COMPONENT.secret };
+    const service = await startService(serviceEnv(prosody, unknown, freshKeyStore()));
+    try {
+      const line = await service.waitForLog((l) => String(l.msg).includes("rejected the component connection"));
+      assert.match(String(line.msg), /host-unknown/);
+      assert.match(String(line.fix), /Prosody has no Component "nobody\.example\.test"/);
+      const ready = (await (await fetch(`${service.url}/ready`)).json()) as { xmpp: { problem: string } };
+      assert.match(ready.xmpp.problem, /host-unknown/);
+    } finally {
+      await service.stop();
+      await prosody.dispose();
+    }
+  });
+
   it("a second instance with the same component JID logs the conflict and its fix", async () => {
     const prosody = await startProsody({ hosts: [HOST], components: [COMPONENT] });
     const first = await startService(serviceEnv(prosody, COMPONENT, freshKeyStore()));
