@@ -3,21 +3,24 @@
  * AppError (or a subclass naming its origin); `src/http/errors.ts` is the one place that turns a code
  * into a status and a short message.
  */
-export type ErrorCode =
-  | "bad_request" // the request itself is malformed
-  | "invalid_key" // missing, malformed, unknown, wrong secret, deleted
-  | "key_expired" // a valid key past its expiry
-  | "key_exhausted" // a valid key that has issued its --max-invites
-  | "method_not_allowed" // the key does not allow this HTTP method
-  | "rate_limited" // the key is over its rate
-  | "too_many_failures" // this client address failed too many key checks
-  | "not_found" // no such route, or no such user for a password reset
-  | "not_implemented" // the feature needs a newer Prosody (password reset: 13)
-  | "xmpp_unavailable" // not connected to Prosody, or the connection dropped mid-call
-  | "xmpp_timeout" // Prosody did not answer within INVITE_TIMEOUT_MS
-  | "prosody_refused" // Prosody answered with an error: a configuration problem on its side
-  | "prosody_bad_reply" // Prosody answered something we cannot read
-  | "store_unavailable"; // the key store failed
+export const ERROR_CODES = [
+  "bad_request", // the request itself is malformed
+  "invalid_key", // missing, malformed, unknown, wrong secret, deleted
+  "key_expired", // a valid key past its expiry
+  "key_exhausted", // a valid key that has issued its --max-invites
+  "method_not_allowed", // the key does not allow this HTTP method
+  "rate_limited", // the key is over its rate
+  "too_many_failures", // this client address failed too many key checks
+  "not_found", // no such route
+  "not_implemented", // the feature needs a newer Prosody (password reset: 13)
+  "xmpp_unavailable", // not connected to Prosody, or the connection dropped mid-call
+  "xmpp_timeout", // Prosody did not answer within INVITE_TIMEOUT_MS
+  "prosody_refused", // Prosody answered with an error: a configuration problem on its side
+  "prosody_bad_reply", // Prosody answered something we cannot read
+  "store_unavailable", // the key store failed
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 const CLIENT_ERRORS: ReadonlySet<ErrorCode> = new Set([
   "bad_request",

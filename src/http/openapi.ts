@@ -1,3 +1,5 @@
+import { ERROR_CODES } from "../errors.js";
+
 /**
  * The OpenAPI 3.1 description of the HTTP API, served at /openapi.json. test/e2e/openapi.test.ts
  * produces every status documented here against the real service and validates each answer.
@@ -158,26 +160,8 @@ export const openApiDocument = {
         required: ["error", "message"],
         additionalProperties: false,
         properties: {
-          error: {
-            type: "string",
-            enum: [
-              "bad_request",
-              "invalid_key",
-              "key_expired",
-              "key_exhausted",
-              "method_not_allowed",
-              "not_found",
-              "not_implemented",
-              "rate_limited",
-              "too_many_failures",
-              "xmpp_unavailable",
-              "xmpp_timeout",
-              "prosody_refused",
-              "prosody_bad_reply",
-              "store_unavailable",
-              "internal",
-            ],
-          },
+          // "internal": the answer to a failure nobody foresaw (500).
+          error: { type: "string", enum: [...ERROR_CODES, "internal"] },
           message: { type: "string" },
         },
       },
