@@ -1,10 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { countInvites } from "../support/invites.js";
-import { startProsody } from "../support/prosody.js";
 import { rawRequest } from "../support/rawHttp.js";
-import { startService } from "../support/service.js";
-import { createKey, freshKeyStore, serviceEnv, waitReady } from "../support/stack.js";
+import { createKey, withStack } from "../support/stack.js";
 
 const HOST = "example.test";
 const COMPONENT = { domain: "invites.example.test", secret: "fuzz-secret" };
@@ -88,44 +86,41 @@ function malformedRequests(validKey: string, seed: number): Buffer[] {
 
 describe("fuzzing the HTTP API with malformed requests", () => {
   it(`answers ${REQUESTS} malformed requests with 4xx only, creates nothing, sends Prosody nothing`, async () => {
-    const prosody = await startProsody({ hosts: [HOST], components: [COMPONENT] });
-    const keyStore = freshKeyStore();
-    const service = await startService(serviceEnv(prosody, COMPONENT, keyStore));
-    try {
-      await waitReady(service.url, 10_000);
-      const validKey = await createKey(keyStore, HOST);
-      const port = Number(new URL(service.url).port);
-      const requests = malformedRequests(validKey, 20261128);
-      const iqsBefore = prosody
-        .log()
-        .split("\n")
-        .filter((l) => l.includes("Received[component]: <iq")).length;
-      const statuses = new Map<number, number>();
-      const queue = [...requests];
-      await Promise.all(
-        Array.from({ length: 8 }, async () => {
-          for (let request = queue.pop(); request; request = queue.pop()) {
-            const status = await rawRequest(port, request);
-            statuses.set(status, (statuses.get(status) ?? 0) + 1);
-          }
-        }),
-      );
-      console.log("statuses:", Object.fromEntries(statuses));
-      const wrong = [...statuses.keys()].filter((s) => s < 400 || s >= 500);
-      assert.deepEqual(wrong, [], "every malformed request gets a 4xx");
-      assert.equal(service.child.exitCode, null, "the service is still running");
-      assert.equal((await fetch(`${service.url}/health`)).status, 200);
-      assert.equal(await countInvites(prosody.dataDir), 0, "no invite created");
-      assert.equal(service.lines.filter((l) => l.msg === "creating invite").length, 0, "no ad-hoc call made");
-      const iqsAfter = prosody
-        .log()
-        .split("\n")
-        .filter((l) => l.includes("Received[component]: <iq")).length;
-      assert.equal(iqsAfter, iqsBefore, "Prosody received no IQ from the component");
-      assert.equal(service.output().includes(validKey.split("/")[1] ?? "-"), false, "no secret in the log");
-    } finally {
-      await service.stop();
-      await prosody.dispose();
-    }
+    await withStack(
+      { hosts: [HOST], components: [COMPONENT] },
+      { component: COMPONENT },
+      async ({ prosody, service, keyStore }) => {
+        const validKey = await createKey(keyStore, HOST);
+        const port = Number(new URL(service.url).port);
+        const requests = malformedRequests(validKey, 20261128);
+        const iqsBefore = prosody
+          .log()
+          .split("\n")
+          .filter((l) => l.includes("Received[component]: <iq")).length;
+        const statuses = new Map<number, number>();
+        const queue = [...requests];
+        await Promise.all(
+          Array.from({ length: 8 }, async () => {
+            for (let request = queue.pop(); request; request = queue.pop()) {
+              const status = await rawRequest(port, request);
+              statuses.set(status, (statuses.get(status) ?? 0) + 1);
+            }
+          }),
+        );
+        console.log("statuses:", Object.fromEntries(statuses));
+        const wrong = [...statuses.keys()].filter((s) => s < 400 || s >= 500);
+        assert.deepEqual(wrong, [], "every malformed request gets a 4xx");
+        assert.equal(service.child.exitCode, null, "the service is still running");
+        assert.equal((await fetch(`${service.url}/health`)).status, 200);
+        assert.equal(await countInvites(prosody.dataDir), 0, "no invite created");
+        assert.equal(service.lines.filter((l) => l.msg === "creating invite").length, 0, "no ad-hoc call made");
+        const iqsAfter = prosody
+          .log()
+          .split("\n")
+          .filter((l) => l.includes("Received[component]: <iq")).length;
+        assert.equal(iqsAfter, iqsBefore, "Prosody received no IQ from the component");
+        assert.equal(service.output().includes(validKey.split("/")[1] ?? "-"), false, "no secret in the log");
+      },
+    );
   });
 });

@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import { countInvites, inviteIsValid } from "../support/invites.js";
 import { createProsody, startProsody } from "../support/prosody.js";
 import { runCli, startService } from "../support/service.js";
-import { createKey, freshKeyStore, serviceEnv, waitReady } from "../support/stack.js";
+import { createKey, freshKeyStore, serviceEnv, waitReady, withStack } from "../support/stack.js";
 
 const HOST = "example.test";
 const COMPONENT = { domain: "invites.example.test", secret: "resilience-secret" };
@@ -113,69 +113,60 @@ describe("resilience against a real Prosody", () => {
   });
 
   it("on SIGTERM finishes every request it accepted, then exits 0", async () => {
-    const prosody = await startProsody({ hosts: [HOST], components: [COMPONENT] });
-    const keyStore = freshKeyStore();
-    const service = await startService(serviceEnv(prosody, COMPONENT, keyStore));
-    try {
-      await waitReady(service.url, 10_000);
-      const key = await createKey(keyStore, HOST);
-      // Freeze Prosody so that the requests are certainly in flight when the signal comes.
-      prosody.signal("SIGSTOP");
-      const requests = Array.from({ length: 10 }, () =>
-        fetch(`${service.url}/invites_api?key=${key}`, { redirect: "manual" }),
-      );
-      const asked = () => service.lines.filter((line) => line.msg === "creating invite").length;
-      while (asked() < 10) await sleep(10);
-      const exitCode = service.stop("SIGTERM");
-      await service.waitForLog((line) => line.msg === "shutting down");
-      await sleep(300);
-      assert.equal(service.child.exitCode, null, "still draining");
-      await assert.rejects(fetch(`${service.url}/health`), "no new connections once stopping");
-      prosody.signal("SIGCONT");
-      const answers = await Promise.all(requests);
-      assert.deepEqual(
-        answers.map((r) => r.status),
-        Array(10).fill(201),
-      );
-      for (const res of answers) assert.ok(await inviteIsValid(res.headers.get("location") ?? "", prosody.httpPort));
-      assert.equal(await exitCode, 0);
-      assert.match(prosody.log(), /Received <\/stream:stream>/, "the XMPP stream was closed cleanly");
-    } finally {
-      prosody.signal("SIGCONT");
-      await service.stop();
-      await prosody.dispose();
-    }
+    await withStack(
+      { hosts: [HOST], components: [COMPONENT] },
+      { component: COMPONENT },
+      async ({ prosody, service, keyStore }) => {
+        const key = await createKey(keyStore, HOST);
+        // Freeze Prosody so that the requests are certainly in flight when the signal comes.
+        prosody.signal("SIGSTOP");
+        const requests = Array.from({ length: 10 }, () =>
+          fetch(`${service.url}/invites_api?key=${key}`, { redirect: "manual" }),
+        );
+        const asked = () => service.lines.filter((line) => line.msg === "creating invite").length;
+        while (asked() < 10) await sleep(10);
+        const exitCode = service.stop("SIGTERM");
+        await service.waitForLog((line) => line.msg === "shutting down");
+        await sleep(300);
+        assert.equal(service.child.exitCode, null, "still draining");
+        await assert.rejects(fetch(`${service.url}/health`), "no new connections once stopping");
+        prosody.signal("SIGCONT");
+        const answers = await Promise.all(requests);
+        assert.deepEqual(
+          answers.map((r) => r.status),
+          Array(10).fill(201),
+        );
+        for (const res of answers) assert.ok(await inviteIsValid(res.headers.get("location") ?? "", prosody.httpPort));
+        assert.equal(await exitCode, 0);
+        assert.match(prosody.log(), /Received <\/stream:stream>/, "the XMPP stream was closed cleanly");
+      },
+    );
   });
 
   it("a second signal during the drain exits at once", async () => {
-    const prosody = await startProsody({ hosts: [HOST], components: [COMPONENT] });
-    const keyStore = freshKeyStore();
-    const service = await startService(serviceEnv(prosody, COMPONENT, keyStore));
-    try {
-      await waitReady(service.url, 10_000);
-      const key = await createKey(keyStore, HOST);
-      prosody.signal("SIGSTOP");
-      const pending = fetch(`${service.url}/invites_api?key=${key}`).catch(() => undefined);
-      await service.waitForLog((line) => line.msg === "creating invite");
-      service.child.kill("SIGTERM");
-      await service.waitForLog((line) => line.msg === "shutting down");
-      const started = Date.now();
-      const code = await service.stop("SIGINT");
-      assert.equal(code, 130);
-      assert.ok(Date.now() - started < 1_000, "exited at once");
-      await pending;
-    } finally {
-      prosody.signal("SIGCONT");
-      await service.stop();
-      await prosody.dispose();
-    }
+    await withStack(
+      { hosts: [HOST], components: [COMPONENT] },
+      { component: COMPONENT },
+      async ({ prosody, service, keyStore }) => {
+        const key = await createKey(keyStore, HOST);
+        prosody.signal("SIGSTOP");
+        const pending = fetch(`${service.url}/invites_api?key=${key}`).catch(() => undefined);
+        await service.waitForLog((line) => line.msg === "creating invite");
+        service.child.kill("SIGTERM");
+        await service.waitForLog((line) => line.msg === "shutting down");
+        const started = Date.now();
+        const code = await service.stop("SIGINT");
+        assert.equal(code, 130);
+        assert.ok(Date.now() - started < 1_000, "exited at once");
+        await pending;
+      },
+    );
   });
 
   it("with a wrong component secret stays up, says why in /ready and the log, and backs off", async () => {
-    const prosody = await startProsody({ hosts: [HOST], components: [COMPONENT] });
     const wrong = { ...COMPONENT, secret: "not-the-secret" };
-    const service = await startService(serviceEnv(prosody, wrong, freshKeyStore(), { RECONNECT_MIN_MS: "1000" }));
-    try {
+    const stack = { component: wrong, env: { RECONNECT_MIN_MS: "1000" }, ready: false };
+    await withStack({ hosts: [HOST], components: [COMPONENT] }, stack, async ({ prosody, service }) => {
       const windowMs = 6_000;
       await sleep(windowMs);
       const ready = await fetch(`${service.url}/ready`);
@@ -196,26 +187,22 @@ describe("resilience against a real Prosody", () => {
       console.log(`connection attempts in ${windowMs} ms: ${attempts.length}, delays ${delays.join(", ")}`);
       assert.ok(attempts.length >= 2 && attempts.length <= 4, `${attempts.length} attempts`);
       assert.equal((await fetch(`${service.url}/health`)).status, 200, "the process is up");
-    } finally {
-      await service.stop();
-      await prosody.dispose();
-    }
+    });
   });
 
   it("a component JID Prosody does not know is logged with its fix, and shows in /ready", async () => {
-    const prosody = await startProsody({ hosts: [HOST], components: [COMPONENT] });
     const unknown = { domain: "nobody.example.test", secret: COMPONENT.secret };
-    const service = await startService(serviceEnv(prosody, unknown, freshKeyStore()));
-    try {
-      const line = await service.waitForLog((l) => String(l.msg).includes("rejected the component connection"));
-      assert.match(String(line.msg), /host-unknown/);
-      assert.match(String(line.fix), /Prosody has no Component "nobody\.example\.test"/);
-      const ready = (await (await fetch(`${service.url}/ready`)).json()) as { xmpp: { problem: string } };
-      assert.match(ready.xmpp.problem, /host-unknown/);
-    } finally {
-      await service.stop();
-      await prosody.dispose();
-    }
+    await withStack(
+      { hosts: [HOST], components: [COMPONENT] },
+      { component: unknown, ready: false },
+      async ({ service }) => {
+        const line = await service.waitForLog((l) => String(l.msg).includes("rejected the component connection"));
+        assert.match(String(line.msg), /host-unknown/);
+        assert.match(String(line.fix), /Prosody has no Component "nobody\.example\.test"/);
+        const ready = (await (await fetch(`${service.url}/ready`)).json()) as { xmpp: { problem: string } };
+        assert.match(ready.xmpp.problem, /host-unknown/);
+      },
+    );
   });
 
   it("a second instance with the same component JID logs the conflict and its fix", async () => {
@@ -238,42 +225,39 @@ describe("resilience against a real Prosody", () => {
   });
 
   it("a key store that breaks while running gives 503, not a crash; one broken at start exits 1", async () => {
-    const prosody = await startProsody({ hosts: [HOST], components: [COMPONENT] });
-    const keyStore = freshKeyStore();
-    const service = await startService(serviceEnv(prosody, COMPONENT, keyStore));
-    try {
-      await waitReady(service.url, 10_000);
-      const key = await createKey(keyStore, HOST);
-      assert.equal((await fetch(`${service.url}/invites_api?key=${key}`, { redirect: "manual" })).status, 201);
-      // Overwrite the SQLite files (the database and its write-ahead log) under the running
-      // service: every read now fails.
-      for (const file of [keyStore, `${keyStore}-wal`, `${keyStore}-shm`]) {
-        if (existsSync(file)) writeFileSync(file, Buffer.alloc(Math.max(statSync(file).size, 4096), 0x42));
-      }
-      const before = await countInvites(prosody.dataDir);
-      const res = await fetch(`${service.url}/invites_api?key=${key}`);
-      assert.equal(res.status, 503);
-      assert.doesNotMatch(await res.text(), /SQLITE|sqlite|at /);
-      const ready = await fetch(`${service.url}/ready`);
-      assert.equal(ready.status, 503);
-      assert.equal(((await ready.json()) as { store: { ok: boolean } }).store.ok, false);
-      assert.equal(await countInvites(prosody.dataDir), before);
-      assert.equal(service.child.exitCode, null, "still running");
+    await withStack(
+      { hosts: [HOST], components: [COMPONENT] },
+      { component: COMPONENT },
+      async ({ prosody, service, keyStore }) => {
+        const key = await createKey(keyStore, HOST);
+        assert.equal((await fetch(`${service.url}/invites_api?key=${key}`, { redirect: "manual" })).status, 201);
+        // Overwrite the SQLite files (the database and its write-ahead log) under the running
+        // service: every read now fails.
+        for (const file of [keyStore, `${keyStore}-wal`, `${keyStore}-shm`]) {
+          if (existsSync(file)) writeFileSync(file, Buffer.alloc(Math.max(statSync(file).size, 4096), 0x42));
+        }
+        const before = await countInvites(prosody.dataDir);
+        const res = await fetch(`${service.url}/invites_api?key=${key}`);
+        assert.equal(res.status, 503);
+        assert.doesNotMatch(await res.text(), /SQLITE|sqlite|at /);
+        const ready = await fetch(`${service.url}/ready`);
+        assert.equal(ready.status, 503);
+        assert.equal(((await ready.json()) as { store: { ok: boolean } }).store.ok, false);
+        assert.equal(await countInvites(prosody.dataDir), before);
+        assert.equal(service.child.exitCode, null, "still running");
 
-      const notAFolder = join(dirname(keyStore), "file");
-      writeFileSync(notAFolder, "");
-      const broken = await runCli(["serve"], serviceEnv(prosody, COMPONENT, join(notAFolder, "keys.sqlite")));
-      assert.equal(broken.code, 1);
-      assert.match(broken.stderr, /^error: KEY_STORE: cannot create the folder/);
-    } finally {
-      await service.stop();
-      await prosody.dispose();
-    }
+        const notAFolder = join(dirname(keyStore), "file");
+        writeFileSync(notAFolder, "");
+        const broken = await runCli(["serve"], serviceEnv(prosody, COMPONENT, join(notAFolder, "keys.sqlite")));
+        assert.equal(broken.code, 1);
+        assert.match(broken.stderr, /^error: KEY_STORE: cannot create the folder/);
+      },
+    );
   });
 
   it("Prosody's refusals are 502 with a log line saying what to fix, and create nothing", async () => {
     const hosts = ["ok.test", "noadmin.test", "noadhoc.test"];
-    const prosody = await startProsody({
+    const prosodyOptions = {
       hosts,
       components: [COMPONENT],
       admins: [],
@@ -281,11 +265,8 @@ describe("resilience against a real Prosody", () => {
         "ok.test": { admins: [COMPONENT.domain] },
         "noadhoc.test": { admins: [COMPONENT.domain], modules: ["adhoc", "invites", "invites_page"] },
       },
-    });
-    const keyStore = freshKeyStore();
-    const service = await startService(serviceEnv(prosody, COMPONENT, keyStore));
-    try {
-      await waitReady(service.url, 10_000);
+    };
+    await withStack(prosodyOptions, { component: COMPONENT }, async ({ prosody, service, keyStore }) => {
       const ask = async (host: string) =>
         fetch(`${service.url}/invites_api?key=${await createKey(keyStore, host)}`, { redirect: "manual" });
       assert.equal((await ask("ok.test")).status, 201, "the working host works");
@@ -308,9 +289,6 @@ describe("resilience against a real Prosody", () => {
         assert.match(String(line.fix), fix);
       }
       assert.equal(await countInvites(prosody.dataDir), before);
-    } finally {
-      await service.stop();
-      await prosody.dispose();
-    }
+    });
   });
 });

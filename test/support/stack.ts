@@ -1,8 +1,8 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { RunningProsody } from "./prosody.js";
-import { runCli } from "./service.js";
+import { startProsody, type ProsodyOptions, type RunningProsody } from "./prosody.js";
+import { runCli, startService, type RunningService } from "./service.js";
 
 export interface Component {
   readonly domain: string;
@@ -44,4 +44,32 @@ export async function waitReady(url: string, timeoutMs: number): Promise<number>
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error(`not ready within ${timeoutMs} ms`);
+}
+
+export interface Stack {
+  readonly prosody: RunningProsody;
+  readonly service: RunningService;
+  readonly keyStore: string;
+}
+
+/**
+ * Runs a test against a fresh Prosody and a fresh service (connected as `component`, with its own
+ * key store), and takes both down afterwards, whatever the test did to them.
+ */
+export async function withStack(
+  prosodyOptions: ProsodyOptions,
+  opts: { component: Component; env?: Record<string, string>; ready?: boolean },
+  test: (stack: Stack) => Promise<void>,
+): Promise<void> {
+  const prosody = await startProsody(prosodyOptions);
+  const keyStore = freshKeyStore();
+  const service = await startService(serviceEnv(prosody, opts.component, keyStore, opts.env));
+  try {
+    if (opts.ready !== false) await waitReady(service.url, 10_000);
+    await test({ prosody, service, keyStore });
+  } finally {
+    prosody.signal("SIGCONT"); // a test may have frozen it
+    await service.stop();
+    await prosody.dispose();
+  }
 }
