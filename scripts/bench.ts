@@ -10,7 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import autocannon from "autocannon";
 import { component, xml } from "@xmpp/component";
 import { createKeyStore } from "../src/keys/keyStore.js";
-import { openKeyv } from "../src/keys/openStore.js";
+import { openKeyBackend } from "../src/keys/openStore.js";
 import { parseKey } from "../src/keys/apiKey.js";
 import { INVITE_MODULES, startProsody } from "../test/support/prosody.js";
 import { CLI } from "../test/support/service.js";
@@ -266,7 +266,8 @@ async function main(): Promise<void> {
 
   // 5. Key-store scale: verify latency with 10 and SCALE keys, list time at SCALE.
   for (const count of [10, SCALE]) {
-    const keys = createKeyStore(await openKeyv(join(mkdtempSync(join(tmpdir(), "invites-api-scale-")), "keys.sqlite")));
+    const backend = await openKeyBackend(join(mkdtempSync(join(tmpdir(), "invites-api-scale-")), "keys.sqlite"));
+    const keys = createKeyStore(backend.keyv, backend.usage);
     const made: string[] = [];
     const started = performance.now();
     for (let i = 0; i < count; i += 1) {

@@ -4,8 +4,7 @@ import type { AddressInfo } from "node:net";
 import type { ServiceConfig } from "./config.js";
 import { createHttpApp } from "./http/server.js";
 import { createKeyStore, type KeyStore } from "./keys/keyStore.js";
-import { openBackend } from "./keys/openStore.js";
-import { AppError } from "./errors.js";
+import { openKeyBackend } from "./keys/openStore.js";
 import { createRateLimits } from "./limits/rateLimits.js";
 import { instrumentIssuer } from "./metrics/instrumentIssuer.js";
 import { createMetrics } from "./metrics/metrics.js";
@@ -24,17 +23,8 @@ export interface Service {
 
 /** Wires the parts together and starts listening. A store that does not answer fails the start. */
 export async function start(config: ServiceConfig, log: Logger): Promise<Service> {
-  const backend = await openBackend(config.keyStore);
-  const keys = createKeyStore(backend.keyv);
-  try {
-    await backend.init();
-    await keys.ping();
-  } catch (err) {
-    await backend.close().catch(() => undefined);
-    throw err instanceof AppError
-      ? err
-      : new AppError("store_unavailable", "KEY_STORE does not answer", { cause: err });
-  }
+  const backend = await openKeyBackend(config.keyStore);
+  const keys = createKeyStore(backend.keyv, backend.usage);
 
   const connection = connectComponent({ ...config.component, reconnect: config.reconnect, log });
   const metrics = createMetrics({ xmppOnline: () => connection.status().online });

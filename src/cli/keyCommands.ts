@@ -1,7 +1,7 @@
 import { loadStoreConfig } from "../config.js";
 import { formatRate } from "../keys/durations.js";
 import { createKeyStore, type KeyInfo, type KeyOptions, type KeyStore } from "../keys/keyStore.js";
-import { openKeyv } from "../keys/openStore.js";
+import { openKeyBackend } from "../keys/openStore.js";
 import { KeyNotFoundError } from "../errors.js";
 
 export interface Output {
@@ -13,11 +13,13 @@ type Env = Record<string, string | undefined>;
 /** Opens the store KEY_STORE names, runs one command, closes it: no XMPP settings needed. */
 export async function withKeyStore<T>(env: Env, work: (keys: KeyStore) => Promise<T>): Promise<T> {
   const config = loadStoreConfig(env);
-  const keys = createKeyStore(await openKeyv(config.keyStore));
+  const backend = await openKeyBackend(config.keyStore);
+  const keys = createKeyStore(backend.keyv, backend.usage);
   try {
     return await work(keys);
   } finally {
-    await keys.close().catch(() => undefined);
+    await keys.flush().catch(() => undefined);
+    await backend.close().catch(() => undefined);
   }
 }
 

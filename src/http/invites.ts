@@ -38,8 +38,8 @@ export function issueInvite(opts: { issuer: InviteIssuer; keys: KeyStore; log: L
     // A quota is counted before Prosody is asked, so that concurrent requests cannot overrun it;
     // other keys' usage is counted after, in batches.
     const quota = apiKey.maxInvites !== undefined;
-    if (quota) {
-      const reserved = await opts.keys.reserveInvite(apiKey.id, opts.now());
+    if (apiKey.maxInvites !== undefined) {
+      const reserved = await opts.keys.reserveInvite(apiKey.id, apiKey.maxInvites, opts.now());
       if (reserved === "exhausted") throw new AppError("key_exhausted", `key ${apiKey.id} reached its max-invites`);
       if (reserved === "gone") throw new AppError("invalid_key", `key ${apiKey.id} was deleted`);
     }

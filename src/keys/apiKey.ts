@@ -20,11 +20,14 @@ export interface ParsedKey {
   readonly secret: string;
 }
 
-export function generateKey(): ParsedKey {
-  return {
-    id: randomBytes(ID_BYTES).toString("base64url"),
-    secret: randomBytes(SECRET_BYTES).toString("base64url"),
-  };
+/**
+ * A fresh key. Its id never begins with "-" (one base64url id in 64 would): command lines read
+ * such an id as an option, and `invites-api delete HOST -AbC…` must just work.
+ */
+export function generateKey(random: (size: number) => Buffer = randomBytes): ParsedKey {
+  let id = random(ID_BYTES).toString("base64url");
+  while (id.startsWith("-")) id = random(ID_BYTES).toString("base64url");
+  return { id, secret: random(SECRET_BYTES).toString("base64url") };
 }
 
 export const formatKey = (key: ParsedKey): string => `${key.id}/${key.secret}`;

@@ -2,6 +2,8 @@ import type Keyv from "keyv";
 import { AppError, KeyNotFoundError } from "../errors.js";
 import { formatKey, generateKey, hashSecret, secretMatches, type ParsedKey } from "./apiKey.js";
 import { HTTP_METHODS, type KeyInfo, type KeyOptions, type KeyRecord } from "./keyRecord.js";
+import type { CountResult, Usage, UsageCounters } from "./usage/counters.js";
+import { memoryCounters } from "./usage/memoryCounters.js";
 
 export * from "./keyRecord.js";
 
@@ -12,18 +14,21 @@ export interface KeyStore {
   create(host: string, options?: KeyOptions): Promise<{ info: KeyInfo; key: string }>;
   /** The record when the id exists and the secret matches; undefined otherwise. Never cached. */
   verify(key: ParsedKey): Promise<KeyInfo | undefined>;
+  /** The key with its usage. */
   get(host: string, id: string): Promise<KeyInfo | undefined>;
   list(host: string): Promise<KeyInfo[]>;
-  /** Throws KeyNotFoundError when the host has no key with that id. */
+  /** Throws KeyNotFoundError when the host has no key with that id. Final: nothing writes the key back. */
   delete(host: string, id: string): Promise<void>;
   /** The stored record of an id, whatever its host (imports compare against it). */
   getRecord(id: string): Promise<KeyRecord | undefined>;
+  /** Writes a whole record (an import), its usage counter set from it. */
   putRecord(record: KeyRecord): Promise<void>;
   /**
-   * Counts one invite against the key before it is asked for, so that concurrent requests cannot
-   * overrun a quota: "exhausted" when max-invites is reached, "gone" when the key was deleted.
+   * Counts one invite against a key with max-invites before Prosody is asked, atomically in the
+   * store, so that no number of concurrent requests or instances passes the quota: "exhausted"
+   * when max-invites is reached, "gone" when the key was deleted.
    */
-  reserveInvite(id: string, at: Date): Promise<ReserveResult>;
+  reserveInvite(id: string, maxInvites: number, at: Date): Promise<ReserveResult>;
   /** Gives a reservation back when the invite could not be created. */
   releaseInvite(id: string): Promise<void>;
   /**
@@ -41,9 +46,17 @@ const recordKey = (id: string): string => `key:${id}`;
 
 export const USAGE_FLUSH_MS = 1_000;
 
-function publicPart(record: KeyRecord): KeyInfo {
-  const { secretHash: _secretHash, ...info } = record;
-  return { ...info, invitesIssued: info.invitesIssued ?? 0 };
+/** The record without its secret hash and without the usage it carried before counters existed. */
+function publicPart(record: KeyRecord, usage?: Usage): KeyInfo {
+  const { secretHash: _secretHash, invitesIssued, lastUsedAt, ...info } = record;
+  const current = usage ?? { invitesIssued: invitesIssued ?? 0, ...(lastUsedAt ? { lastUsedAt } : {}) };
+  return { ...info, ...current };
+}
+
+/** What is written for a key: its usage lives in the counters, never in the record. */
+function storedPart(record: KeyRecord): KeyRecord {
+  const { invitesIssued: _issued, lastUsedAt: _lastUsed, ...stored } = record;
+  return stored;
 }
 
 async function guarded<T>(what: string, work: () => Promise<T>): Promise<T> {
@@ -55,21 +68,27 @@ async function guarded<T>(what: string, work: () => Promise<T>): Promise<T> {
   }
 }
 
-export function createKeyStore(keyv: Keyv, now: () => Date = () => new Date()): KeyStore {
+export function createKeyStore(
+  keyv: Keyv,
+  usage: UsageCounters = memoryCounters(),
+  now: () => Date = () => new Date(),
+): KeyStore {
   // keyv reports store failures as "not found" unless told to throw: a broken store must be a 503,
   // never a 403 that looks like a bad key.
   keyv.throwOnErrors = true;
   const read = (id: string) => keyv.get<KeyRecord>(recordKey(id));
 
-  // Read-modify-write of one record at a time per key, within this process.
-  const queues = new Map<string, Promise<unknown>>();
-  function serialized<T>(id: string, work: () => Promise<T>): Promise<T> {
-    const previous = queues.get(id) ?? Promise.resolve();
-    const next = previous.then(work, work);
-    const settled = next.catch(() => undefined);
-    queues.set(id, settled);
-    void settled.then(() => queues.get(id) === settled && queues.delete(id));
-    return next;
+  /**
+   * Adds to a key's counter. A key written before counters existed has none: its counter is made
+   * from the usage its record carried, once, and the count tried again. A deleted key stays "missing".
+   */
+  async function count(id: string, n: number, at: string, max: number | undefined): Promise<CountResult> {
+    const result = await usage.add(id, n, at, max);
+    if (result !== "missing") return result;
+    const record = await read(id);
+    if (!record) return "missing";
+    await usage.adopt(id, publicPart(record));
+    return usage.add(id, n, at, max);
   }
 
   // Usage of keys without a quota, counted here and written in batches.
@@ -82,15 +101,7 @@ export function createKeyStore(keyv: Keyv, now: () => Date = () => new Date()): 
     const batch = [...pendingUsage];
     pendingUsage.clear();
     await Promise.all(
-      batch.map(([id, usage]) =>
-        serialized(id, async () => {
-          const record = await read(id);
-          // A key deleted meanwhile stays deleted.
-          if (!record) return;
-          const invitesIssued = (record.invitesIssued ?? 0) + usage.count;
-          await keyv.set(recordKey(id), { ...record, invitesIssued, lastUsedAt: usage.lastUsedAt });
-        }).catch(() => undefined),
-      ),
+      batch.map(([id, pending]) => count(id, pending.count, pending.lastUsedAt, undefined).catch(() => undefined)),
     );
   }
 
@@ -109,9 +120,10 @@ export function createKeyStore(keyv: Keyv, now: () => Date = () => new Date()): 
           ...(expiresAt ? { expiresAt } : {}),
           ...(rate ? { rate } : {}),
           ...(maxInvites !== undefined ? { maxInvites } : {}),
-          invitesIssued: 0,
           secretHash: hashSecret(parsed.secret),
         };
+        // The counter first: a key is never there without one.
+        await usage.reset(record.id, { invitesIssued: 0 });
         await keyv.set(recordKey(record.id), record);
         return { info: publicPart(record), key: formatKey(parsed) };
       }),
@@ -125,62 +137,54 @@ export function createKeyStore(keyv: Keyv, now: () => Date = () => new Date()): 
     get: (host, id) =>
       guarded("read a key", async () => {
         const record = await read(id);
-        return record?.host === host ? publicPart(record) : undefined;
+        if (record?.host !== host) return undefined;
+        return publicPart(record, (await usage.read([id])).get(id));
       }),
 
     list: (host) =>
       guarded("list keys", async () => {
-        const found: KeyInfo[] = [];
+        const found: KeyRecord[] = [];
         if (!keyv.iterator) throw new Error("store cannot list keys");
         for await (const [, value] of keyv.iterator(undefined)) {
           const record = value as KeyRecord | undefined;
-          if (record?.host === host) found.push(publicPart(record));
+          if (record?.host === host) found.push(record);
         }
-        return found.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+        const counters = await usage.read(found.map((record) => record.id));
+        return found
+          .map((record) => publicPart(record, counters.get(record.id)))
+          .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
       }),
 
     delete: (host, id) =>
-      guarded("delete a key", () =>
-        serialized(id, async () => {
-          const record = await read(id);
-          if (!record || record.host !== host) throw new KeyNotFoundError(`no key ${id} for host ${host}`);
-          await keyv.delete(recordKey(id));
-        }),
-      ),
+      guarded("delete a key", async () => {
+        const record = await read(id);
+        if (!record || record.host !== host) throw new KeyNotFoundError(`no key ${id} for host ${host}`);
+        await keyv.delete(recordKey(id));
+        pendingUsage.delete(id);
+        await usage.remove(id);
+      }),
 
     getRecord: (id) => guarded("read a key", () => read(id)),
 
     putRecord: (record) =>
       guarded("write a key", async () => {
-        await keyv.set(recordKey(record.id), record);
+        await usage.reset(record.id, publicPart(record));
+        await keyv.set(recordKey(record.id), storedPart(record));
       }),
 
-    reserveInvite: (id, at) =>
-      guarded("count an invite", () =>
-        serialized(id, async (): Promise<ReserveResult> => {
-          const record = await read(id);
-          if (!record) return "gone";
-          const issued = record.invitesIssued ?? 0;
-          if (record.maxInvites !== undefined && issued >= record.maxInvites) return "exhausted";
-          await keyv.set(recordKey(id), { ...record, invitesIssued: issued + 1, lastUsedAt: at.toISOString() });
-          return "reserved";
-        }),
-      ),
+    reserveInvite: (id, maxInvites, at) =>
+      guarded("count an invite", async (): Promise<ReserveResult> => {
+        const result = await count(id, 1, at.toISOString(), maxInvites);
+        return result === "counted" ? "reserved" : result === "exhausted" ? "exhausted" : "gone";
+      }),
 
-    releaseInvite: (id) =>
-      guarded("count an invite", () =>
-        serialized(id, async () => {
-          const record = await read(id);
-          if (!record) return;
-          await keyv.set(recordKey(id), { ...record, invitesIssued: Math.max(0, (record.invitesIssued ?? 0) - 1) });
-        }),
-      ),
+    releaseInvite: (id) => guarded("count an invite", () => usage.release(id)),
 
     recordInvite(id, at) {
-      const usage = pendingUsage.get(id) ?? { count: 0, lastUsedAt: at.toISOString() };
-      usage.count += 1;
-      usage.lastUsedAt = at.toISOString();
-      pendingUsage.set(id, usage);
+      const pending = pendingUsage.get(id) ?? { count: 0, lastUsedAt: at.toISOString() };
+      pending.count += 1;
+      pending.lastUsedAt = at.toISOString();
+      pendingUsage.set(id, pending);
       flushTimer ??= setTimeout(() => void flush(), USAGE_FLUSH_MS).unref();
     },
 

@@ -3,8 +3,19 @@ import KeyvPostgres from "@keyv/postgres";
 import pg from "pg";
 import { RateLimiterPostgres } from "rate-limiter-flexible";
 import { NAMESPACE, quiet, type KeyBackend } from "./openStore.js";
+import { POSTGRES_USAGE_TABLE, postgresCounters } from "./usage/postgresCounters.js";
 
 const LIMITS_TABLE = "invites_api_rate_limits";
+// Any fixed number: every instance takes the same advisory lock while it creates the tables.
+const SCHEMA_LOCK = 0x1f1a_e5a1;
+const CONNECT_TIMEOUT_MS = 5_000;
+
+// The tables every instance needs, keyv's own included, so that keyv finds its table made.
+const SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS public.keyv (key VARCHAR(255) PRIMARY KEY, value TEXT)`,
+  `CREATE TABLE IF NOT EXISTS ${LIMITS_TABLE} (key varchar(255) PRIMARY KEY, points integer NOT NULL DEFAULT 0, expire bigint)`,
+  POSTGRES_USAGE_TABLE,
+];
 
 // COMPAT: @keyv/postgres keeps its pg pool to itself and listens for none of its errors. A pool
 // emits "error" when an idle connection dies (PostgreSQL restarting), and an unheard "error" event
@@ -20,15 +31,43 @@ function hearPoolErrors(): void {
   };
 }
 
-/** Keys and rate-limit counts in PostgreSQL, shared by every instance that points at it. */
-export function openPostgres(url: string): KeyBackend {
+/**
+ * PostgreSQL answers two concurrent `CREATE TABLE IF NOT EXISTS` of one table with a unique
+ * violation for one of them (23505, 42P07): instances starting together take turns under an
+ * advisory lock, and each finds the tables the first one made.
+ */
+async function createSchema(pool: pg.Pool): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    await client.query("SELECT pg_advisory_xact_lock($1)", [SCHEMA_LOCK]);
+    for (const statement of SCHEMA) await client.query(statement);
+    await client.query("COMMIT");
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/** Keys, usage and rate-limit counts in PostgreSQL, shared by every instance that points at it. */
+export async function openPostgres(url: string): Promise<KeyBackend> {
   hearPoolErrors();
-  const store = new KeyvPostgres({ uri: url, iterationLimit: 1_000 });
-  const keyv = quiet(new Keyv({ store, namespace: NAMESPACE, throwOnErrors: true }));
-  const pool = new pg.Pool({ connectionString: url, max: 4 });
+  const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
   pool.on("error", () => {});
+  try {
+    await createSchema(pool);
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw err;
+  }
+  // keyv's store is made only now: its constructor runs its own CREATE TABLE at once.
+  const store = new KeyvPostgres({ uri: url, iterationLimit: 1_000, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  const keyv = quiet(new Keyv({ store, namespace: NAMESPACE, throwOnErrors: true }));
   return {
     keyv,
+    usage: postgresCounters(pool),
     limiters: (rate, keyPrefix) =>
       new RateLimiterPostgres({
         storeClient: pool,
@@ -39,13 +78,10 @@ export function openPostgres(url: string): KeyBackend {
         duration: rate.durationSeconds,
         keyPrefix,
       }),
-    init: async () => {
-      await pool.query(
-        `CREATE TABLE IF NOT EXISTS ${LIMITS_TABLE} (key varchar(255) PRIMARY KEY, points integer NOT NULL DEFAULT 0, expire bigint)`,
-      );
-    },
+    init: async () => {},
     close: async () => {
-      await keyv.disconnect();
+      // keyv's pool is one per process, whoever opened it: a second close finds it ended.
+      await keyv.disconnect().catch(() => undefined);
       await pool.end();
     },
   };

@@ -2,8 +2,9 @@ import Keyv from "keyv";
 import KeyvRedis, { createClient } from "@keyv/redis";
 import { RateLimiterRedis } from "rate-limiter-flexible";
 import { NAMESPACE, quiet, type KeyBackend } from "./openStore.js";
+import { redisCounters } from "./usage/redisCounters.js";
 
-/** Keys and rate-limit counts in Redis, shared by every instance that points at it. */
+/** Keys, usage and rate-limit counts in Redis, shared by every instance that points at it. */
 export function openRedis(url: string): KeyBackend {
   // Without the offline queue a command fails at once while Redis is away (503), never hangs.
   const client = createClient({ url, disableOfflineQueue: true });
@@ -12,6 +13,7 @@ export function openRedis(url: string): KeyBackend {
   const keyv = quiet(new Keyv({ store, namespace: NAMESPACE, useKeyPrefix: false, throwOnErrors: true }));
   return {
     keyv,
+    usage: redisCounters(client),
     limiters: (rate, keyPrefix) =>
       new RateLimiterRedis({
         storeClient: client,
