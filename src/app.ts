@@ -17,8 +17,11 @@ export interface Service {
   readonly url: string;
   readonly connection: ComponentConnection;
   readonly keys: KeyStore;
-  /** Stops accepting, lets requests in flight finish (up to drainMs), closes XMPP and the store. */
-  stop(drainMs?: number): Promise<void>;
+  /**
+   * Turns /ready to 503 and closes each connection after its next answer; after the grace period
+   * stops accepting, lets requests in flight finish (up to the drain timeout), closes XMPP and the store.
+   */
+  stop(): Promise<void>;
 }
 
 /** Wires the parts together and starts listening. A store that does not answer fails the start. */
@@ -40,18 +43,22 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
     failureLimit: config.authFailureLimit,
     limiters: backend.limiters,
   });
+  let stopping = false;
   const app = createHttpApp({
+    stopping: () => stopping,
     keys,
     limits,
     metrics,
     issuer,
     log,
     xmppStatus: connection.status,
-    trustProxy: config.trustProxy,
+    trustedProxies: config.trustedProxies,
   });
   const server: Server = app.listen(config.http.port, config.http.host);
   // Node drops a CONNECT request silently when nobody listens for it; answer it like any odd method.
-  server.on("connect", (_req, socket) => socket.end("HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n"));
+  server.on("connect", (_req, socket) =>
+    socket.end("HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, POST, OPTIONS\r\nContent-Length: 0\r\n\r\n"),
+  );
   try {
     await once(server, "listening");
   } catch (err) {
@@ -68,19 +75,25 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
     url,
     connection,
     keys,
-    async stop(drainMs = config.shutdownTimeoutMs) {
+    async stop() {
+      // Every answer from now on says `Connection: close`, so each keep-alive connection is closed
+      // by the service right after an answer, never under a request the client is sending; and
+      // /ready says 503, so that a load balancer takes this instance out before the listener goes.
+      stopping = true;
+      log.info({ graceMs: config.shutdownGraceMs }, "stopping: /ready is 503, connections close after their answer");
+      await new Promise((resolve) => setTimeout(resolve, config.shutdownGraceMs));
+      // No new connections; the ones idle since the grace period began are closed (they sent nothing).
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      // close() only drops the keep-alive connections idle right now; drop the others as their
-      // last answer goes out, rather than waiting for their keep-alive timeout.
-      const sweeper = setInterval(() => server.closeIdleConnections(), 50);
       server.closeIdleConnections();
       const drained = await Promise.race([
         closed.then(() => true),
-        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), drainMs).unref()),
+        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), config.shutdownTimeoutMs).unref()),
       ]);
-      clearInterval(sweeper);
       if (!drained) {
-        log.warn({ drainMs }, "requests still in flight after the drain period; closing them");
+        log.warn(
+          { drainMs: config.shutdownTimeoutMs },
+          "requests still in flight after the drain period; closing them",
+        );
         server.closeAllConnections();
       }
       await connection.stop();

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { parseRate } from "./keys/durations.js";
+import { KNOWN_SCHEMES, storeKind } from "./keys/storeUrl.js";
 import type { Rate } from "./keys/keyRecord.js";
 
 /** Thrown when the environment does not describe a usable service; the message names the variable. */
@@ -20,7 +21,15 @@ const intFromEnv = (min: number, max: number) => z.coerce.number().int().min(min
 const storeSchema = z.object({
   // Where API keys live: a SQLite file path (optionally `sqlite://PATH`), or redis://… or
   // postgres://… to share keys and rate-limit counts between instances.
-  KEY_STORE: z.string().min(1).default("./data/keys.sqlite"),
+  // An unknown scheme is refused (the message never repeats the value: it may hold a password).
+  KEY_STORE: z
+    .string()
+    .min(1)
+    .refine(
+      (v) => storeKind(v) !== undefined,
+      `has an unknown scheme: expected a file path or ${KNOWN_SCHEMES.join(", ")}`,
+    )
+    .default("./data/keys.sqlite"),
   // pino level; `silent` turns logging off.
   LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
 });
@@ -47,9 +56,16 @@ const serviceSchema = storeSchema.extend({
   DEFAULT_KEY_RATE: rateFromEnv.default("60/1m"),
   // Failed key attempts allowed per client address, as N/PERIOD, or "off".
   AUTH_FAILURE_LIMIT: rateFromEnv.default("30/1m"),
-  // Behind a reverse proxy: take the client address from X-Forwarded-For.
-  TRUST_PROXY: z.enum(["true", "false"]).default("false"),
-  // On SIGTERM/SIGINT, how long requests in flight may take to finish before they are cut.
+  // Behind reverse proxies: how many of them append to X-Forwarded-For. "true" is one, "false" (or
+  // 0) none; the client address is the entry the outermost trusted proxy appended.
+  TRUST_PROXY: z
+    .string()
+    .regex(/^(true|false|\d{1,2})$/, "expected false, true (one proxy) or the number of proxies in front, e.g. 2")
+    .default("false"),
+  // On SIGTERM/SIGINT: /ready turns 503 and answers say `Connection: close` at once; the listener
+  // stays open this long more, so that a load balancer stops sending first.
+  SHUTDOWN_GRACE_MS: intFromEnv(0, 600_000).default(2_000),
+  // Then, how long requests in flight may take to finish before they are cut.
   SHUTDOWN_TIMEOUT_MS: intFromEnv(0, 600_000).default(10_000),
 });
 
@@ -65,10 +81,12 @@ export interface ServiceConfig extends StoreConfig {
   readonly http: { readonly host: string; readonly port: number };
   readonly inviteTimeoutMs: number;
   readonly reconnect: { readonly minMs: number; readonly maxMs: number };
+  readonly shutdownGraceMs: number;
   readonly shutdownTimeoutMs: number;
   readonly defaultKeyRate: Rate | undefined;
   readonly authFailureLimit: Rate | undefined;
-  readonly trustProxy: boolean;
+  /** Proxies in front that append to X-Forwarded-For (0: none, the socket's peer is the client). */
+  readonly trustedProxies: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -109,11 +127,18 @@ export function loadServiceConfig(env: Env): ServiceConfig {
     http: Object.freeze({ host: raw.HTTP_HOST, port: raw.HTTP_PORT }),
     inviteTimeoutMs: raw.INVITE_TIMEOUT_MS,
     reconnect: Object.freeze({ minMs: raw.RECONNECT_MIN_MS, maxMs: raw.RECONNECT_MAX_MS }),
+    shutdownGraceMs: raw.SHUTDOWN_GRACE_MS,
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
     defaultKeyRate: raw.DEFAULT_KEY_RATE === "off" ? undefined : parseRate(raw.DEFAULT_KEY_RATE),
     authFailureLimit: raw.AUTH_FAILURE_LIMIT === "off" ? undefined : parseRate(raw.AUTH_FAILURE_LIMIT),
-    trustProxy: raw.TRUST_PROXY === "true",
+    trustedProxies: trustedProxies(raw.TRUST_PROXY),
   });
+}
+
+function trustedProxies(value: string): number {
+  if (value === "true") return 1;
+  if (value === "false") return 0;
+  return Number(value);
 }
 
 function readSecret(inline: string | undefined, file: string | undefined): string {

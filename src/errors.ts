@@ -33,15 +33,23 @@ const CLIENT_ERRORS: ReadonlySet<ErrorCode> = new Set([
   "too_many_failures",
 ]);
 
+export interface AppErrorOptions {
+  readonly cause?: unknown;
+  readonly retryAfterSeconds?: number;
+  readonly allow?: string;
+}
+
 export class AppError extends Error {
   override name = "AppError";
   /** For 429 and 503: when the client may try again. */
   readonly retryAfterSeconds?: number;
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfterSeconds?: number });
+  /** For 405: the methods that are allowed (RFC 9110 requires the Allow header). */
+  readonly allow?: string;
+  constructor(code: ErrorCode, message: string, options?: AppErrorOptions);
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options: { cause?: unknown; retryAfterSeconds?: number } = {},
+    options: AppErrorOptions = {},
   ) {
     // A client's mistake needs no stack trace, and capturing one is a real cost in a bad-key flood.
     const limit = Error.stackTraceLimit;
@@ -49,6 +57,7 @@ export class AppError extends Error {
     super(message, { cause: options.cause });
     Error.stackTraceLimit = limit;
     if (options.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
+    if (options.allow !== undefined) this.allow = options.allow;
   }
 }
 

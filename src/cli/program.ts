@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError } from "commander";
-import { parseDuration, parseRate } from "../keys/durations.js";
+import { MAX_COUNT, parseDuration, parseRate } from "../keys/durations.js";
 import { HTTP_METHODS, type HttpMethod, type Rate } from "../keys/keyStore.js";
 import { createKey, deleteKey, listKeys, showKey, withKeyStore, type Output } from "./keyCommands.js";
 
@@ -24,7 +24,7 @@ function methods(value: string): HttpMethod[] {
 
 function duration(value: string): number {
   const result = parseDuration(value);
-  if (result === undefined) throw new InvalidArgumentError("expected a duration such as 90s, 12h or 30d");
+  if (result === undefined) throw new InvalidArgumentError("expected a duration such as 90s, 12h or 30d, at most 100y");
   return result;
 }
 
@@ -35,8 +35,19 @@ function rate(value: string): Rate {
 }
 
 function count(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError("expected a whole number, at least 1");
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > MAX_COUNT) {
+    throw new InvalidArgumentError(`expected a whole number from 1 to ${MAX_COUNT}`);
+  }
   return Number(value);
+}
+
+const MAX_NAME_LENGTH = 200;
+
+// `list` prints ID<TAB>NAME lines: a name may hold no control character (TAB, newline, escape…).
+function keyName(value: string): string {
+  if (/[\p{Cc}\u2028\u2029]/u.test(value)) throw new InvalidArgumentError("a name may not contain control characters");
+  if (value.length > MAX_NAME_LENGTH) throw new InvalidArgumentError(`at most ${MAX_NAME_LENGTH} characters`);
+  return value;
 }
 
 export interface ProgramDeps {
@@ -66,7 +77,7 @@ export function buildProgram(deps: ProgramDeps): Command {
     .command("create")
     .description("create an API key for HOST; prints ID/SECRET once, on the last line")
     .argument("<host>", "the VirtualHost the key issues invites for", host)
-    .argument("[name]", "a label to remember the key by")
+    .argument("[name]", "a label to remember the key by (no control characters)", keyName)
     .option("--methods <list>", "HTTP methods the key may use, e.g. GET or GET,POST", methods)
     .option("--expires <duration>", "refuse the key after this long, e.g. 90s, 12h, 30d", duration)
     .option("--rate <N/period>", "at most N invites per period, e.g. 10/1m (default: DEFAULT_KEY_RATE)", rate)
@@ -98,7 +109,7 @@ export function buildProgram(deps: ProgramDeps): Command {
     .command("show")
     .description("show every field of the key ID of HOST, usage included")
     .argument("<host>", "the VirtualHost", host)
-    .argument("<id>", "the key id (the part before the slash)")
+    .argument("<id>", "the key id (the part before the slash; put -- before an id that begins with -)")
     .option("--json", "as JSON")
     .action((h: string, id: string, opts: { json?: boolean }) =>
       withKeyStore(deps.env, (keys) => showKey(keys, deps.io, h, id, opts.json ?? false)),
@@ -119,7 +130,7 @@ export function buildProgram(deps: ProgramDeps): Command {
     .command("delete")
     .description("delete the key ID of HOST; it stops working at once")
     .argument("<host>", "the VirtualHost", host)
-    .argument("<id>", "the key id (the part before the slash)")
+    .argument("<id>", "the key id (the part before the slash; put -- before an id that begins with -)")
     .action((h: string, id: string) => withKeyStore(deps.env, (keys) => deleteKey(keys, deps.io, h, id)));
 
   program

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Context, Next } from "koa";
 import { pinoHttp } from "pino-http";
+import { clientAddress } from "./clientAddress.js";
 import type { Logger } from "../log.js";
 
 // Query parameters whose values are safe to log; every other value (the key, a username, and
@@ -37,7 +38,7 @@ export function redactUrl(url: string): string {
  * One access log line per request (pino-http), with only what an operator needs: never the key,
  * whether it came in the query string or in the Authorization header (which is not logged at all).
  */
-export function accessLog(log: Logger, trustProxy: boolean) {
+export function accessLog(log: Logger, trustedProxies: number) {
   const logger = pinoHttp({
     logger: log,
     wrapSerializers: false,
@@ -53,16 +54,11 @@ export function accessLog(log: Logger, trustProxy: boolean) {
     customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? "warn" : "info"),
     customSuccessMessage: () => "request",
     customErrorMessage: () => "request",
-    customProps: (req) => ({ remoteAddress: clientAddress(req, trustProxy) }),
+    // The same address the failed-attempt limit counts.
+    customProps: (req) => ({ remoteAddress: clientAddress(req, trustedProxies) }),
   });
   return async function accessLog(ctx: Context, next: Next): Promise<void> {
     logger(ctx.req, ctx.res);
     await next();
   };
-}
-
-function clientAddress(req: IncomingMessage, trustProxy: boolean): string | undefined {
-  const forwarded = req.headers["x-forwarded-for"];
-  if (trustProxy && typeof forwarded === "string") return forwarded.split(",")[0]?.trim();
-  return req.socket.remoteAddress;
 }

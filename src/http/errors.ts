@@ -67,6 +67,7 @@ export function errorResponses(log: Logger, onError: (code: string) => void = ()
       }
       ctx.status = answer.status;
       if (answer.retryAfterSeconds) ctx.set("Retry-After", String(answer.retryAfterSeconds));
+      if (err instanceof AppError && err.allow) ctx.set("Allow", err.allow);
       if (wantsJson(ctx)) {
         ctx.body = { error: answer.code, message: answer.message };
       } else {

@@ -1,4 +1,4 @@
-import type { Context } from "koa";
+import type { Context, Next } from "koa";
 import type { KeyStore } from "../keys/keyStore.js";
 import type { ConnectionStatus } from "../xmpp/connection.js";
 
@@ -14,11 +14,35 @@ export function health() {
 export interface ReadinessDeps {
   readonly xmppStatus: () => ConnectionStatus;
   readonly keys: KeyStore;
+  readonly stopping: () => boolean;
 }
 
-/** GET /ready: 200 when the component is online and the key store answers, else 503 naming what is down. */
+/**
+ * While the service shuts down, every answer says `Connection: close`: Node then closes the
+ * connection after the answer, so a keep-alive client never sends a request into a closing socket.
+ */
+export function closeWhenStopping(stopping: () => boolean) {
+  return async function closeWhenStopping(ctx: Context, next: Next): Promise<void> {
+    try {
+      await next();
+    } finally {
+      // Checked as the answer leaves: a request that began before the stop gets it too.
+      if (stopping() && !ctx.headerSent) ctx.set("Connection", "close");
+    }
+  };
+}
+
+/**
+ * GET /ready: 200 when the component is online and the key store answers, else 503 naming what is
+ * down; 503 at once when the service is stopping, so that a load balancer sends nothing more.
+ */
 export function readiness(deps: ReadinessDeps) {
   return async function readiness(ctx: Context): Promise<void> {
+    if (deps.stopping()) {
+      ctx.status = 503;
+      ctx.body = { ready: false, stopping: true };
+      return;
+    }
     const xmpp = deps.xmppStatus();
     const store = await pingStore(deps.keys);
     const ready = xmpp.online && store.ok;

@@ -13,7 +13,9 @@ export function keyPolicy(opts: { limits: RateLimits; now: () => Date }) {
     // @koa/router answers HEAD with the GET handler; a HEAD must never create an invite.
     const method = ctx.method === "HEAD" ? undefined : ctx.method;
     if (!apiKey.methods.some((allowed) => allowed === method)) {
-      throw new AppError("method_not_allowed", `key ${apiKey.id} does not allow ${ctx.method}`);
+      throw new AppError("method_not_allowed", `key ${apiKey.id} does not allow ${ctx.method}`, {
+        allow: [...apiKey.methods, "OPTIONS"].join(", "),
+      });
     }
     await opts.limits.consumeKey(apiKey.id, apiKey.rate);
     await next();

@@ -3,6 +3,7 @@ import { AppError } from "../errors.js";
 import { parseKey } from "../keys/apiKey.js";
 import type { KeyInfo, KeyStore } from "../keys/keyStore.js";
 import type { RateLimits } from "../limits/rateLimits.js";
+import { clientAddress } from "./clientAddress.js";
 
 export interface ApiKeyState {
   apiKey: KeyInfo;
@@ -28,9 +29,10 @@ export function keyFromRequest(ctx: Context): string | undefined {
  * Checks the key, counting each failure against the client's address: past the failed-attempt
  * limit the address gets 429 before its key is even looked at, so keys cannot be guessed at speed.
  */
-export function requireApiKey(opts: { keys: KeyStore; limits: RateLimits }) {
+export function requireApiKey(opts: { keys: KeyStore; limits: RateLimits; trustedProxies: number }) {
   return async function requireApiKey(ctx: Context, next: Next): Promise<void> {
-    await opts.limits.assertNotBlocked(ctx.ip);
+    const address = clientAddress(ctx.req, opts.trustedProxies);
+    await opts.limits.assertNotBlocked(address);
     let apiKey: KeyInfo | undefined;
     try {
       const parsed = parseKey(keyFromRequest(ctx));
@@ -39,7 +41,7 @@ export function requireApiKey(opts: { keys: KeyStore; limits: RateLimits }) {
       if (!apiKey) throw new AppError("invalid_key", "unknown key or wrong secret");
     } catch (err) {
       if (err instanceof AppError && (err.code === "invalid_key" || err.code === "bad_request")) {
-        await opts.limits.recordFailure(ctx.ip);
+        await opts.limits.recordFailure(address);
       }
       throw err;
     }

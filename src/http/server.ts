@@ -11,7 +11,7 @@ import { accessLog } from "./accessLog.js";
 import { originalCors } from "./cors.js";
 import { openApiDocument } from "./openapi.js";
 import { countError, requestMetrics } from "./requestMetrics.js";
-import { health, readiness } from "./health.js";
+import { closeWhenStopping, health, readiness } from "./health.js";
 import { errorResponses } from "./errors.js";
 import { issueInvite } from "./invites.js";
 import { keyPolicy } from "./keyPolicy.js";
@@ -22,11 +22,13 @@ export interface HttpDeps {
   readonly keys: KeyStore;
   readonly limits: RateLimits;
   readonly now?: () => Date;
-  /** Take the client address from X-Forwarded-For (behind a reverse proxy). */
-  readonly trustProxy?: boolean;
+  /** Reverse proxies in front that append to X-Forwarded-For (see clientAddress.ts); 0 by default. */
+  readonly trustedProxies?: number;
   readonly issuer: InviteIssuer;
   readonly log: Logger;
   readonly xmppStatus: () => ConnectionStatus;
+  /** True once the service is shutting down. */
+  readonly stopping?: () => boolean;
 }
 
 function onlyMethods(allow: string) {
@@ -38,19 +40,21 @@ function onlyMethods(allow: string) {
 
 /** The Koa application; tests drive `app.callback()` directly, app.ts gives it a port. */
 export function createHttpApp(deps: HttpDeps): Koa {
-  const app = new Koa({ proxy: deps.trustProxy ?? false });
+  const app = new Koa();
+  const trustedProxies = deps.trustedProxies ?? 0;
+  const stopping = deps.stopping ?? (() => false);
   const router = new Router();
   const now = deps.now ?? (() => new Date());
 
   const invite = [
-    requireApiKey({ keys: deps.keys, limits: deps.limits }),
+    requireApiKey({ keys: deps.keys, limits: deps.limits, trustedProxies }),
     keyPolicy({ limits: deps.limits, now }),
     issueInvite({ issuer: deps.issuer, keys: deps.keys, log: deps.log, now }),
   ];
   router.get("/invites_api", ...invite);
   router.post("/invites_api", ...invite);
   router.get("/health", health());
-  router.get("/ready", readiness(deps));
+  router.get("/ready", readiness({ ...deps, stopping }));
   router.get("/metrics", async (ctx) => {
     ctx.type = deps.metrics.registry.contentType;
     ctx.body = await deps.metrics.registry.metrics();
@@ -62,8 +66,9 @@ export function createHttpApp(deps: HttpDeps): Koa {
   router.all("/invites_api", onlyMethods("GET, POST, OPTIONS"));
   router.all(["/health", "/ready", "/metrics", "/openapi.json"], onlyMethods("GET"));
 
+  app.use(closeWhenStopping(stopping));
   app.use(requestMetrics(deps.metrics));
-  app.use(accessLog(deps.log, deps.trustProxy ?? false));
+  app.use(accessLog(deps.log, trustedProxies));
   app.use(originalCors());
   app.use(errorResponses(deps.log, countError(deps.metrics)));
   app.use(router.routes());

@@ -60,7 +60,7 @@ export function quiet(keyv: Keyv): Keyv {
 }
 
 function openSqlite(keyStore: string): KeyBackend {
-  const path = resolve(keyStore.replace(/^sqlite:\/\//, ""));
+  const path = resolve(keyStore.replace(/^sqlite:\/\//i, ""));
   try {
     mkdirSync(dirname(path), { recursive: true });
   } catch (err) {

@@ -5,12 +5,16 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { describe, it } from "node:test";
 import { countInvites, inviteIsValid } from "../support/invites.js";
 import { createProsody, startProsody } from "../support/prosody.js";
-import { runCli, startService } from "../support/service.js";
+import { runCli, startService, type RunningService } from "../support/service.js";
 import { createKey, freshKeyStore, serviceEnv, waitReady, withStack } from "../support/stack.js";
 
 const HOST = "example.test";
 const COMPONENT = { domain: "invites.example.test", secret: "resilience-secret" };
 const INVITE_TIMEOUT_MS = 3_000;
+// What "at once" allows: generous for a loaded machine, and far below the 30 s the service would
+// otherwise wait (the invite and shutdown timeouts these tests set).
+const AT_ONCE_MS = 5_000;
+const LONG_WAIT = "30000";
 
 interface Outcome {
   status: number;
@@ -32,27 +36,30 @@ async function client(url: string, key: string, until: () => boolean, outcomes: 
 describe("resilience against a real Prosody", () => {
   it("survives Prosody being killed under load: no hung request, every 201 valid, ready again by itself", async () => {
     const prosody = await startProsody({ hosts: [HOST], components: [COMPONENT] });
-    const keyStore = freshKeyStore();
-    const service = await startService(
-      // 20 clients on one key would meet the default per-key rate; this test is about Prosody.
-      serviceEnv(prosody, COMPONENT, keyStore, {
-        INVITE_TIMEOUT_MS: String(INVITE_TIMEOUT_MS),
-        DEFAULT_KEY_RATE: "off",
-      }),
-    );
+    let service: RunningService | undefined;
+    let done = false;
+    let clients: Array<Promise<void>> = [];
     try {
-      await waitReady(service.url, 10_000);
+      const keyStore = freshKeyStore();
+      service = await startService(
+        // 20 clients on one key would meet the default per-key rate; this test is about Prosody.
+        serviceEnv(prosody, COMPONENT, keyStore, {
+          INVITE_TIMEOUT_MS: String(INVITE_TIMEOUT_MS),
+          DEFAULT_KEY_RATE: "off",
+        }),
+      );
+      const url = service.url;
+      await waitReady(url, 10_000);
       const key = await createKey(keyStore, HOST);
       const outcomes: Outcome[] = [];
-      let done = false;
-      const clients = Array.from({ length: 20 }, () => client(service.url, key, () => done, outcomes));
+      clients = Array.from({ length: 20 }, () => client(url, key, () => done, outcomes));
 
       await sleep(1_000);
       await prosody.kill("SIGKILL");
       const killedAt = outcomes.length;
       await sleep(1_500);
       await prosody.start();
-      const readyMs = await waitReady(service.url, 15_000);
+      const readyMs = await waitReady(url, 15_000);
       await sleep(1_000);
       done = true;
       await Promise.all(clients);
@@ -74,26 +81,31 @@ describe("resilience against a real Prosody", () => {
         "refused at once while Prosody was down",
       );
       assert.ok(created.length > 20 && outcomes.slice(-20).some((o) => o.status === 201), "201s before and after");
-      assert.ok(Math.max(...outcomes.map((o) => o.ms)) < INVITE_TIMEOUT_MS + 1_000, "no request outlived its deadline");
-      assert.ok(readyMs < 8_000, `ready again ${readyMs} ms after Prosody came back`);
+      // Generous bounds for a loaded machine: what they rule out is a hung request, and a backoff
+      // grown towards its 30 s maximum.
+      assert.ok(Math.max(...outcomes.map((o) => o.ms)) < INVITE_TIMEOUT_MS + 3_000, "no request outlived its deadline");
+      assert.ok(readyMs < 10_000, `ready again ${readyMs} ms after Prosody came back`);
       const checks = await Promise.all(created.map((o) => inviteIsValid(o.location ?? "", prosody.httpPort)));
       assert.equal(checks.filter((valid) => !valid).length, 0, "every 201 is a valid invite in Prosody");
     } finally {
-      await service.stop();
+      done = true; // the clients stop on every path, also when an assertion failed
+      await Promise.allSettled(clients);
+      await service?.stop();
       await prosody.dispose();
     }
   });
 
   it("starts before Prosody: answers 503 at once, then becomes ready by itself", async () => {
     const prosody = await createProsody({ hosts: [HOST], components: [COMPONENT] });
-    const keyStore = freshKeyStore();
-    const service = await startService(serviceEnv(prosody, COMPONENT, keyStore));
+    let service: RunningService | undefined;
     try {
+      const keyStore = freshKeyStore();
+      service = await startService(serviceEnv(prosody, COMPONENT, keyStore, { INVITE_TIMEOUT_MS: LONG_WAIT }));
       const key = await createKey(keyStore, HOST);
       const started = Date.now();
       const res = await fetch(`${service.url}/invites_api?key=${key}`);
       assert.equal(res.status, 503);
-      assert.ok(Date.now() - started < 1_000, "answered at once");
+      assert.ok(Date.now() - started < AT_ONCE_MS, "answered at once");
       assert.ok(Number(res.headers.get("retry-after")) > 0);
       const ready = await fetch(`${service.url}/ready`);
       assert.equal(ready.status, 503);
@@ -107,7 +119,7 @@ describe("resilience against a real Prosody", () => {
       assert.equal(after.status, 201);
       assert.ok(await inviteIsValid(after.headers.get("location") ?? "", prosody.httpPort));
     } finally {
-      await service.stop();
+      await service?.stop();
       await prosody.dispose();
     }
   });
@@ -124,7 +136,7 @@ describe("resilience against a real Prosody", () => {
           fetch(`${service.url}/invites_api?key=${key}`, { redirect: "manual" }),
         );
         const asked = () => service.lines.filter((line) => line.msg === "creating invite").length;
-        while (asked() < 10) await sleep(10);
+        await service.waitForLog(() => asked() >= 10);
         const exitCode = service.stop("SIGTERM");
         await service.waitForLog((line) => line.msg === "shutting down");
         await sleep(300);
@@ -146,7 +158,7 @@ describe("resilience against a real Prosody", () => {
   it("a second signal during the drain exits at once", async () => {
     await withStack(
       { hosts: [HOST], components: [COMPONENT] },
-      { component: COMPONENT },
+      { component: COMPONENT, env: { INVITE_TIMEOUT_MS: LONG_WAIT, SHUTDOWN_TIMEOUT_MS: LONG_WAIT } },
       async ({ prosody, service, keyStore }) => {
         const key = await createKey(keyStore, HOST);
         prosody.signal("SIGSTOP");
@@ -157,7 +169,7 @@ describe("resilience against a real Prosody", () => {
         const started = Date.now();
         const code = await service.stop("SIGINT");
         assert.equal(code, 130);
-        assert.ok(Date.now() - started < 1_000, "exited at once");
+        assert.ok(Date.now() - started < AT_ONCE_MS, "exited at once");
         await pending;
       },
     );
@@ -207,8 +219,9 @@ describe("resilience against a real Prosody", () => {
 
   it("a second instance with the same component JID logs the conflict and its fix", async () => {
     const prosody = await startProsody({ hosts: [HOST], components: [COMPONENT] });
-    const first = await startService(serviceEnv(prosody, COMPONENT, freshKeyStore()));
+    let first: RunningService | undefined;
     try {
+      first = await startService(serviceEnv(prosody, COMPONENT, freshKeyStore()));
       await waitReady(first.url, 10_000);
       const second = await startService(serviceEnv(prosody, COMPONENT, freshKeyStore()));
       try {
@@ -219,7 +232,7 @@ describe("resilience against a real Prosody", () => {
         await second.stop();
       }
     } finally {
-      await first.stop();
+      await first?.stop();
       await prosody.dispose();
     }
   });

@@ -2,9 +2,10 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { createClient } from "@keyv/redis";
 import pg from "pg";
+import { startAll } from "../support/cleanup.js";
 import { inviteIsValid } from "../support/invites.js";
-import { startProsody } from "../support/prosody.js";
-import { runCli, startService } from "../support/service.js";
+import { startProsody, type RunningProsody } from "../support/prosody.js";
+import { runCli, startService, type RunningService } from "../support/service.js";
 import { startPostgres, startRedis, type RunningServer } from "../support/servers.js";
 import { createKey, serviceEnv, waitReady } from "../support/stack.js";
 
@@ -46,16 +47,22 @@ const backends: Array<[string, () => Promise<RunningServer>]> = [
 for (const [kind, startStore] of backends) {
   describe(`two instances sharing keys in ${kind}`, () => {
     it("see the same keys, the same deletes and the same rate-limit counts; survive the store going away", async () => {
+      // Each thing started is stopped on every path, also when a later one fails to start.
       const store = await startStore();
-      const prosody = await startProsody({ hosts: [HOST], components: COMPONENTS });
-      const env = (i: number) =>
-        serviceEnv(prosody, COMPONENTS[i]!, store.url, { AUTH_FAILURE_LIMIT: "4/1m", TRUST_PROXY: "true" });
-      const [a, b] = await Promise.all([startService(env(0)), startService(env(1))]);
+      let prosody: RunningProsody | undefined;
+      let services: RunningService[] = [];
       const secrets: string[] = [];
+      const ids: string[] = [];
       try {
+        const running = (prosody = await startProsody({ hosts: [HOST], components: COMPONENTS }));
+        const env = (i: number) =>
+          serviceEnv(running, COMPONENTS[i]!, store.url, { AUTH_FAILURE_LIMIT: "4/1m", TRUST_PROXY: "true" });
+        services = await startAll([() => startService(env(0)), () => startService(env(1))], (s) => s.stop());
+        const [a, b] = services as [RunningService, RunningService];
         await Promise.all([waitReady(a.url, 15_000), waitReady(b.url, 15_000)]);
         const newKey = async (...args: string[]) => {
           const k = await createKey(store.url, HOST, ...args);
+          ids.push(k.split("/")[0] ?? "");
           secrets.push(k.split("/")[1] ?? "");
           return k;
         };
@@ -89,14 +96,16 @@ for (const [kind, startStore] of backends) {
           (await runCli(["list", HOST], { KEY_STORE: store.url })).stdout,
           new RegExp(`^${id}\\tto delete$`, "m"),
         );
-        const deleted = await runCli(["delete", HOST, id], { KEY_STORE: store.url });
+        // "--": a random id may start with "-", which would otherwise read as an option.
+        const deleted = await runCli(["delete", HOST, "--", id], { KEY_STORE: store.url });
         assert.equal(deleted.code, 0, deleted.stderr);
         assert.equal((await ask(a.url, doomed, "192.0.2.3")).status, 403);
         assert.equal((await ask(b.url, doomed, "192.0.2.3")).status, 403);
 
         // The store holds the keys, hashed: no secret in it.
         const contents = await storeContents(kind, store.url);
-        assert.ok(contents.includes(key.split("/")[0] ?? "-"), "the store holds the keys");
+        for (const kept of ids.filter((i) => i !== id))
+          assert.ok(contents.includes(kept), `the store holds key ${kept}`);
         for (const secret of secrets) assert.equal(contents.includes(secret), false, "no secret in the store");
 
         // The store going away gives 503 at once, never a hang or a crash; it recovers by itself.
@@ -104,7 +113,8 @@ for (const [kind, startStore] of backends) {
         await store.stop();
         const started = Date.now();
         assert.equal((await ask(b.url, later, "192.0.2.4")).status, 503);
-        assert.ok(Date.now() - started < 3_000, "answered at once");
+        // Generous for a loaded machine; what it rules out is a request left hanging.
+        assert.ok(Date.now() - started < 10_000, "answered at once");
         const ready = await fetch(`${b.url}/ready`);
         assert.equal(ready.status, 503);
         assert.equal(((await ready.json()) as { store: { ok: boolean } }).store.ok, false);
@@ -117,8 +127,8 @@ for (const [kind, startStore] of backends) {
           assert.equal((await ask(b.url, later, "192.0.2.4")).status, 201);
         }
       } finally {
-        await Promise.all([a.stop(), b.stop()]);
-        await prosody.dispose();
+        await Promise.allSettled(services.map((s) => s.stop()));
+        await prosody?.dispose();
         await store.dispose();
       }
     });

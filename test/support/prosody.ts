@@ -4,7 +4,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { track } from "./cleanup.js";
+import { terminate, track } from "./cleanup.js";
 import { freePort } from "./ports.js";
 
 /** A throwaway Prosody on loopback ports, with SQL storage, for tests, the try-out and the benchmark. */
@@ -140,7 +140,12 @@ export async function waitForPort(port: number, timeoutMs: number): Promise<void
 /** Starts Prosody 0.12 (Debian's `prosody`); PROSODY_BIN may name another launcher, e.g. 13's. */
 export async function startProsody(opts: ProsodyOptions): Promise<RunningProsody> {
   const prosody = await createProsody(opts);
-  await prosody.start();
+  try {
+    await prosody.start();
+  } catch (err) {
+    await prosody.dispose();
+    throw err;
+  }
   return prosody;
 }
 
@@ -163,6 +168,7 @@ export async function createProsody(opts: ProsodyOptions): Promise<RunningProsod
     ? ["setpriv", `--reuid=${owner.uid}`, `--regid=${owner.gid}`, "--init-groups", ...launcher]
     : launcher;
 
+  /** Starts Prosody and waits for its ports; if it dies or they do not open, it is stopped and this throws. */
   async function start(): Promise<void> {
     const [bin, ...args] = command as [string, ...string[]];
     child = track(spawn(bin, [...args, "--config", configPath, "-F"], { stdio: ["ignore", "ignore", "pipe"] }));
@@ -173,14 +179,20 @@ export async function createProsody(opts: ProsodyOptions): Promise<RunningProsod
     const died = exited.then(() => {
       throw new Error(`prosody exited at start: ${stderr}\n${readLog()}`);
     });
-    const listening = [waitForPort(ports.http, 15_000)];
-    if (opts.components.length > 0) listening.push(waitForPort(ports.component, 15_000));
-    await Promise.race([Promise.all(listening), died]);
+    // Heard at once: Prosody dying later (a test's kill) is no unhandled rejection.
     died.catch(() => undefined);
-    // The run for a Prosody version must really use it (PROSODY_VERSION is set by the npm scripts).
-    const expected = process.env.PROSODY_VERSION;
-    if (expected && !new RegExp(`Prosody version ${expected.replace(/\./g, "\\.")}`).test(readLog())) {
-      throw new Error(`expected Prosody ${expected}; its log says: ${/Prosody version \S+/.exec(readLog())?.[0]}`);
+    try {
+      const listening = [waitForPort(ports.http, 15_000)];
+      if (opts.components.length > 0) listening.push(waitForPort(ports.component, 15_000));
+      await Promise.race([Promise.all(listening), died]);
+      // The run for a Prosody version must really use it (PROSODY_VERSION is set by the npm scripts).
+      const expected = process.env.PROSODY_VERSION;
+      if (expected && !new RegExp(`Prosody version ${expected.replace(/\./g, "\\.")}`).test(readLog())) {
+        throw new Error(`expected Prosody ${expected}; its log says: ${/Prosody version \S+/.exec(readLog())?.[0]}`);
+      }
+    } catch (err) {
+      await kill("SIGKILL");
+      throw err;
     }
   }
 
@@ -193,11 +205,7 @@ export async function createProsody(opts: ProsodyOptions): Promise<RunningProsod
   }
 
   async function kill(signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    // Held while waiting: a tracked child alone would not keep the test process alive.
-    child.ref();
-    child.kill(signal);
-    await exited;
+    if (child) await terminate(child, exited, signal);
   }
 
   return {

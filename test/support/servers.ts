@@ -2,7 +2,9 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { chownSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { track } from "./cleanup.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import pg from "pg";
+import { terminate, track } from "./cleanup.js";
 import { freePort } from "./ports.js";
 import { waitForPort } from "./prosody.js";
 
@@ -28,21 +30,39 @@ function asUser(who: { uid: number; gid: number } | undefined, argv: string[]): 
   return who ? ["setpriv", `--reuid=${who.uid}`, `--regid=${who.gid}`, "--init-groups", ...argv] : argv;
 }
 
-function managed(argv: string[], port: number, url: string, dir: string, stopSignal: NodeJS.Signals): RunningServer {
+const START_TIMEOUT_MS = 20_000;
+
+/**
+ * A server process; start() resolves once `ready` says it answers (by default: its port is open).
+ * A server that dies or never gets ready is stopped, and start() throws.
+ */
+function managed(
+  argv: string[],
+  port: number,
+  url: string,
+  dir: string,
+  stopSignal: NodeJS.Signals,
+  ready: (deadline: number) => Promise<void> = (deadline) => waitForPort(port, deadline - Date.now()),
+): RunningServer {
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
+  const stop = async () => {
+    if (child) await terminate(child, exited, stopSignal);
+  };
   const start = async () => {
     const [bin, ...args] = argv as [string, ...string[]];
     child = track(spawn(bin, args, { stdio: "ignore" }));
     const proc = child;
     exited = new Promise((resolve) => proc.once("exit", () => resolve()));
-    await waitForPort(port, 20_000);
-  };
-  const stop = async () => {
-    if (child && child.exitCode === null && child.signalCode === null) {
-      child.ref();
-      child.kill(stopSignal);
-      await exited;
+    const died = exited.then(() => {
+      throw new Error(`${bin} exited at start (code ${proc.exitCode}, signal ${proc.signalCode})`);
+    });
+    died.catch(() => undefined);
+    try {
+      await Promise.race([ready(Date.now() + START_TIMEOUT_MS), died]);
+    } catch (err) {
+      await stop();
+      throw err;
     }
   };
   return {
@@ -74,8 +94,40 @@ export async function startRedis(): Promise<RunningServer> {
     dir,
   ];
   const server = managed(argv, port, `redis://127.0.0.1:${port}`, dir, "SIGTERM");
-  await server.start();
+  await startOrDispose(server);
   return server;
+}
+
+async function startOrDispose(server: RunningServer): Promise<void> {
+  try {
+    await server.start();
+  } catch (err) {
+    await server.dispose();
+    throw err;
+  }
+}
+
+/**
+ * Waits until PostgreSQL answers a query: its port opens while it still refuses clients with
+ * "the database system is starting up".
+ */
+async function postgresAnswers(url: string, deadline: number): Promise<void> {
+  let last: unknown;
+  while (Date.now() < deadline) {
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
+    client.on("error", () => {});
+    try {
+      await client.connect();
+      await client.query("SELECT 1");
+      return;
+    } catch (err) {
+      last = err;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+    await sleep(100);
+  }
+  throw new Error(`PostgreSQL did not answer SELECT 1 in time: ${String(last)}`);
 }
 
 function postgresBin(name: string): string {
@@ -100,7 +152,12 @@ export async function startPostgres(): Promise<RunningServer> {
     "-E",
     "UTF8",
   ]) as [string, ...string[]];
-  execFileSync(initBin, initArgs, { stdio: "ignore" });
+  try {
+    execFileSync(initBin, initArgs, { stdio: "ignore" });
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   const argv = asUser(who, [
     postgresBin("postgres"),
     "-D",
@@ -115,7 +172,8 @@ export async function startPostgres(): Promise<RunningServer> {
     "fsync=off",
   ]);
   // SIGINT: PostgreSQL's fast shutdown, which does not wait for clients to leave.
-  const server = managed(argv, port, `postgres://postgres@127.0.0.1:${port}/postgres`, dir, "SIGINT");
-  await server.start();
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  const server = managed(argv, port, url, dir, "SIGINT", (deadline) => postgresAnswers(url, deadline));
+  await startOrDispose(server);
   return server;
 }

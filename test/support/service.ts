@@ -1,6 +1,7 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { once } from "node:events";
+import { terminate, track } from "./cleanup.js";
 
 export const CLI = fileURLToPath(new URL("../../bin/invites-api.js", import.meta.url));
 
@@ -37,16 +38,29 @@ export interface RunningService {
     predicate: (line: Record<string, unknown>) => boolean,
     timeoutMs?: number,
   ): Promise<Record<string, unknown>>;
-  /** Sends a signal and resolves with the exit code. */
+  /** Sends a signal (SIGKILL if it has not exited 20 s later) and resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `invites-api serve` as a child process on a free port and waits until it listens. */
+/**
+ * Starts `invites-api serve` as a child process on a free port and waits until it listens. If it
+ * does not, the child is stopped before the error is thrown: a failed start leaves nothing behind.
+ */
 export async function startService(env: Env): Promise<RunningService> {
   const child = spawn(process.execPath, [CLI, "serve"], {
-    env: { PATH: process.env.PATH, HTTP_HOST: "127.0.0.1", HTTP_PORT: "0", LOG_LEVEL: "debug", ...env },
+    // No grace period on SIGTERM unless a test asks for one: tests stop services often.
+    env: {
+      PATH: process.env.PATH,
+      HTTP_HOST: "127.0.0.1",
+      HTTP_PORT: "0",
+      LOG_LEVEL: "debug",
+      SHUTDOWN_GRACE_MS: "0",
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  // Killed when the test process exits, whatever the test did.
+  track(child);
   const lines: Array<Record<string, unknown>> = [];
   let raw = "";
   let pending = "";
@@ -97,7 +111,13 @@ export async function startService(env: Env): Promise<RunningService> {
     });
   }
 
-  const listening = await waitForLog((line) => line.msg === "HTTP API listening");
+  let listening: Record<string, unknown>;
+  try {
+    listening = await waitForLog((line) => line.msg === "HTTP API listening");
+  } catch (err) {
+    await terminate(child, exited, "SIGTERM", 5_000);
+    throw err;
+  }
   return {
     url: String(listening.url),
     child,
@@ -105,7 +125,7 @@ export async function startService(env: Env): Promise<RunningService> {
     output: () => raw,
     waitForLog,
     async stop(signal = "SIGTERM") {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await terminate(child, exited, signal);
       return exited;
     },
   };

@@ -1,6 +1,6 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { startProsody, type ProsodyOptions, type RunningProsody } from "./prosody.js";
 import { runCli, startService, type RunningService } from "./service.js";
 
@@ -11,6 +11,21 @@ export interface Component {
 
 /** A fresh key store file in its own folder. */
 export const freshKeyStore = (): string => join(mkdtempSync(join(tmpdir(), "invites-api-store-")), "keys.sqlite");
+
+/**
+ * Every file in the SQLite key store's folder, as bytes: keys.sqlite and, in WAL mode, keys.sqlite-wal
+ * and keys.sqlite-shm, where the latest records are until a checkpoint.
+ */
+export function keyStoreFiles(keyStore: string): Array<{ name: string; bytes: Buffer }> {
+  const dir = dirname(keyStore);
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => ({ name: entry.name, bytes: readFileSync(join(dir, entry.name)) }));
+}
+
+/** The names of the files that hold `text`. */
+export const filesHolding = (files: ReadonlyArray<{ name: string; bytes: Buffer }>, text: string): string[] =>
+  files.filter((file) => file.bytes.includes(Buffer.from(text))).map((file) => file.name);
 
 /** The environment `invites-api serve` needs to reach this Prosody as this component. */
 export function serviceEnv(
@@ -62,14 +77,15 @@ export async function withStack(
   test: (stack: Stack) => Promise<void>,
 ): Promise<void> {
   const prosody = await startProsody(prosodyOptions);
-  const keyStore = freshKeyStore();
-  const service = await startService(serviceEnv(prosody, opts.component, keyStore, opts.env));
+  let service: RunningService | undefined;
   try {
+    const keyStore = freshKeyStore();
+    service = await startService(serviceEnv(prosody, opts.component, keyStore, opts.env));
     if (opts.ready !== false) await waitReady(service.url, 10_000);
     await test({ prosody, service, keyStore });
   } finally {
     prosody.signal("SIGCONT"); // a test may have frozen it
-    await service.stop();
+    await service?.stop();
     await prosody.dispose();
   }
 }

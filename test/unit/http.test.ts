@@ -16,6 +16,7 @@ import {
   XmppTimeoutError,
   XmppUnavailableError,
 } from "../../src/xmpp/errors.js";
+import { withCharChanged } from "../support/tamper.js";
 
 const INVITE: Invite = { url: "https://e.test/invites_page?T", uri: "xmpp:e.test?register;preauth=T", expires: "" };
 
@@ -111,7 +112,7 @@ describe("HTTP API with a fake issuer", () => {
   });
 
   it("403 for keys of every wrong shape, without asking the issuer", async () => {
-    for (const query of ["", "?key=", "?key=%E9%E9", "?key=%", `?key=${key.slice(0, -1)}x`, `?key=${key}x`]) {
+    for (const query of ["", "?key=", "?key=%E9%E9", "?key=%", `?key=${withCharChanged(key)}`, `?key=${key}x`]) {
       assert.equal((await get(query)).status, 403, query);
     }
     assert.deepEqual(fake.calls, []);

@@ -54,7 +54,7 @@ async function harness(limits: Partial<RateLimitOptions> = {}): Promise<Harness>
     log: pino({ level: "info" }, sink),
     xmppStatus: () => ({ online: true }),
     now: () => clock.now,
-    trustProxy: true,
+    trustedProxies: 1,
   }).listen(0, "127.0.0.1");
   await new Promise((resolve) => server.once("listening", resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/invites_api`;

@@ -41,6 +41,12 @@ export async function importOriginalKeys(keys: KeyStore, host: string, path: str
   return { sources: found.map((f) => `${f.source} ${f.path}`), imported: imported.map((r) => r.id), unchanged };
 }
 
+// Prosody stores seconds; a value no Date can hold (a damaged file) counts as "now".
+function createdAtOf(seconds: unknown): string {
+  const date = new Date(typeof seconds === "number" ? seconds * 1_000 : Date.now());
+  return (Number.isNaN(date.getTime()) ? new Date() : date).toISOString();
+}
+
 function convert(original: OriginalKey, host: string, importedFrom: string, file: string): KeyRecord {
   const { id, token, name, created_at: createdAt, allowed_methods: allowed } = original ?? {};
   if (typeof id !== "string" || typeof token !== "string" || !parseKey(`${id}/${token}`)) {
@@ -49,8 +55,9 @@ function convert(original: OriginalKey, host: string, importedFrom: string, file
   return {
     id,
     host,
-    name: typeof name === "string" ? name : "",
-    createdAt: new Date(typeof createdAt === "number" ? createdAt * 1_000 : Date.now()).toISOString(),
+    // Control characters would break `list`'s ID<TAB>NAME lines, as they are refused in `create`.
+    name: typeof name === "string" ? name.replace(/[\p{Cc}\u2028\u2029]/gu, " ") : "",
+    createdAt: createdAtOf(createdAt),
     methods: methodsOf(allowed),
     invitesIssued: 0,
     importedFrom,
