@@ -4,9 +4,12 @@ WORKDIR /app
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
-COPY package.json package-lock.json tsconfig.json ./
+# Dependencies first, in their own layer: a change in src/ does not recompile sqlite3's addon.
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --ignore-scripts && npm rebuild sqlite3
+COPY tsconfig.json ./
 COPY src ./src
-RUN npm ci --no-audit --no-fund && npm prune --omit=dev
+RUN npm run build && npm prune --omit=dev
 
 # Runtime stage: only what `invites-api serve` needs, as an unprivileged user.
 FROM node:20-bookworm-slim

@@ -20,10 +20,11 @@ sql = { driver = "SQLite3", database = "prosody.sqlite" }
 
 ---------- Modules ----------
 
--- Community modules (invites_page, invites_register_web and what they need) are installed by the
--- compose service "prosody-modules" into this folder.
-plugin_paths = { "/var/lib/prosody/custom_plugins" }
-installer_plugin_path = "/var/lib/prosody/custom_plugins"
+-- Community modules (invites_page, invites_register_web and what they need) are installed into
+-- this folder when the image is built (prosody-config/Dockerfile, MODULES); Prosody looks there
+-- by itself. To enable another community module, add it to MODULES too: the container refuses to
+-- start when an enabled module is missing.
+installer_plugin_path = "/usr/local/lib/prosody/community"
 
 modules_enabled = {
 	"roster"; "saslauth"; "tls"; "dialback"; "disco"; "carbons"; "pep"; "private";
@@ -48,6 +49,11 @@ http_interfaces = { "*" }
 https_ports = { }
 
 log = { info = "*console" }
+
+-- Certificates: the container copies yours from prosody-config/certs (HOST.crt and HOST.key, or
+-- HOST/fullchain.pem and HOST/privkey.pem) into this folder at each start, or a self-signed one
+-- for a local try-out when there is none (see the README). Clients need STARTTLS to log in.
+certificates = "/var/run/prosody/certs"
 
 ---------- The host ----------
 

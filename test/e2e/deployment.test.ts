@@ -84,7 +84,8 @@ describe("docker-compose.yml", () => {
     const config = await composeConfig();
     const { prosody, "invites-api": api } = config.services;
     assert.ok(prosody && api);
-    assert.match(prosody.image ?? "", /^prosodyim\/prosody:13/);
+    assert.ok(prosody.build, "Prosody is built from prosody-config/Dockerfile");
+    assert.match(readFileSync(join(root, "prosody-config", "Dockerfile"), "utf8"), /^FROM prosodyim\/prosody:13/m);
     assert.ok(prosody.volumes.some((v) => v.includes("prosody.cfg.lua:/etc/prosody/prosody.cfg.lua")));
     assert.ok(prosody.volumes.some((v) => v.startsWith("prosody-data:")));
     assert.ok(api.build, "the component is built from the Dockerfile");
@@ -108,6 +109,8 @@ describe("docker-compose.yml", () => {
     assert.ok(config.services.redis);
     const domains = instances.map((service) => {
       assert.match(service?.environment.KEY_STORE ?? "", /^redis:\/\/redis:6379$/);
+      // Published with no proxy in front: X-Forwarded-For would be the client's own words.
+      assert.equal(service?.environment.TRUST_PROXY, undefined, "TRUST_PROXY on a directly published instance");
       const domain = service?.environment.COMPONENT_DOMAIN ?? "";
       assert.match(cfg, new RegExp(`^Component "${domain.replace(/\./g, "\\.")}"$`, "m"), domain);
       assert.ok(admins.includes(`"${domain}"`), `${domain} in admins`);
