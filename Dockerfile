@@ -1,12 +1,12 @@
-# Build stage: compiles TypeScript and the sqlite3 addon, then drops dev dependencies.
+# Build stage: compiles TypeScript and the better-sqlite3 addon, then drops dev dependencies.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
-# Dependencies first, in their own layer: a change in src/ does not recompile sqlite3's addon.
+# Dependencies first, in their own layer: a change in src/ does not recompile the SQLite addon.
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund --ignore-scripts && npm rebuild sqlite3
+RUN npm ci --no-audit --no-fund --ignore-scripts && npm rebuild better-sqlite3
 COPY tsconfig.json ./
 COPY src ./src
 RUN npm run build && npm prune --omit=dev

@@ -1,12 +1,15 @@
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Keyv from "keyv";
-import KeyvSqlite from "@keyv/sqlite";
 import { AppError } from "../errors.js";
 import { memoryLimiters, type LimiterFactory } from "../limits/rateLimits.js";
 import { storeKind } from "./storeUrl.js";
 import type { UsageCounters } from "./usage/counters.js";
-import { SQLITE_USAGE_TABLE, sqliteCounters } from "./usage/sqliteCounters.js";
+import { SqliteStore } from "./sqliteStore.js";
+import { sqliteCounters } from "./usage/sqliteCounters.js";
+
+// How long a statement waits for another process's write (the CLI's) before it fails.
+const SQLITE_BUSY_TIMEOUT_MS = 5_000;
 
 export const NAMESPACE = "invites-api";
 
@@ -67,25 +70,16 @@ function openSqlite(keyStore: string): KeyBackend {
     const code = (err as NodeJS.ErrnoException).code ?? "error";
     throw new AppError("store_unavailable", `KEY_STORE: cannot create the folder ${dirname(path)} (${code})`);
   }
-  const store = new KeyvSqlite({ uri: `sqlite://${path}`, busyTimeout: 5_000, iterationLimit: 1_000 });
-  // Write-ahead logging: every invite updates its key's usage, and WAL turns each of those writes
-  // from a journal rewrite with two fsyncs into an append. The CLI and the service share the file.
-  void store.query("PRAGMA journal_mode = WAL").catch(() => undefined);
-  void store.query("PRAGMA synchronous = NORMAL").catch(() => undefined);
-  // The counters' table, made once per process (and again after a failure, e.g. a locked file).
-  let tableMade: Promise<unknown> | undefined;
-  const query = async (sql: string, ...params: unknown[]): Promise<unknown[]> => {
-    tableMade ??= store.query(SQLITE_USAGE_TABLE).catch((err: unknown) => {
-      tableMade = undefined;
-      throw err;
-    });
-    await tableMade;
-    return (await store.query(sql, ...params)) as unknown[];
-  };
+  let store: SqliteStore;
+  try {
+    store = new SqliteStore(path, SQLITE_BUSY_TIMEOUT_MS);
+  } catch (err) {
+    throw new AppError("store_unavailable", "KEY_STORE does not answer", { cause: err });
+  }
   const keyv = quiet(new Keyv({ store, namespace: NAMESPACE, throwOnErrors: true }));
   return {
     keyv,
-    usage: sqliteCounters(query),
+    usage: sqliteCounters(store.db),
     limiters: memoryLimiters,
     init: async () => {},
     close: () => keyv.disconnect(),

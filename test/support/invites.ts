@@ -1,5 +1,5 @@
 import { request } from "node:http";
-import sqlite3 from "sqlite3";
+import Database from "better-sqlite3";
 import { join } from "node:path";
 import { existsSync } from "node:fs";
 
@@ -30,14 +30,13 @@ export async function countInvites(dataDir: string): Promise<number> {
   const file = join(dataDir, "prosody.sqlite");
   // Prosody creates its database on the first write: none yet means no invite yet.
   if (!existsSync(file)) return 0;
-  const db = new sqlite3.Database(file, sqlite3.OPEN_READONLY);
+  const db = new Database(file, { readonly: true, timeout: 5_000 });
   try {
-    const row = await new Promise<{ n: number } | undefined>((resolve, reject) =>
-      db.get<{ n: number }>(
+    const row = db
+      .prepare<[], { n: number }>(
         "SELECT count(*) AS n FROM prosody WHERE store = 'invite_token' AND key IS NOT NULL AND key != ''",
-        (err, r) => (err ? reject(err) : resolve(r)),
-      ),
-    );
+      )
+      .get();
     return row?.n ?? 0;
   } finally {
     db.close();

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import sqlite3 from "sqlite3";
+import Database from "better-sqlite3";
 import { ForeignFileError, readLuaData } from "./luaData.js";
 
 /** A key as mod_invites_api stores it (store `invite_api_keys`, map of id → record). */
@@ -61,18 +61,18 @@ interface Row {
 }
 
 async function readSqlStore(file: string, host: string): Promise<OriginalKey[]> {
-  const db = await new Promise<sqlite3.Database>((resolve, reject) => {
-    const opened = new sqlite3.Database(file, sqlite3.OPEN_READONLY, (err) => (err ? reject(err) : resolve(opened)));
-  });
+  const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
-    const rows = await new Promise<Row[]>((resolve, reject) =>
-      db.all<Row>(
-        `SELECT "key", "type", "value" FROM "prosody" WHERE "host" = ? AND "user" = '' AND "store" = ?`,
-        [host, STORE],
-        (err, result) =>
-          err ? reject(new ForeignFileError(`${file} is not Prosody's SQL store: ${err.message}`)) : resolve(result),
-      ),
-    );
+    let rows: Row[];
+    try {
+      rows = db
+        .prepare<[string, string], Row>(
+          `SELECT "key", "type", "value" FROM "prosody" WHERE "host" = ? AND "user" = '' AND "store" = ?`,
+        )
+        .all(host, STORE);
+    } catch (err) {
+      throw new ForeignFileError(`${file} is not Prosody's SQL store: ${(err as Error).message}`);
+    }
     return rows.map((row) => {
       if (row.type !== "json") throw new ForeignFileError(`key ${row.key} in ${file} is of type ${row.type}, not json`);
       try {
