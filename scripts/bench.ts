@@ -51,7 +51,7 @@ type StoreName = keyof typeof STORES;
 const FLOOR = fileURLToPath(new URL("bench/floor.ts", import.meta.url));
 
 // Prosody's SQLite and the key stores on tmpfs when there is one: on a shared disk Prosody's fsync
-// per invite held it to 73–275 invites/s (/work/shared/reference/cpu-profile.md). BENCH_TMPDIR=…
+// per invite held it to 73–275 invites/s (measured, see BENCHMARKS.md). BENCH_TMPDIR=…
 // chooses another place; the test helpers make their folders in os.tmpdir().
 const scratch = process.env.BENCH_TMPDIR ?? (existsSync("/dev/shm") ? "/dev/shm" : undefined);
 if (scratch) process.env.TMPDIR = scratch;
