@@ -4,11 +4,16 @@
 
 ---------- Who may do what ----------
 
--- The invite component must be an admin: mod_invites_adhoc only runs its create-account command
--- for admins. Being listed here grants the component EVERY admin ad-hoc command on every host
--- (create or delete users, shut the server down, ...). invites-api only ever sends the invite
--- command, but anyone holding the component secret could do the rest: guard that secret.
-admins = { "invites.example.com", "invites-a.example.com", "invites-b.example.com" }
+-- Least privilege: the invite components are NOT admins. mod_invites_manage (this project's module,
+-- loaded on the host below) lets the JIDs listed here, and the host's admins, make and manage
+-- invites, and nothing else: no admin command works for them. (The drop-in alternative, listing the
+-- components in admins instead, grants them every admin command; see the README.)
+admins = { }
+invites_manage_jids = { "invites.example.com", "invites-a.example.com", "invites-b.example.com" }
+-- The groups an invite may put new accounts in (id = shown name): members see each other.
+invites_manage_groups = { staff = "Staff" }
+-- The roles an invite from invites-api may give; by default never prosody:admin or operator.
+-- invites_manage_roles = { "prosody:guest", "prosody:registered", "prosody:member" }
 
 ---------- Storage ----------
 
@@ -25,6 +30,8 @@ sql = { driver = "SQLite3", database = "prosody.sqlite" }
 -- by itself. To enable another community module, add it to MODULES too: the container refuses to
 -- start when an enabled module is missing.
 installer_plugin_path = "/usr/local/lib/prosody/community"
+-- This project's own module, mod_invites_manage, copied into the image from prosody-config/modules.
+plugin_paths = { "/usr/local/lib/prosody/invites-api" }
 
 modules_enabled = {
 	"roster"; "saslauth"; "tls"; "dialback"; "disco"; "carbons"; "pep"; "private";
@@ -62,7 +69,8 @@ VirtualHost "example.com"
 	http_external_url = "http://example.com:5280/"
 	modules_enabled = {
 		"invites";              -- invite tokens
-		"invites_adhoc";        -- the ad-hoc command invites-api runs
+		"invites_adhoc";        -- invite commands for users' own clients
+		"invites_manage";       -- the commands invites-api runs (least privilege, see above)
 		"invites_page";         -- the landing page an invite link opens
 		"invites_register";     -- registration with an invite token
 		"invites_register_web"; -- registration in the browser, from the landing page
@@ -76,7 +84,7 @@ Component "invites.example.com"
 	component_secret = ENV_COMPONENT_SECRET
 
 -- The two instances of the optional "shared" compose profile (Redis), one JID each: Prosody
--- accepts one connection per component JID.
+-- accepts one connection per component JID. Both are in invites_manage_jids above.
 Component "invites-a.example.com"
 	component_secret = ENV_COMPONENT_SECRET
 Component "invites-b.example.com"

@@ -6,11 +6,12 @@ import { createHttpApp } from "./http/server.js";
 import { createKeyStore, type KeyStore } from "./keys/keyStore.js";
 import { openKeyBackend } from "./keys/openStore.js";
 import { createRateLimits } from "./limits/rateLimits.js";
-import { instrumentIssuer } from "./metrics/instrumentIssuer.js";
+import { instrumentIssuer, instrumentManager } from "./metrics/instrumentIssuer.js";
 import { createMetrics } from "./metrics/metrics.js";
 import type { Logger } from "./log.js";
 import { connectComponent, type ComponentConnection } from "./xmpp/connection.js";
 import { createInviteIssuer } from "./xmpp/inviteIssuer.js";
+import { createInviteManager } from "./xmpp/inviteManager.js";
 
 export interface Service {
   /** http://HOST:PORT the API listens on (the real port when HTTP_PORT=0). */
@@ -31,13 +32,9 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
 
   const connection = connectComponent({ ...config.component, reconnect: config.reconnect, log });
   const metrics = createMetrics({ xmppOnline: () => connection.status().online });
-  const issuer = instrumentIssuer(
-    createInviteIssuer(
-      { request: connection.request, componentJid: connection.jid, timeoutMs: config.inviteTimeoutMs },
-      log,
-    ),
-    metrics,
-  );
+  const adhoc = { request: connection.request, componentJid: connection.jid, timeoutMs: config.inviteTimeoutMs };
+  const manager = createInviteManager(adhoc);
+  const issuer = instrumentIssuer(createInviteIssuer(adhoc, log, manager), metrics);
   const limits = createRateLimits({
     defaultKeyRate: config.defaultKeyRate,
     failureLimit: config.authFailureLimit,
@@ -50,6 +47,7 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
     limits,
     metrics,
     issuer,
+    manager: instrumentManager(manager, metrics),
     log,
     xmppStatus: connection.status,
     trustedProxies: config.trustedProxies,

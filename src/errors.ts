@@ -11,8 +11,13 @@ export const ERROR_CODES = [
   "method_not_allowed", // the key does not allow this HTTP method
   "rate_limited", // the key is over its rate
   "too_many_failures", // this client address failed too many key checks
+  "insufficient_scope", // the key's scope does not cover this route (listing and revoking need "manage")
   "not_found", // no such route
-  "not_implemented", // the feature needs a newer Prosody (password reset: 13)
+  "invite_not_found", // no pending invite with this id on the key's host
+  "user_not_found", // a password reset for an account the host does not have
+  "user_exists", // an account invite reserving a name that is taken
+  "unsupported_media_type", // a body that is not JSON
+  "not_implemented", // the host lacks what this needs: mod_invites_manage, or Prosody 13
   "xmpp_unavailable", // not connected to Prosody, or the connection dropped mid-call
   "xmpp_timeout", // Prosody did not answer within INVITE_TIMEOUT_MS
   "prosody_refused", // Prosody answered with an error: a configuration problem on its side
@@ -28,7 +33,12 @@ const CLIENT_ERRORS: ReadonlySet<ErrorCode> = new Set([
   "key_expired",
   "key_exhausted",
   "method_not_allowed",
+  "insufficient_scope",
   "not_found",
+  "invite_not_found",
+  "user_not_found",
+  "user_exists",
+  "unsupported_media_type",
   "rate_limited",
   "too_many_failures",
 ]);

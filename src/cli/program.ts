@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError } from "commander";
 import { MAX_COUNT, parseDuration, parseRate } from "../keys/durations.js";
-import { HTTP_METHODS, type HttpMethod, type Rate } from "../keys/keyStore.js";
+import { HTTP_METHODS, KEY_SCOPES, type HttpMethod, type KeyScope, type Rate } from "../keys/keyStore.js";
 import { createKey, deleteKey, listKeys, showKey, withKeyStore, type Output } from "./keyCommands.js";
 
 type Env = Record<string, string | undefined>;
@@ -26,6 +26,21 @@ function duration(value: string): number {
   const result = parseDuration(value);
   if (result === undefined) throw new InvalidArgumentError("expected a duration such as 90s, 12h or 30d, at most 100y");
   return result;
+}
+
+function scope(value: string): KeyScope {
+  const allowed = (s: string): s is KeyScope => (KEY_SCOPES as readonly string[]).includes(s);
+  if (!allowed(value)) throw new InvalidArgumentError(`expected one of ${KEY_SCOPES.join(", ")}`);
+  return value;
+}
+
+// Whole seconds, as Prosody counts an invite's ttl.
+function ttl(value: string): number {
+  const result = parseDuration(value);
+  if (result === undefined || result < 1_000) {
+    throw new InvalidArgumentError("expected a duration of at least 1s, such as 1h or 7d, at most 100y");
+  }
+  return Math.floor(result / 1_000);
 }
 
 function rate(value: string): Rate {
@@ -64,6 +79,8 @@ interface CreateOptions {
   expires?: number;
   rate?: Rate;
   maxInvites?: number;
+  scope?: KeyScope;
+  maxTtl?: number;
 }
 
 /** The CLI, with the verbs of `prosodyctl mod_invites_api` plus `serve`. */
@@ -82,6 +99,8 @@ export function buildProgram(deps: ProgramDeps): Command {
     .option("--expires <duration>", "refuse the key after this long, e.g. 90s, 12h, 30d", duration)
     .option("--rate <N/period>", "at most N invites per period, e.g. 10/1m (default: DEFAULT_KEY_RATE)", rate)
     .option("--max-invites <N>", "refuse the key after N invites", count)
+    .option("--scope <scope>", "create: make invites (default); manage: also list, show and revoke them", scope)
+    .option("--max-ttl <duration>", "no invite of this key stays valid longer, e.g. 1h or 7d", ttl)
     .action((h: string, name: string | undefined, opts: CreateOptions) => {
       const now = deps.now?.() ?? new Date();
       const expiresAt = opts.expires ? new Date(now.getTime() + opts.expires).toISOString() : undefined;
@@ -92,6 +111,8 @@ export function buildProgram(deps: ProgramDeps): Command {
           expiresAt,
           rate: opts.rate,
           maxInvites: opts.maxInvites,
+          scope: opts.scope,
+          maxTtlSeconds: opts.maxTtl,
         }),
       );
     });

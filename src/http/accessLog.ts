@@ -4,7 +4,7 @@ import type { Logger } from "../log.js";
 
 // Query parameters whose values are safe to log; every other value (the key, a username, and
 // whatever a client sends as `key[]=` or `%6Bey=`) is replaced.
-const SAFE_PARAMETERS = new Set(["redirect", "type"]);
+const SAFE_PARAMETERS = new Set(["redirect", "type", "ttl"]);
 
 function decodedName(raw: string): string {
   try {
@@ -14,10 +14,16 @@ function decodedName(raw: string): string {
   }
 }
 
-/** The request target with the value of every query parameter but the safe ones replaced. */
+// An invite's id is its token, which registers an account: /invites/{id} is logged without it.
+const INVITE_ID = /^(\/+invites\/+)(?!(?:account|group|reset)(?:\?|$))[^?]+/i;
+
+/**
+ * The request target with the value of every query parameter but the safe ones replaced, and
+ * without the id of an invite in /invites/{id}.
+ */
 export function redactUrl(url: string): string {
   const hash = url.indexOf("#");
-  const target = hash < 0 ? url : url.slice(0, hash);
+  const target = (hash < 0 ? url : url.slice(0, hash)).replace(INVITE_ID, "$1[id]");
   const question = target.indexOf("?");
   if (question < 0) return target;
   const pairs = target

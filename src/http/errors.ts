@@ -1,7 +1,7 @@
 import type { Context, Next } from "koa";
 import { AppError, type ErrorCode } from "../errors.js";
 import type { Logger } from "../log.js";
-import { wantsJson } from "./negotiation.js";
+import { jsonResource, wantsJson } from "./negotiation.js";
 
 interface Answer {
   readonly status: number;
@@ -19,8 +19,13 @@ const ANSWERS = {
   rate_limited: { status: 429, message: "too many invites for this API key, retry later" },
   too_many_failures: { status: 429, message: "too many failed key attempts from this address, retry later" },
   method_not_allowed: { status: 405, message: "this API key does not allow this method" },
+  insufficient_scope: { status: 403, message: "this API key may only create invites (scope create)" },
   not_found: { status: 404, message: "not found" },
-  not_implemented: { status: 501, message: "this needs Prosody 13 (password-reset invites)" },
+  invite_not_found: { status: 404, message: "no pending invite with this id" },
+  user_not_found: { status: 404, message: "no such account on this host" },
+  user_exists: { status: 409, message: "an account with this name already exists" },
+  unsupported_media_type: { status: 415, message: "send the body as application/json" },
+  not_implemented: { status: 501, message: "the XMPP server lacks what this needs" },
   xmpp_unavailable: { status: 503, message: "the XMPP server is unavailable, retry later", retryAfterSeconds: 5 },
   xmpp_timeout: { status: 504, message: "the XMPP server did not answer in time" },
   prosody_refused: { status: 502, message: "the XMPP server refused to create the invite" },
@@ -28,12 +33,15 @@ const ANSWERS = {
   store_unavailable: { status: 503, message: "the key store is unavailable, retry later", retryAfterSeconds: 5 },
 } as const satisfies Record<ErrorCode, Answer>;
 
+const EXPLAINED: ReadonlySet<ErrorCode> = new Set(["bad_request", "not_implemented"]);
+
 const KOA_CODES: Record<number, ErrorCode> = { 400: "bad_request", 404: "not_found", 405: "method_not_allowed" };
 
 function answerFor(err: unknown): Answer & { code: string } {
   if (err instanceof AppError) {
     const answer: Answer = ANSWERS[err.code];
-    const message = err.code === "bad_request" ? err.message : answer.message;
+    // Our own messages for these say exactly what to fix and never carry a secret.
+    const message = EXPLAINED.has(err.code) ? err.message : answer.message;
     const retryAfterSeconds = err.retryAfterSeconds ?? answer.retryAfterSeconds;
     return { ...answer, message, code: err.code, ...(retryAfterSeconds ? { retryAfterSeconds } : {}) };
   }
@@ -68,7 +76,7 @@ export function errorResponses(log: Logger, onError: (code: string) => void = ()
       ctx.status = answer.status;
       if (answer.retryAfterSeconds) ctx.set("Retry-After", String(answer.retryAfterSeconds));
       if (err instanceof AppError && err.allow) ctx.set("Allow", err.allow);
-      if (wantsJson(ctx)) {
+      if (jsonResource(ctx) || wantsJson(ctx)) {
         ctx.body = { error: answer.code, message: answer.message };
       } else {
         ctx.type = "text/plain";

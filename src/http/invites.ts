@@ -1,15 +1,14 @@
 import type { Context } from "koa";
 import { AppError } from "../errors.js";
-import type { KeyStore } from "../keys/keyStore.js";
+import type { KeyInfo, KeyStore } from "../keys/keyStore.js";
 import type { Logger } from "../log.js";
-import type { Invite, InviteIssuer } from "../xmpp/inviteIssuer.js";
+import type { InviteIssuer } from "../xmpp/inviteIssuer.js";
+import { boundedTtl, countedInvite } from "./inviteQuota.js";
 import { wantsJson } from "./negotiation.js";
 import type { ApiKeyState } from "./requireApiKey.js";
+import { USERNAME } from "./usernames.js";
 
-type InviteRequest = { type: "account" } | { type: "reset"; username: string };
-
-// A localpart as Prosody's nodeprep would keep it, roughly: no JID separators, spaces or controls.
-const USERNAME = /^[^\s@/"&'<>:\p{Cc}]{1,1023}$/u;
+type InviteRequest = ({ type: "account" } | { type: "reset"; username: string }) & { ttl?: number };
 
 function single(ctx: Context, name: string): string | undefined {
   const value = ctx.query[name];
@@ -17,14 +16,24 @@ function single(ctx: Context, name: string): string | undefined {
   return value;
 }
 
-function inviteRequest(ctx: Context): InviteRequest {
+// Whole seconds, at most 100 years; mod_invites_manage applies its own, usually lower, limit.
+function ttlParameter(ctx: Context, apiKey: KeyInfo): number | undefined {
+  const text = single(ctx, "ttl");
+  if (text !== undefined && !/^[1-9]\d{0,9}$/.test(text)) {
+    throw new AppError("bad_request", "ttl must be a whole number of seconds");
+  }
+  return boundedTtl(apiKey, text === undefined ? undefined : Number(text));
+}
+
+function inviteRequest(ctx: Context, apiKey: KeyInfo): InviteRequest {
   const type = single(ctx, "type") ?? "account";
-  if (type === "account") return { type };
+  const ttl = ttlParameter(ctx, apiKey);
+  if (type === "account") return { type, ttl };
   if (type !== "reset") throw new AppError("bad_request", "type must be account or reset");
   if (ctx.method !== "POST") throw new AppError("bad_request", "a password-reset invite needs POST");
   const username = single(ctx, "username");
   if (!username || !USERNAME.test(username)) throw new AppError("bad_request", "username must be a valid user name");
-  return { type, username };
+  return { type, username, ttl };
 }
 
 /**
@@ -34,26 +43,13 @@ function inviteRequest(ctx: Context): InviteRequest {
 export function issueInvite(opts: { issuer: InviteIssuer; keys: KeyStore; log: Logger; now: () => Date }) {
   return async function issueInvite(ctx: Context): Promise<void> {
     const { apiKey } = ctx.state as ApiKeyState;
-    const request = inviteRequest(ctx);
-    // A quota is counted before Prosody is asked, so that concurrent requests cannot overrun it;
-    // other keys' usage is counted after, in batches.
-    const quota = apiKey.maxInvites !== undefined;
-    if (apiKey.maxInvites !== undefined) {
-      const reserved = await opts.keys.reserveInvite(apiKey.id, apiKey.maxInvites, opts.now());
-      if (reserved === "exhausted") throw new AppError("key_exhausted", `key ${apiKey.id} reached its max-invites`);
-      if (reserved === "gone") throw new AppError("invalid_key", `key ${apiKey.id} was deleted`);
-    }
-    let invite: Invite;
-    try {
-      invite =
-        request.type === "reset"
-          ? await opts.issuer.createResetInvite(apiKey.host, request.username)
-          : await opts.issuer.createAccountInvite(apiKey.host);
-    } catch (err) {
-      if (quota) await opts.keys.releaseInvite(apiKey.id).catch(() => undefined);
-      throw err;
-    }
-    if (!quota) opts.keys.recordInvite(apiKey.id, opts.now());
+    const request = inviteRequest(ctx, apiKey);
+    const options = { ttl: request.ttl, source: `invites-api/${apiKey.id}` };
+    const invite = await countedInvite(opts.keys, apiKey, opts.now, () =>
+      request.type === "reset"
+        ? opts.issuer.createResetInvite(apiKey.host, request.username, options)
+        : opts.issuer.createAccountInvite(apiKey.host, options),
+    );
     // The audit line: who issued what, never the token or the secret.
     opts.log.info(
       { audit: "invite", type: request.type, keyId: apiKey.id, host: apiKey.host, expires: invite.expires },

@@ -3,12 +3,20 @@ import { AppError } from "../errors.js";
 import type { RateLimits } from "../limits/rateLimits.js";
 import type { ApiKeyState } from "./requireApiKey.js";
 
-/** What a valid key may do: not after its expiry, only its methods, at most its rate. */
-export function keyPolicy(opts: { limits: RateLimits; now: () => Date }) {
+/**
+ * What a valid key may do: nothing after its expiry; on /invites_api only its methods; at most its
+ * rate of invites (`invites: false` for listing and revoking, which make none).
+ */
+export function keyPolicy(opts: { limits: RateLimits; now: () => Date; methods?: boolean; invites?: boolean }) {
+  const { methods = true, invites = true } = opts;
   return async function keyPolicy(ctx: Context, next: Next): Promise<void> {
     const { apiKey } = ctx.state as ApiKeyState;
     if (apiKey.expiresAt && Date.parse(apiKey.expiresAt) <= opts.now().getTime()) {
       throw new AppError("key_expired", `key ${apiKey.id} expired at ${apiKey.expiresAt}`);
+    }
+    if (!methods) {
+      if (invites) await opts.limits.consumeKey(apiKey.id, apiKey.rate);
+      return next();
     }
     // @koa/router answers HEAD with the GET handler; a HEAD must never create an invite.
     const method = ctx.method === "HEAD" ? undefined : ctx.method;

@@ -38,7 +38,7 @@ const inviteResponses = {
     description: "An invite was created; the request had a `redirect` parameter, so go there.",
     headers: location,
   },
-  "400": error("Malformed request (a parameter given twice, a bad type or username)"),
+  "400": error("Malformed request (a parameter given twice, a bad type, username or ttl)"),
   "403": error("Missing, malformed, unknown, wrong or deleted key; or the key has expired or used its max-invites"),
   "405": error("The key does not allow this method, or the method is not GET/POST"),
   "429": error("Over the key's rate, or too many failed key attempts from this address", retryAfter),
@@ -46,6 +46,9 @@ const inviteResponses = {
   "502": error("Prosody refused the command or sent an unreadable answer (the log says what to fix)"),
   "503": error("Not connected to Prosody, or the key store failed", retryAfter),
   "504": error("Prosody did not answer within INVITE_TIMEOUT_MS"),
+  "501": error(
+    "A ttl (or a key with --max-ttl) where the host lacks mod_invites_manage; type=reset where it has neither that nor Prosody 13",
+  ),
 };
 
 const inviteParameters = [
@@ -63,14 +66,63 @@ const inviteParameters = [
     description: "The user whose password is reset (type=reset)",
     schema: { type: "string" },
   },
+  {
+    name: "ttl",
+    in: "query",
+    description: "Seconds the invite stays valid (needs mod_invites_manage on the host)",
+    schema: { type: "integer", minimum: 1 },
+  },
 ];
+
+// The /invites resource (mod_http_admin_api's shape); each answer is JSON.
+const jsonError = (description: string, headers?: Record<string, unknown>) => ({
+  description,
+  ...(headers ? { headers } : {}),
+  content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+});
+
+const resourceErrors = {
+  "403": jsonError("Missing, malformed, unknown, wrong, deleted or expired key; or the key's scope is create"),
+  "429": jsonError("Too many failed key attempts from this address (creating: or over the key's rate)", retryAfter),
+  "501": jsonError("The key's host does not load mod_invites_manage; the message says what to load where"),
+  "502": jsonError("Prosody refused the command (e.g. the component is not in invites_manage_jids; the log says)"),
+  "503": jsonError("Not connected to Prosody, or the key store failed", retryAfter),
+  "504": jsonError("Prosody did not answer within INVITE_TIMEOUT_MS"),
+};
+
+const invitesRecord = { "application/json": { schema: { $ref: "#/components/schemas/InviteRecord" } } };
+
+const creating = (summary: string, body: string, extra: Record<string, unknown> = {}) => ({
+  post: {
+    summary,
+    requestBody: { required: false, content: { "application/json": { schema: { $ref: body } } } },
+    responses: {
+      "201": {
+        description: "The invite was created",
+        headers: { Location: { description: "/invites/{id}", required: true, schema: { type: "string" } } },
+        content: invitesRecord,
+      },
+      "400": jsonError(
+        "Invalid JSON, an unknown or invalid field, a ttl above the key's --max-ttl, or one Prosody refused",
+      ),
+      "413": { description: "A body over 16 KiB" },
+      "415": jsonError("A body that is not application/json"),
+      ...extra,
+      ...resourceErrors,
+    },
+  },
+});
+
+const idParameter = [{ name: "id", in: "path", required: true, schema: { type: "string" } }];
+const notFound = { "404": jsonError("No pending invite with this id on the key's host") };
 
 export const openApiDocument = {
   openapi: "3.1.0",
   info: {
     title: "invites-api",
     version: "1",
-    description: "Creates Prosody invites; a drop-in for mod_invites_api's /invites_api.",
+    description:
+      "Creates Prosody invites: a drop-in for mod_invites_api's /invites_api, and an /invites resource shaped like mod_http_admin_api's.",
   },
   security: [{ bearer: [] }, { queryKey: [] }],
   paths: {
@@ -83,15 +135,45 @@ export const openApiDocument = {
       post: {
         summary: "Create an account invite, or a password-reset invite with type=reset",
         parameters: inviteParameters,
-        responses: {
-          ...inviteResponses,
-          "501": error("type=reset on a Prosody without the password-reset command (before 13)"),
-        },
+        responses: inviteResponses,
       },
       options: {
         summary: "CORS preflight, answered without a key",
         security: [],
         responses: { "204": { description: "Preflight accepted" } },
+      },
+    },
+    "/invites/account": creating("Create an account invite", "#/components/schemas/AccountInviteRequest", {
+      "409": jsonError("The username is taken"),
+    }),
+    "/invites/group": creating("Create a reusable invite into groups", "#/components/schemas/GroupInviteRequest"),
+    "/invites/reset": creating("Create a password-reset invite", "#/components/schemas/ResetInviteRequest", {
+      "404": jsonError("The host has no such account"),
+    }),
+    "/invites": {
+      get: {
+        summary: "The pending invites of the key's host, oldest first (scope manage)",
+        responses: {
+          "200": {
+            description: "Pending invites",
+            content: {
+              "application/json": { schema: { type: "array", items: { $ref: "#/components/schemas/InviteRecord" } } },
+            },
+          },
+          ...resourceErrors,
+        },
+      },
+    },
+    "/invites/{id}": {
+      get: {
+        summary: "One pending invite (scope manage)",
+        parameters: idParameter,
+        responses: { "200": { description: "The invite", content: invitesRecord }, ...notFound, ...resourceErrors },
+      },
+      delete: {
+        summary: "Revoke a pending invite: its link stops working (scope manage)",
+        parameters: idParameter,
+        responses: { "204": { description: "Revoked" }, ...notFound, ...resourceErrors },
       },
     },
     "/health": {
@@ -154,6 +236,75 @@ export const openApiDocument = {
           uri: { type: "string", description: "The xmpp: URI of the invite" },
           expires: { type: "string", description: "When the invite expires (UTC, ISO 8601)" },
         },
+      },
+      InviteRecord: {
+        type: "object",
+        description: "As mod_http_admin_api answers; times in Unix seconds",
+        required: [
+          "id",
+          "type",
+          "reusable",
+          "inviter",
+          "jid",
+          "uri",
+          "landing_page",
+          "created_at",
+          "expires",
+          "groups",
+          "roles",
+          "reset",
+          "note",
+          "source",
+        ],
+        additionalProperties: false,
+        properties: {
+          id: { type: "string", description: "The invite's token" },
+          type: { type: "string", description: "Prosody's invite type: register" },
+          reusable: { type: "boolean", description: "Group invites register any number of accounts until they expire" },
+          inviter: { type: ["string", "null"] },
+          jid: { type: "string", description: "The reserved account, or the host" },
+          uri: { type: "string" },
+          landing_page: { type: ["string", "null"], description: "The link a person opens, where invites_page runs" },
+          created_at: { type: "integer" },
+          expires: { type: "integer" },
+          groups: { type: "array", items: { type: "string" } },
+          roles: { type: "array", items: { type: "string" } },
+          reset: { type: "boolean", description: "A password-reset invite" },
+          note: { type: ["string", "null"] },
+          source: { type: ["string", "null"], description: "invites-api/KEY_ID, or who else made it" },
+        },
+      },
+      AccountInviteRequest: {
+        type: "object",
+        additionalProperties: false,
+        properties: {
+          username: { type: "string", description: "Only this account may register with the invite" },
+          ttl: {
+            type: "integer",
+            minimum: 1,
+            description: "Seconds it stays valid (default: Prosody's invite_expiry)",
+          },
+          roles: { type: "array", items: { type: "string" }, description: "Prosody 13 roles, e.g. prosody:admin" },
+          groups: { type: "array", items: { type: "string" }, description: "Ids from invites_manage_groups" },
+          note: { type: "string", maxLength: 1000 },
+        },
+      },
+      GroupInviteRequest: {
+        type: "object",
+        required: ["groups"],
+        additionalProperties: false,
+        properties: {
+          groups: { type: "array", minItems: 1, items: { type: "string" } },
+          ttl: { type: "integer", minimum: 1 },
+          roles: { type: "array", items: { type: "string" } },
+          note: { type: "string", maxLength: 1000 },
+        },
+      },
+      ResetInviteRequest: {
+        type: "object",
+        required: ["username"],
+        additionalProperties: false,
+        properties: { username: { type: "string" }, ttl: { type: "integer", minimum: 1 } },
       },
       Error: {
         type: "object",

@@ -1,9 +1,11 @@
 import Koa from "koa";
 import Router from "@koa/router";
+import { bodyParser } from "@koa/bodyparser";
 import type { KeyStore } from "../keys/keyStore.js";
 import type { RateLimits } from "../limits/rateLimits.js";
 import type { Logger } from "../log.js";
 import type { InviteIssuer } from "../xmpp/inviteIssuer.js";
+import type { InviteManager } from "../xmpp/inviteManager.js";
 import type { ConnectionStatus } from "../xmpp/connection.js";
 import type { Metrics } from "../metrics/metrics.js";
 import { AppError } from "../errors.js";
@@ -14,6 +16,7 @@ import { countError, requestMetrics } from "./requestMetrics.js";
 import { closeWhenStopping, health, readiness } from "./health.js";
 import { errorResponses } from "./errors.js";
 import { issueInvite } from "./invites.js";
+import { createInvite, listInvites, revokeInvite, showInvite } from "./invitesResource.js";
 import { keyPolicy } from "./keyPolicy.js";
 import { requireApiKey } from "./requireApiKey.js";
 
@@ -25,6 +28,8 @@ export interface HttpDeps {
   /** Reverse proxies in front that append to X-Forwarded-For (see clientAddress.ts); 0 by default. */
   readonly trustedProxies?: number;
   readonly issuer: InviteIssuer;
+  /** mod_invites_manage's commands, behind the /invites resource. */
+  readonly manager: InviteManager;
   readonly log: Logger;
   readonly xmppStatus: () => ConnectionStatus;
   /** True once the service is shutting down. */
@@ -53,6 +58,23 @@ export function createHttpApp(deps: HttpDeps): Koa {
   ];
   router.get("/invites_api", ...invite);
   router.post("/invites_api", ...invite);
+
+  // The /invites resource (mod_http_admin_api's shape). Its methods are fixed by the route, so a
+  // key's --methods do not apply; its scope does (listing and revoking need "manage").
+  const authenticated = requireApiKey({ keys: deps.keys, limits: deps.limits, trustedProxies });
+  const resource = { manager: deps.manager, keys: deps.keys, log: deps.log, now };
+  const json = bodyParser({ enableTypes: ["json"], jsonLimit: "16kb", encoding: "utf-8" });
+  const creating = keyPolicy({ limits: deps.limits, now, methods: false });
+  const managing = keyPolicy({ limits: deps.limits, now, methods: false, invites: false });
+  for (const kind of ["account", "group", "reset"] as const) {
+    router.post(`/invites/${kind}`, authenticated, creating, json, createInvite(kind, resource));
+  }
+  router.all(["/invites/account", "/invites/group", "/invites/reset"], onlyMethods("POST"));
+  router.get("/invites", authenticated, managing, listInvites(resource));
+  router.get("/invites/:id", authenticated, managing, showInvite(resource));
+  router.delete("/invites/:id", authenticated, managing, revokeInvite(resource));
+  router.all("/invites", onlyMethods("GET"));
+  router.all("/invites/:id", onlyMethods("GET, DELETE"));
   router.get("/health", health());
   router.get("/ready", readiness({ ...deps, stopping }));
   router.get("/metrics", async (ctx) => {

@@ -1,6 +1,10 @@
 export const HTTP_METHODS = ["GET", "POST"] as const;
 export type HttpMethod = (typeof HTTP_METHODS)[number];
 
+/** create: make invites (every key before scopes existed); manage: also list, show and revoke them. */
+export const KEY_SCOPES = ["create", "manage"] as const;
+export type KeyScope = (typeof KEY_SCOPES)[number];
+
 /** A rate: at most `points` invites per `durationSeconds`. */
 export interface Rate {
   readonly points: number;
@@ -20,6 +24,10 @@ export interface KeyRecord {
   readonly rate?: Rate;
   /** How many invites it may ever issue; none: no limit. */
   readonly maxInvites?: number;
+  /** What it may do; none: "create". */
+  readonly scope?: KeyScope;
+  /** The longest an invite it makes may stay valid, in seconds; none: Prosody's own limits. */
+  readonly maxTtlSeconds?: number;
   readonly invitesIssued?: number;
   readonly lastUsedAt?: string;
   /** Where an imported key came from, e.g. "mod_invites_api (sql)". */
@@ -36,4 +44,6 @@ export interface KeyOptions {
   readonly expiresAt?: string;
   readonly rate?: Rate;
   readonly maxInvites?: number;
+  readonly scope?: KeyScope;
+  readonly maxTtlSeconds?: number;
 }

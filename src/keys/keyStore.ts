@@ -106,7 +106,7 @@ export function createKeyStore(
   }
 
   return {
-    create: (host, { name = "", methods = HTTP_METHODS, expiresAt, rate, maxInvites } = {}) =>
+    create: (host, { name = "", methods = HTTP_METHODS, expiresAt, rate, maxInvites, scope, maxTtlSeconds } = {}) =>
       guarded("create a key", async () => {
         let parsed = generateKey();
         // 48 random bits make a clash unlikely, not impossible; never overwrite a key.
@@ -120,6 +120,8 @@ export function createKeyStore(
           ...(expiresAt ? { expiresAt } : {}),
           ...(rate ? { rate } : {}),
           ...(maxInvites !== undefined ? { maxInvites } : {}),
+          ...(scope && scope !== "create" ? { scope } : {}),
+          ...(maxTtlSeconds !== undefined ? { maxTtlSeconds } : {}),
           secretHash: hashSecret(parsed.secret),
         };
         // The counter first: a key is never there without one.

@@ -41,14 +41,18 @@ async function commandExchange(ctx: AdhocContext, host: string, command: Element
   return answer;
 }
 
-/** Runs `execute` of a command node on a host; returns the <command/> of the reply. */
+/**
+ * Runs `execute` of a command node on a host; returns the <command/> of the reply. With `form`,
+ * the filled-in form goes with the execute itself (commands of mod_invites_manage complete in one step).
+ */
 export function executeCommand(
   ctx: AdhocContext,
   host: string,
   node: string,
-  { expect = "completed" }: { expect?: Status } = {},
+  { expect = "completed", form }: { expect?: Status; form?: Element } = {},
 ): Promise<Element> {
-  return commandExchange(ctx, host, xml("command", { xmlns: NS_COMMANDS, node, action: "execute" }), expect);
+  const command = xml("command", { xmlns: NS_COMMANDS, node, action: "execute" }, ...(form ? [form] : []));
+  return commandExchange(ctx, host, command, expect);
 }
 
 /** Submits a form to a multi-step command and expects it to complete. */
@@ -73,10 +77,10 @@ export async function listCommands(ctx: AdhocContext, host: string): Promise<str
 
 function toDomainError(err: unknown, host: string, ctx: AdhocContext): Error {
   if (err instanceof AppError) return err;
-  const e = err as { name?: string; condition?: string };
+  const e = err as { name?: string; condition?: string; text?: string };
   if (e.name === "TimeoutError") return new XmppTimeoutError(host, ctx.timeoutMs);
   if (e.name === "StanzaError" && e.condition) {
-    return new ProsodyRefusedError(host, e.condition, fixFor(e.condition, host, ctx.componentJid));
+    return new ProsodyRefusedError(host, e.condition, fixFor(e.condition, host, ctx.componentJid), e.text ?? "");
   }
   // Anything else was thrown by the transport (a socket closing under a write, say).
   return new XmppUnavailableError("connection to Prosody failed during the call");

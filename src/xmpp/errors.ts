@@ -24,6 +24,8 @@ export class ProsodyRefusedError extends AppError {
     readonly host: string,
     readonly condition: string,
     readonly fix: string,
+    /** The error's own text, when Prosody gave one. */
+    readonly text = "",
   ) {
     super("prosody_refused", `Prosody refused the invite command for ${host}: ${condition}`);
   }
@@ -41,7 +43,10 @@ export function fixFor(condition: string, host: string, componentJid: string): s
   switch (condition) {
     case "forbidden":
     case "not-authorized":
-      return `add "${componentJid}" to admins (globally or under VirtualHost "${host}") in prosody.cfg.lua`;
+      return (
+        `add "${componentJid}" to invites_manage_jids and load "invites_manage" under VirtualHost "${host}" ` +
+        `(least privilege), or add it to admins, in prosody.cfg.lua`
+      );
     case "item-not-found":
     case "feature-not-implemented":
     case "service-unavailable": // nothing on the host handles ad-hoc commands at all

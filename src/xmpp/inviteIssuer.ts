@@ -5,6 +5,7 @@ import type { Logger } from "../log.js";
 import { executeCommand, listCommands, submitCommand, type AdhocContext } from "./adhoc.js";
 import { NS_DATA, readFormFields } from "./dataForm.js";
 import { ProsodyBadReplyError, ProsodyRefusedError, fixFor } from "./errors.js";
+import { notLoaded, type InviteManager, type ManagedInvite } from "./inviteManager.js";
 
 export const NODE_CREATE_ACCOUNT = "urn:xmpp:invite#create-account";
 // Prosody 13 only: an invite that lets an existing user set a new password.
@@ -18,11 +19,30 @@ export interface Invite {
   readonly expires: string;
 }
 
-export interface InviteIssuer {
-  createAccountInvite(host: string): Promise<Invite>;
-  /** Throws `not_implemented` where Prosody lacks the command (before 13). */
-  createResetInvite(host: string, username: string): Promise<Invite>;
+/** Asked of /invites_api: a ttl needs mod_invites_manage; `source` names the key for its records. */
+export interface InviteOptions {
+  readonly ttl?: number;
+  readonly source: string;
 }
+
+/**
+ * The invites of /invites_api. Where the host runs mod_invites_manage they are made there (the
+ * component need not be an admin); otherwise with mod_invites_adhoc's commands, as mod_invites_api does.
+ */
+export interface InviteIssuer {
+  createAccountInvite(host: string, options: InviteOptions): Promise<Invite>;
+  /** Throws `not_implemented` where the host has neither mod_invites_manage nor Prosody 13's command. */
+  createResetInvite(host: string, username: string, options: InviteOptions): Promise<Invite>;
+}
+
+// Prosody's own form of a time (as mod_invites_adhoc sends it): UTC, whole seconds.
+const isoSeconds = (unixSeconds: number): string => new Date(unixSeconds * 1_000).toISOString().replace(".000Z", "Z");
+
+const fromManaged = (invite: ManagedInvite): Invite => ({
+  url: invite.landingPage ?? invite.uri,
+  uri: invite.uri,
+  expires: isoSeconds(invite.expires),
+});
 
 function inviteFrom(command: Element, host: string): Invite {
   const fields = readFormFields(command);
@@ -33,7 +53,7 @@ function inviteFrom(command: Element, host: string): Invite {
   return { url, uri, expires: fields.get("expire") ?? "" };
 }
 
-export function createInviteIssuer(ctx: AdhocContext, log: Logger): InviteIssuer {
+export function createInviteIssuer(ctx: AdhocContext, log: Logger, manager: InviteManager): InviteIssuer {
   async function logged<T>(host: string, work: () => Promise<T>): Promise<T> {
     try {
       return await work();
@@ -46,21 +66,31 @@ export function createInviteIssuer(ctx: AdhocContext, log: Logger): InviteIssuer
   }
 
   return {
-    createAccountInvite(host) {
+    createAccountInvite(host, { ttl, source }) {
       log.debug({ host }, "creating invite");
-      return logged(host, async () => inviteFrom(await executeCommand(ctx, host, NODE_CREATE_ACCOUNT), host));
+      return logged(host, async () => {
+        if (await manager.available(host)) return fromManaged(await manager.createAccount(host, { ttl, source }));
+        if (ttl !== undefined) throw notLoaded(host);
+        return inviteFrom(await executeCommand(ctx, host, NODE_CREATE_ACCOUNT), host);
+      });
     },
 
-    createResetInvite(host, username) {
+    createResetInvite(host, username, { ttl, source }) {
       log.debug({ host }, "creating password-reset invite");
       return logged(host, async () => {
+        if (await manager.available(host))
+          return fromManaged(await manager.createReset(host, { username, ttl, source }));
+        if (ttl !== undefined) throw notLoaded(host);
         // Prosody 0.12 lists no such command: say what is missing rather than fail obscurely.
         const commands = await listCommands(ctx, host);
         if (!commands.includes(NODE_PASSWORD_RESET)) {
           if (!commands.includes(NODE_CREATE_ACCOUNT)) {
             throw new ProsodyRefusedError(host, "item-not-found", fixFor("item-not-found", host, ctx.componentJid));
           }
-          throw new AppError("not_implemented", `${host} has no password-reset command (Prosody before 13)`);
+          throw new AppError(
+            "not_implemented",
+            `${host} has no password-reset command: load "invites_manage" under its VirtualHost, or run Prosody 13`,
+          );
         }
         const form = await executeCommand(ctx, host, NODE_PASSWORD_RESET, { expect: "executing" });
         const answer = xml(

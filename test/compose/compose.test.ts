@@ -154,6 +154,25 @@ describe("docker compose deployment", { concurrency: 1 }, () => {
     assert.ok(login.jid.startsWith(`${account.username}@${domain}/`), login.jid);
   });
 
+  it("least privilege: a manage key makes, lists and revokes invites through mod_invites_manage", async () => {
+    const manage = keyFrom(await cli("invites-api", "create", domain, "manager", "--scope", "manage")).key;
+    const headers = { Authorization: `Bearer ${manage}`, "Content-Type": "application/json" };
+    const made = await fetch(`${api}/invites/group`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ groups: ["staff"], ttl: 3600 }),
+    });
+    assert.equal(made.status, 201, await made.clone().text());
+    const group = (await made.json()) as { id: string; landing_page: string; reusable: boolean };
+    assert.equal(group.reusable, true);
+    const listed = (await (await fetch(`${api}/invites`, { headers })).json()) as Array<{ id: string }>;
+    assert.ok(listed.some((pending) => pending.id === group.id));
+    assert.equal((await fetch(`${api}/invites/${group.id}`, { method: "DELETE", headers })).status, 204);
+    const { url, host } = onLoopback(group.landing_page);
+    const page = await http(url, { headers: { Host: host } });
+    assert.doesNotMatch(String(page.headers.link ?? ""), /preauth=/, "Prosody's page no longer offers it");
+  });
+
   it("refuses a key deleted with `exec … delete` (403)", async () => {
     await cli("invites-api", "delete", domain, "--", key.id);
     assert.equal((await createInvite(api, key.key)).status, 403);

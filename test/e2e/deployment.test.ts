@@ -53,14 +53,22 @@ describe("prosody-config/prosody.cfg.lua", () => {
     assert.notEqual((await checkConfig(broken)).code, 0);
   });
 
-  it("enables the invite modules, SQL storage, the component and its admin entry", () => {
+  it("enables the invite modules, SQL storage and the component, in least privilege (not an admin)", () => {
     const text = readFileSync(prosodyConfig, "utf8");
-    for (const module of ["invites", "invites_adhoc", "invites_page", "invites_register", "invites_register_web"]) {
+    const modules = ["invites", "invites_adhoc", "invites_page", "invites_register", "invites_register_web"];
+    for (const module of [...modules, "invites_manage"]) {
       assert.match(text, new RegExp(`^\\s*"${module}";`, "m"), module);
     }
     assert.match(text, /^storage = "sql"$/m);
     assert.match(text, /^Component "invites\.example\.com"\n\s*component_secret = ENV_COMPONENT_SECRET$/m);
-    assert.match(text, /^admins = \{ "invites\.example\.com"[^}]*\}$/m);
+    assert.match(text, /^admins = \{ \}$/m);
+    assert.match(text, /^invites_manage_jids = \{ "invites\.example\.com"[^}]*\}$/m);
+    // The image ships the module where plugin_paths looks.
+    assert.match(
+      readFileSync(join(root, "prosody-config", "Dockerfile"), "utf8"),
+      /^COPY modules\/ \/usr\/local\/lib\/prosody\/invites-api\/$/m,
+    );
+    assert.match(text, /^plugin_paths = \{ "\/usr\/local\/lib\/prosody\/invites-api" \}$/m);
   });
 });
 
@@ -104,7 +112,7 @@ describe("docker-compose.yml", () => {
     );
     const config = parse(stdout) as { services: Record<string, ComposeService> };
     const cfg = readFileSync(prosodyConfig, "utf8");
-    const admins = /^admins = \{([^}]*)\}$/m.exec(cfg)?.[1] ?? "";
+    const allowed = /^invites_manage_jids = \{([^}]*)\}$/m.exec(cfg)?.[1] ?? "";
     const instances = ["invites-api-a", "invites-api-b"].map((name) => config.services[name]);
     assert.ok(config.services.redis);
     const domains = instances.map((service) => {
@@ -113,7 +121,7 @@ describe("docker-compose.yml", () => {
       assert.equal(service?.environment.TRUST_PROXY, undefined, "TRUST_PROXY on a directly published instance");
       const domain = service?.environment.COMPONENT_DOMAIN ?? "";
       assert.match(cfg, new RegExp(`^Component "${domain.replace(/\./g, "\\.")}"$`, "m"), domain);
-      assert.ok(admins.includes(`"${domain}"`), `${domain} in admins`);
+      assert.ok(allowed.includes(`"${domain}"`), `${domain} in invites_manage_jids`);
       return domain;
     });
     assert.notEqual(domains[0], domains[1]);

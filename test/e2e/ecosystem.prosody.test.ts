@@ -90,7 +90,8 @@ describe("one instance for several hosts; JSON, metrics and logs, against a real
       assert.equal(res.status, 501);
       assert.deepEqual(await res.json(), {
         error: "not_implemented",
-        message: "this needs Prosody 13 (password-reset invites)",
+        message:
+          'one.test has no password-reset command: load "invites_manage" under its VirtualHost, or run Prosody 13',
       });
     }
     const account = await fetch(`${service.url}/invites_api?key=${k}`, { redirect: "manual" });

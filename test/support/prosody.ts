@@ -1,8 +1,9 @@
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { chownSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { chownSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { terminate, track } from "./cleanup.js";
 import { freePort } from "./ports.js";
@@ -12,6 +13,8 @@ export interface HostOptions {
   readonly modules?: readonly string[];
   /** A per-host `admins` line. */
   readonly admins?: readonly string[];
+  /** More Lua lines under the VirtualHost. */
+  readonly lines?: readonly string[];
 }
 
 export interface ProsodyOptions {
@@ -35,6 +38,8 @@ export interface RunningProsody {
   readonly dataDir: string;
   readonly configPath: string;
   readonly componentPort: number;
+  /** The client-to-server (c2s) port, plain TCP on 127.0.0.1 (TLS is disabled). */
+  readonly c2sPort: number;
   readonly httpPort: number;
   readonly pid: () => number | undefined;
   /** Restarts a stopped or killed Prosody on the same ports and data. */
@@ -50,7 +55,12 @@ export interface RunningProsody {
 }
 
 // invites_register_web is left out: on Debian 0.12 it needs mod_password_policy, which prosody-modules lacks.
+/** The project's own Prosody modules (mod_invites_manage), copied beside each test Prosody's config. */
+export const PROJECT_MODULES = fileURLToPath(new URL("../../prosody-config/modules", import.meta.url));
+
 export const INVITE_MODULES = ["invites", "invites_adhoc", "invites_page", "invites_register"];
+/** The invite suite with this project's module, for least privilege. */
+export const MANAGE_MODULES = [...INVITE_MODULES, "invites_manage"];
 
 const lua = (value: string) => JSON.stringify(value);
 const luaList = (values: readonly string[]) => `{ ${values.map(lua).join(", ")} }`;
@@ -65,7 +75,7 @@ export function prosodyConfig(
     `pidfile = ${lua(join(paths.dir, "prosody.pid"))}`,
     `data_path = ${lua(paths.dataDir)}`,
     // Prosody 13 gets a folder of community modules only (see scripts/with-prosody13.sh).
-    `plugin_paths = { ${lua(process.env.PROSODY_PLUGIN_PATH ?? "/usr/lib/prosody/modules")} }`,
+    `plugin_paths = { ${lua(join(paths.dir, "modules"))}, ${lua(process.env.PROSODY_PLUGIN_PATH ?? "/usr/lib/prosody/modules")} }`,
     `log = { { levels = { min = ${lua(opts.logLevel ?? "debug")} }, to = "file", filename = ${lua(join(paths.dir, "prosody.log"))} } }`,
     `interfaces = { "127.0.0.1" }`,
     `local_interfaces = { "127.0.0.1" }`,
@@ -95,6 +105,7 @@ export function prosodyConfig(
       `  http_external_url = ${lua(`http://${host}:${ports.http}/`)}`,
       `  modules_enabled = ${luaList(hostOptions.modules ?? opts.hostModules ?? INVITE_MODULES)}`,
       hostOptions.admins ? `  admins = ${luaList(hostOptions.admins)}` : "",
+      ...(hostOptions.lines ?? []).map((line) => `  ${line}`),
       "",
     );
   }
@@ -157,6 +168,8 @@ export async function createProsody(opts: ProsodyOptions): Promise<RunningProsod
   const ports = { c2s: await freePort(), s2s: await freePort(), component: await freePort(), http: await freePort() };
   const configPath = join(dir, "prosody.cfg.lua");
   writeFileSync(configPath, prosodyConfig(opts, { dir, dataDir }, ports));
+  // A copy, because Prosody's user may not see into the checkout (a private temporary clone, say).
+  cpSync(PROJECT_MODULES, join(dir, "modules"), { recursive: true });
   const owner = prosodyUser();
   if (owner) chownTree(dir, owner);
 
@@ -213,6 +226,7 @@ export async function createProsody(opts: ProsodyOptions): Promise<RunningProsod
     dataDir,
     configPath,
     componentPort: ports.component,
+    c2sPort: ports.c2s,
     httpPort: ports.http,
     pid: () => child?.pid,
     start,

@@ -17,6 +17,7 @@ import {
   XmppUnavailableError,
 } from "../../src/xmpp/errors.js";
 import { withCharChanged } from "../support/tamper.js";
+import { fakeManager } from "../support/fakeManager.js";
 
 const INVITE: Invite = { url: "https://e.test/invites_page?T", uri: "xmpp:e.test?register;preauth=T", expires: "" };
 
@@ -67,6 +68,7 @@ describe("HTTP API with a fake issuer", () => {
       metrics: createMetrics({ xmppOnline: () => true }),
       limits: createRateLimits({ defaultKeyRate: undefined, failureLimit: undefined }),
       issuer: fake.issuer,
+      manager: fakeManager().manager,
       log: pino({ level: "silent" }),
       xmppStatus: () => xmpp,
     }).listen(0, "127.0.0.1");

@@ -9,6 +9,7 @@ import { createKeyStore, type KeyStore } from "../../src/keys/keyStore.js";
 import { createMetrics } from "../../src/metrics/metrics.js";
 import { createRateLimits, type RateLimitOptions } from "../../src/limits/rateLimits.js";
 import type { Invite, InviteIssuer } from "../../src/xmpp/inviteIssuer.js";
+import { fakeManager } from "../support/fakeManager.js";
 
 const INVITE: Invite = {
   url: "https://e.test/p?TOKEN123",
@@ -51,6 +52,7 @@ async function harness(limits: Partial<RateLimitOptions> = {}): Promise<Harness>
     metrics: createMetrics({ xmppOnline: () => true }),
     limits: createRateLimits({ defaultKeyRate: undefined, failureLimit: undefined, ...limits }),
     issuer,
+    manager: fakeManager().manager,
     log: pino({ level: "info" }, sink),
     xmppStatus: () => ({ online: true }),
     now: () => clock.now,

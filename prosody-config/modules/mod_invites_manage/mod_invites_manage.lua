@@ -1,0 +1,383 @@
+-- mod_invites_manage: make and manage invites (XEP-0401: Easy User Onboarding) through ad-hoc
+-- commands (XEP-0050), with their input and results as data forms (XEP-0004).
+--
+-- Written for invites-api, which reaches Prosody as a component. Least privilege: the JIDs listed
+-- in invites_manage_jids (and the host's admins) may use these commands and nothing more, so the
+-- component does not need to be a Prosody admin, which would give it every admin command.
+--
+-- It also makes two promises of an invite hold when it is used, for every invite on the host:
+-- an invite for a named account registers that account only, and an invite naming groups puts
+-- the new account into their members' rosters (and theirs into its roster).
+--
+-- Works unchanged on Prosody 0.12 and 13.
+
+local st = require "util.stanza";
+local dataforms = require "util.dataforms";
+local jid = require "util.jid";
+local nodeprep = require "util.encodings".stringprep.nodeprep;
+local usermanager = require "core.usermanager";
+local rostermanager = require "core.rostermanager";
+local adhoc_new = module:require "adhoc".new;
+
+-- Bare JIDs that may use these commands besides the host's admins, e.g. the invites-api component.
+local manage_jids = module:get_option_set("invites_manage_jids", {});
+-- The longest lifetime, in seconds, that an invite made here may be given.
+local max_ttl = module:get_option_number("invites_manage_max_ttl", 86400 * 30);
+-- The roles (Prosody 13) an invite from a JID of invites_manage_jids may give; the host's admins may
+-- give any. Never admin by default: that would hand the component's holder an admin account.
+local grantable_roles = module:get_option_set("invites_manage_roles",
+	{ "prosody:guest", "prosody:registered", "prosody:member" });
+-- The groups an invite may name, as id = display name; the name becomes the roster group.
+local manage_groups = module:get_option("invites_manage_groups", {});
+-- mod_invites' own option: an invite's lifetime when none is asked for (13 also takes "1 week").
+local default_ttl = module.get_option_period and module:get_option_period("invite_expiry", 86400 * 7)
+	or module:get_option_number("invite_expiry", 86400 * 7);
+
+if type(manage_groups) ~= "table" then
+	module:log("error", "invites_manage_groups must be a table of group id = display name; ignoring it");
+	manage_groups = {};
+end
+
+module:depends("adhoc");
+local invites = module:depends("invites");
+
+local node_prefix = "xmpp:invites-api/mod_invites_manage#";
+local max_note_length = 1000;
+-- Roles are Prosody 13's (0.12 has role sets that mod_invites_register would store unchecked).
+local have_roles = usermanager.get_role_by_name ~= nil;
+
+-- Prosody 13 deprecates is_admin() and logs a traceback on every call: ask its roles there instead.
+local is_admin;
+if module.may then
+	module:default_permission("prosody:admin", ":manage");
+	function is_admin(actor) return module:may(":manage", actor); end
+else
+	function is_admin(actor) return usermanager.is_admin(actor, module.host); end
+end
+
+local function refuse(type, condition, text)
+	return { status = "error", error = { type = type, condition = condition, text = text } };
+end
+
+local function bad_request(text) return refuse("modify", "bad-request", text); end
+
+-- Values of a submitted form by field name, each a list (multi fields carry several <value>s).
+-- Read by hand, not with a layout: the service sends fields without types.
+local function read_form(form)
+	local values = {};
+	for field in form:childtags("field") do
+		if field.attr.var then
+			local list = {};
+			for value in field:childtags("value") do
+				local text = value:get_text();
+				if text ~= "" then list[#list + 1] = text; end
+			end
+			values[field.attr.var] = list;
+		end
+	end
+	return values;
+end
+
+-- The request carried by a form, every field checked; or nil and the error to answer with.
+-- `privileged`: the caller is an admin of the host, who may give any role.
+local function read_request(form, privileged)
+	local values = read_form(form);
+	for name, list in pairs(values) do
+		for _, value in ipairs(list) do
+			if value:find("%c") then return nil, bad_request(name.." must not contain control characters"); end
+		end
+	end
+	local function single(name) return values[name] and values[name][1]; end
+	local function multi(name) return values[name] and values[name][1] and values[name]; end
+
+	local request = { note = single("note"), source = single("source"), id = single("id") };
+	local username = single("username");
+	if username then
+		-- Strict, as in-band registration is: an invite for a name it would refuse is no use.
+		request.username = nodeprep(username, true);
+		if not request.username or request.username == "" then
+			return nil, bad_request("username is not a valid user name");
+		end
+	end
+	local ttl = single("ttl");
+	if ttl then
+		request.ttl = ttl:match("^%d+$") and tonumber(ttl);
+		if not request.ttl or request.ttl < 1 or request.ttl > max_ttl then
+			return nil, bad_request(("ttl must be a whole number of seconds from 1 to %d"):format(max_ttl));
+		end
+	end
+	request.groups = multi("groups");
+	for _, group in ipairs(request.groups or {}) do
+		if not manage_groups[group] then return nil, bad_request("unknown group "..group); end
+	end
+	request.roles = multi("roles");
+	if request.roles and not have_roles then
+		return nil, refuse("cancel", "feature-not-implemented", "roles need Prosody 13");
+	end
+	for _, role in ipairs(request.roles or {}) do
+		-- pcall: 13's mod_authz_internal raises an error for an unknown name instead of returning nil.
+		local ok, known = pcall(usermanager.get_role_by_name, role, module.host);
+		if not (ok and known) then return nil, bad_request("unknown role "..role); end
+		if not privileged and not grantable_roles:contains(role) then
+			return nil, bad_request("role "..role.." is not in invites_manage_roles");
+		end
+	end
+	if request.note and (utf8.len(request.note) or #request.note) > max_note_length then
+		return nil, bad_request(("note must be at most %d characters"):format(max_note_length));
+	end
+	return request;
+end
+
+-- What mod_invites keeps with the invite; nil entries simply stay out of it.
+local function additional_data(request, actor)
+	return {
+		roles = request.roles, groups = request.groups, note = request.note;
+		source = request.source or ("adhoc/"..actor);
+	};
+end
+
+-- Group and role lists as mod_invites keeps them; older invites may hold sets ({ name = true }).
+local function names(t)
+	if type(t) ~= "table" then return {}; end
+	if t[1] ~= nil then return t; end
+	local list = {};
+	for name in pairs(t) do list[#list + 1] = name; end
+	table.sort(list);
+	return list;
+end
+
+-- The fields describing an invite, in the order results and <reported/> list them.
+local invite_fields = {
+	{ var = "id", type = "text-single", label = "Invite id (token)" };
+	{ var = "type", type = "text-single", label = "Type" };
+	{ var = "reusable", type = "boolean", label = "Reusable" };
+	{ var = "inviter", type = "text-single", label = "Inviter" };
+	{ var = "jid", type = "jid-single", label = "Account or host" };
+	{ var = "uri", type = "text-single", label = "Invite URI" };
+	{ var = "landing-url", type = "text-single", label = "Invite web page" };
+	{ var = "created", type = "text-single", label = "Created (Unix time)" };
+	{ var = "expires", type = "text-single", label = "Expires (Unix time)" };
+	{ var = "groups", type = "text-multi", label = "Groups" };
+	{ var = "roles", type = "text-multi", label = "Roles" };
+	{ var = "reset", type = "boolean", label = "Password reset" };
+	{ var = "note", type = "text-single", label = "Note" };
+	{ var = "source", type = "text-single", label = "Made by" };
+};
+
+local function invite_values(token, invite)
+	local data = invite.additional_data or {};
+	return {
+		id = token, type = invite.type, jid = invite.jid, uri = invite.uri;
+		reusable = invite.reusable and "true" or "false";
+		inviter = invite.inviter or (invite.type == "roster" and jid.node(invite.jid) or nil);
+		["landing-url"] = invite.landing_page;
+		created = invite.created_at and ("%d"):format(invite.created_at);
+		expires = ("%d"):format(invite.expires);
+		groups = names(data.groups), roles = names(data.roles);
+		reset = data.allow_reset and "true" or "false";
+		note = data.note, source = data.source;
+	};
+end
+
+-- Adds one <field/> per property; `complete` gives absent ones an empty value, as a table's
+-- <item/>s must carry every field of its <reported/> (XEP-0004).
+local function add_invite_fields(parent, values, complete)
+	for _, field in ipairs(invite_fields) do
+		local value = values[field.var];
+		if field.type == "text-multi" then
+			parent:tag("field", { var = field.var, type = field.type });
+			for _, v in ipairs(value) do parent:text_tag("value", v); end
+			parent:up();
+		elseif value or complete then
+			parent:tag("field", { var = field.var, type = field.type }):text_tag("value", value or ""):up();
+		end
+	end
+	return parent;
+end
+
+local function invite_result(token, invite)
+	local form = st.stanza("x", { xmlns = "jabber:x:data", type = "result" }):text_tag("title", "Invite");
+	return { status = "completed", other = add_invite_fields(form, invite_values(token, invite)) };
+end
+
+local function created(invite)
+	if not invite then return refuse("wait", "internal-server-error", "could not create the invite"); end
+	return invite_result(invite.token, invite);
+end
+
+-- Blank forms, for a person's client that executes a command without one.
+local function field(name, label, type) return { name = name, label = label, type = type or "text-single" }; end
+local ttl_field = field("ttl", "Valid for how many seconds (optional)");
+local groups_field = field("groups", "Group ids, one a line (optional)", "text-multi");
+-- Last in each form: nil on 0.12, which has no roles to offer, so the forms simply end before it.
+local roles_field = have_roles and field("roles", "Roles, one a line (optional)", "text-multi") or nil;
+local note_field = field("note", "Note (optional)");
+local source_field = field("source", "Made by (optional)");
+local id_field = field("id", "Invite id (token)");
+id_field.required = true;
+
+local account_form = dataforms.new({ title = "Create an account invite",
+	field("username", "Only for this user name (optional)"), ttl_field, groups_field, note_field, source_field,
+	roles_field });
+local group_form = dataforms.new({ title = "Create a group invite (reusable until it expires)",
+	groups_field, ttl_field, note_field, source_field, roles_field });
+local reset_form = dataforms.new({ title = "Create a password reset invite",
+	field("username", "User name"), ttl_field, source_field });
+local show_form = dataforms.new({ title = "Show a pending invite", id_field });
+local revoke_form = dataforms.new({ title = "Revoke an invite", id_field });
+
+-- Registers a command: checks the caller, answers cancel and a missing form, then hands the
+-- checked request to `run(request, actor)`. A command without `blank` form takes no input.
+local function command(name, node, blank, run)
+	local function handler(_, data)
+		local actor = jid.bare(data.from);
+		local privileged = is_admin(data.from);
+		if not (privileged or manage_jids:contains(actor)) then
+			module:log("warn", "Refused %s to %s: neither in invites_manage_jids nor an admin", node, actor);
+			return refuse("auth", "forbidden", "not allowed to manage invites on "..module.host);
+		end
+		if data.action == "cancel" or (data.form and data.form.attr.type == "cancel") then
+			return { status = "canceled" };
+		end
+		if not data.form and blank then
+			return { status = "executing", actions = { "complete" }, form = blank };
+		end
+		local request, err = read_request(data.form or st.stanza("x"), privileged);
+		if not request then return err; end
+		return run(request, actor);
+	end
+	module:provides("adhoc", adhoc_new(name, node_prefix..node, handler, "any"));
+end
+
+command("Create an account invite", "create-account", account_form, function (request, actor)
+	if request.username and usermanager.user_exists(request.username, module.host) then
+		return refuse("cancel", "conflict", "user "..request.username.." already exists");
+	end
+	return created(invites.create_account(request.username, additional_data(request, actor), request.ttl));
+end);
+
+command("Create a group invite", "create-group", group_form, function (request, actor)
+	if not request.groups then return bad_request("at least one group is required"); end
+	-- Always with a ttl: mod_invites makes a group invite reusable only when given one.
+	return created(invites.create_group(request.groups, additional_data(request, actor), request.ttl or default_ttl));
+end);
+
+command("Create a password reset invite", "create-reset", reset_form, function (request, actor)
+	local username = request.username;
+	if not username then return bad_request("username is required"); end
+	if not usermanager.user_exists(username, module.host) then
+		return refuse("cancel", "item-not-found", "no user "..username.." on "..module.host);
+	end
+	-- What invites.create_account_reset() does, plus the source, which it cannot record.
+	local data = { allow_reset = username, source = request.source or ("adhoc/"..actor) };
+	return created(invites.create_account(username, data, request.ttl or 86400));
+end);
+
+command("List pending invites", "list", nil, function ()
+	local pending = {};
+	for token, invite in invites.pending_account_invites() do
+		pending[#pending + 1] = { token = token, invite = invite };
+	end
+	table.sort(pending, function (a, b)
+		if a.invite.created_at ~= b.invite.created_at then
+			return (a.invite.created_at or 0) < (b.invite.created_at or 0);
+		end
+		return a.token < b.token;
+	end);
+	local form = st.stanza("x", { xmlns = "jabber:x:data", type = "result" })
+		:text_tag("title", "Pending invites"):tag("reported");
+	for _, f in ipairs(invite_fields) do form:tag("field", { var = f.var, type = f.type, label = f.label }):up(); end
+	form:up();
+	for _, p in ipairs(pending) do
+		add_invite_fields(form:tag("item"), invite_values(p.token, p.invite), true):up();
+	end
+	return { status = "completed", other = form };
+end);
+
+command("Show a pending invite", "show", show_form, function (request)
+	if not request.id then return bad_request("id is required"); end
+	local invite = invites.get_account_invite_info(request.id);
+	if not invite then return refuse("cancel", "item-not-found", "no pending invite with this id"); end
+	return invite_result(request.id, invite);
+end);
+
+command("Revoke an invite", "revoke", revoke_form, function (request)
+	if not request.id then return bad_request("id is required"); end
+	-- Expired invites stay in storage until used or revoked: they may be revoked too.
+	local invite, err = invites.get_account_invite_info(request.id);
+	if not invite and err ~= "token-expired" then
+		return refuse("cancel", "item-not-found", "no pending invite with this id");
+	end
+	if not invites.delete_account_invite(request.id) then
+		return refuse("wait", "internal-server-error", "could not revoke the invite");
+	end
+	return { status = "completed", info = "revoked" };
+end);
+
+-- Registration through an invite, whoever made it.
+local function validated_invite(event)
+	return event.validated_invite or (event.session and event.session.validated_invite);
+end
+
+-- An invite for a named account must register that account only: neither 0.12 nor 13 checks.
+-- Runs before mod_invites_register (priority 0), which accepts any name.
+module:hook("user-registering", function (event)
+	local invite = validated_invite(event);
+	if not invite then return; end
+	local info = invites.get_account_invite_info(invite.token);
+	if not info then
+		-- The session checked the token earlier; since then it expired, was used or was revoked.
+		event.allowed, event.reason = false, "This invite is no longer valid";
+		return;
+	end
+	-- Contact invites name the inviter's JID, not the new account's.
+	local reserved = info.type == "register" and jid.node(info.jid);
+	if reserved and reserved ~= event.username then
+		event.allowed, event.reason = false, "This invite is for the account "..reserved.." only";
+	end
+end, 10);
+
+local group_members = module:open_store("invites_manage_groups"); -- group id -> { username = true }
+
+-- Puts `contact` into `username`'s roster with a mutual subscription, in the given roster group.
+local function add_contact(username, contact, group_name)
+	local contact_jid = contact.."@"..module.host;
+	local roster = rostermanager.load_roster(username, module.host);
+	local item = roster[contact_jid] or {};
+	item.subscription, item.ask = "both", nil;
+	item.groups = item.groups or {};
+	item.groups[group_name] = true;
+	roster[contact_jid] = item;
+	if rostermanager.save_roster(username, module.host, roster, contact_jid) then
+		rostermanager.roster_push(username, module.host, contact_jid);
+	else
+		module:log("warn", "Could not add %s to the roster of %s", contact_jid, username);
+	end
+end
+
+module:hook("user-registered", function (event)
+	local invite = validated_invite(event);
+	local groups = invite and invite.additional_data and invite.additional_data.groups;
+	if not groups then return; end
+	local username = event.username;
+	for _, group_id in ipairs(names(groups)) do
+		local group_name = manage_groups[group_id];
+		if group_name then
+			local members = group_members:get(group_id) or {};
+			for member in pairs(members) do
+				if not usermanager.user_exists(member, module.host) then
+					members[member] = nil; -- deleted since
+				elseif member ~= username then -- a name registered again is already a member
+					add_contact(username, member, group_name);
+					add_contact(member, username, group_name);
+				end
+			end
+			members[username] = true;
+			if not group_members:set(group_id, members) then
+				module:log("error", "Could not record %s as a member of group %s", username, group_id);
+			end
+		else
+			module:log("warn", "Invite names group %s, which is not in invites_manage_groups", group_id);
+		end
+	end
+end);

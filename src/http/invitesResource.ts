@@ -1,0 +1,183 @@
+import type { Context } from "koa";
+import { z } from "zod";
+import { AppError } from "../errors.js";
+import type { KeyInfo, KeyStore } from "../keys/keyStore.js";
+import type { Logger } from "../log.js";
+import type { InviteManager, ManagedInvite } from "../xmpp/inviteManager.js";
+import { boundedTtl, countedInvite } from "./inviteQuota.js";
+import type { ApiKeyState } from "./requireApiKey.js";
+import { USERNAME } from "./usernames.js";
+
+/**
+ * The /invites resource, shaped like mod_http_admin_api's invites so that tools written for it
+ * port easily: same request fields, same invite fields, times in Unix seconds.
+ */
+export interface InviteJson {
+  id: string;
+  type: string;
+  reusable: boolean;
+  inviter: string | null;
+  jid: string;
+  uri: string;
+  landing_page: string | null;
+  created_at: number;
+  expires: number;
+  groups: readonly string[];
+  roles: readonly string[];
+  reset: boolean;
+  note: string | null;
+  source: string | null;
+}
+
+export const inviteJson = (invite: ManagedInvite): InviteJson => ({
+  id: invite.id,
+  type: invite.type,
+  reusable: invite.reusable,
+  inviter: invite.inviter ?? null,
+  jid: invite.jid,
+  uri: invite.uri,
+  landing_page: invite.landingPage ?? null,
+  created_at: invite.createdAt,
+  expires: invite.expires,
+  groups: invite.groups,
+  roles: invite.roles,
+  reset: invite.reset,
+  note: invite.note ?? null,
+  source: invite.source ?? null,
+});
+
+// Prosody's own checks (nodeprep, known roles and groups, its ttl limit) come after these.
+const label = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[^\p{Cc}]+$/u, "no control characters");
+const ttl = z
+  .number()
+  .int()
+  .min(1)
+  .max(100 * 365 * 86_400);
+const common = {
+  ttl: ttl.optional(),
+  roles: z.array(label).max(16).optional(),
+  note: z
+    .string()
+    .max(1_000)
+    .regex(/^[^\p{Cc}]*$/u, "no control characters")
+    .optional(),
+};
+const username = z.string().regex(USERNAME, "not a valid user name");
+
+const BODIES = {
+  account: z.strictObject({ ...common, username: username.optional(), groups: z.array(label).max(32).optional() }),
+  group: z.strictObject({ ...common, groups: z.array(label).min(1).max(32) }),
+  reset: z.strictObject({ username, ttl: ttl.optional() }),
+} as const;
+
+export type Kind = keyof typeof BODIES;
+
+// An invite's id is a token of mod_invites (base64url); anything else cannot name one.
+const INVITE_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+function body<K extends Kind>(ctx: Context, kind: K): z.infer<(typeof BODIES)[K]> {
+  const raw = (ctx.request as { body?: unknown }).body;
+  const length = Number(ctx.get("Content-Length") || 0);
+  if ((length > 0 || ctx.get("Transfer-Encoding")) && !ctx.is("application/json")) {
+    throw new AppError("unsupported_media_type", "the body is not application/json");
+  }
+  const parsed = BODIES[kind].safeParse(raw ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.length ? issue.path.join(".") : "body";
+    throw new AppError("bad_request", `${where}: ${issue?.message ?? "invalid"}`);
+  }
+  return parsed.data as z.infer<(typeof BODIES)[K]>;
+}
+
+export interface ResourceDeps {
+  readonly manager: InviteManager;
+  readonly keys: KeyStore;
+  readonly log: Logger;
+  readonly now: () => Date;
+}
+
+function issue(kind: Kind, ctx: Context, deps: ResourceDeps, apiKey: KeyInfo): Promise<ManagedInvite> {
+  const { host } = apiKey;
+  const source = `invites-api/${apiKey.id}`;
+  const counted = (work: () => Promise<ManagedInvite>) => countedInvite(deps.keys, apiKey, deps.now, work);
+  switch (kind) {
+    case "account": {
+      const request = body(ctx, kind);
+      const ttl = boundedTtl(apiKey, request.ttl);
+      return counted(() => deps.manager.createAccount(host, { ...request, ttl, source }));
+    }
+    case "group": {
+      const request = body(ctx, kind);
+      const ttl = boundedTtl(apiKey, request.ttl);
+      return counted(() => deps.manager.createGroup(host, { ...request, ttl, source }));
+    }
+    case "reset": {
+      const request = body(ctx, kind);
+      const ttl = boundedTtl(apiKey, request.ttl);
+      return counted(() => deps.manager.createReset(host, { username: request.username, ttl, source }));
+    }
+  }
+}
+
+/** POST /invites/account, /invites/group, /invites/reset: 201 with the invite. */
+export function createInvite(kind: Kind, deps: ResourceDeps) {
+  return async function createInvite(ctx: Context): Promise<void> {
+    const { apiKey } = ctx.state as ApiKeyState;
+    const invite = await issue(kind, ctx, deps, apiKey);
+    deps.log.info(
+      { audit: "invite", type: kind, keyId: apiKey.id, host: apiKey.host, expires: invite.expires },
+      "invite issued",
+    );
+    ctx.status = 201;
+    ctx.set("Location", `/invites/${invite.id}`);
+    ctx.body = inviteJson(invite);
+  };
+}
+
+/** Listing, showing and revoking need a key of scope "manage". */
+function managing(ctx: Context): KeyInfo {
+  const { apiKey } = ctx.state as ApiKeyState;
+  if (apiKey.scope !== "manage") {
+    throw new AppError("insufficient_scope", `key ${apiKey.id} has scope create, not manage`);
+  }
+  return apiKey;
+}
+
+function inviteId(ctx: Context): string {
+  const id = (ctx.params as { id?: string }).id ?? "";
+  if (!INVITE_ID.test(id)) throw new AppError("invite_not_found", "not an invite id");
+  return id;
+}
+
+/** GET /invites: the host's pending invites, oldest first. */
+export function listInvites(deps: ResourceDeps) {
+  return async function listInvites(ctx: Context): Promise<void> {
+    const apiKey = managing(ctx);
+    const invites = await deps.manager.list(apiKey.host);
+    ctx.body = invites.sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id)).map(inviteJson);
+  };
+}
+
+/** GET /invites/{id}. */
+export function showInvite(deps: ResourceDeps) {
+  return async function showInvite(ctx: Context): Promise<void> {
+    const apiKey = managing(ctx);
+    ctx.body = inviteJson(await deps.manager.show(apiKey.host, inviteId(ctx)));
+  };
+}
+
+/** DELETE /invites/{id}: 204; the link stops working at once. */
+export function revokeInvite(deps: ResourceDeps) {
+  return async function revokeInvite(ctx: Context): Promise<void> {
+    const apiKey = managing(ctx);
+    await deps.manager.revoke(apiKey.host, inviteId(ctx));
+    // The audit line names the key, never the invite's token.
+    deps.log.info({ audit: "revoke", keyId: apiKey.id, host: apiKey.host }, "invite revoked");
+    ctx.status = 204;
+  };
+}

@@ -1,0 +1,180 @@
+// XEP-0401: Easy User Onboarding, managed through the commands (XEP-0050, forms of XEP-0004) of
+// mod_invites_manage, the Prosody module this project ships (prosody-config/modules/).
+import type { Element } from "@xmpp/component";
+import { AppError } from "../errors.js";
+import { executeCommand, listCommands, type AdhocContext } from "./adhoc.js";
+import { readFormItems, readFormValues, submitForm } from "./dataForm.js";
+import { ProsodyBadReplyError, ProsodyRefusedError } from "./errors.js";
+
+const NODE_PREFIX = "xmpp:invites-api/mod_invites_manage#";
+export const MANAGE_NODES = {
+  createAccount: `${NODE_PREFIX}create-account`,
+  createGroup: `${NODE_PREFIX}create-group`,
+  createReset: `${NODE_PREFIX}create-reset`,
+  list: `${NODE_PREFIX}list`,
+  show: `${NODE_PREFIX}show`,
+  revoke: `${NODE_PREFIX}revoke`,
+} as const;
+
+/** An invite as Prosody's mod_invites keeps it; times in Unix seconds. */
+export interface ManagedInvite {
+  readonly id: string;
+  readonly type: string;
+  readonly reusable: boolean;
+  readonly inviter?: string;
+  readonly jid: string;
+  readonly uri: string;
+  readonly landingPage?: string;
+  readonly createdAt: number;
+  readonly expires: number;
+  readonly groups: readonly string[];
+  readonly roles: readonly string[];
+  readonly reset: boolean;
+  readonly note?: string;
+  readonly source?: string;
+}
+
+export interface NewInvite {
+  readonly ttl?: number;
+  readonly roles?: readonly string[];
+  readonly groups?: readonly string[];
+  readonly note?: string;
+  /** Who asked, recorded with the invite, e.g. "invites-api/KEY_ID". */
+  readonly source: string;
+}
+
+export interface InviteManager {
+  /** Whether the host runs mod_invites_manage for this component (asked once per CAPABILITY_TTL_MS). */
+  available(host: string): Promise<boolean>;
+  createAccount(host: string, invite: NewInvite & { username?: string }): Promise<ManagedInvite>;
+  createGroup(host: string, invite: NewInvite & { groups: readonly string[] }): Promise<ManagedInvite>;
+  createReset(host: string, invite: { username: string; ttl?: number; source: string }): Promise<ManagedInvite>;
+  list(host: string): Promise<ManagedInvite[]>;
+  show(host: string, id: string): Promise<ManagedInvite>;
+  revoke(host: string, id: string): Promise<void>;
+}
+
+/** How long a host's answer to "do you run mod_invites_manage?" is trusted. */
+export const CAPABILITY_TTL_MS = 30_000;
+
+export const notLoaded = (host: string): AppError =>
+  new AppError("not_implemented", `load "invites_manage" under VirtualHost "${host}" (see prosody-config/modules)`);
+
+const one = (values: Map<string, string[]>, name: string): string | undefined => values.get(name)?.[0] || undefined;
+const yes = (value: string | undefined): boolean => value === "true" || value === "1";
+
+function inviteFrom(values: Map<string, string[]>, host: string): ManagedInvite {
+  const id = one(values, "id");
+  const uri = one(values, "uri");
+  const createdAt = Number(one(values, "created"));
+  const expires = Number(one(values, "expires"));
+  if (!id || !uri || !Number.isFinite(createdAt) || !Number.isFinite(expires)) {
+    throw new ProsodyBadReplyError(host, "an invite without id, uri, created or expires");
+  }
+  const optional = (name: string, key: string) => (one(values, name) ? { [key]: one(values, name) } : {});
+  return {
+    id,
+    type: one(values, "type") ?? "register",
+    reusable: yes(one(values, "reusable")),
+    ...optional("inviter", "inviter"),
+    jid: one(values, "jid") ?? host,
+    uri,
+    ...optional("landing-url", "landingPage"),
+    createdAt,
+    expires,
+    groups: values.get("groups") ?? [],
+    roles: values.get("roles") ?? [],
+    reset: yes(one(values, "reset")),
+    ...optional("note", "note"),
+    ...optional("source", "source"),
+  };
+}
+
+/** The module's refusals of a client's input become the client's errors; the rest stay Prosody's. */
+function clientError(err: unknown, host: string): unknown {
+  if (!(err instanceof ProsodyRefusedError)) return err;
+  const text = err.text || err.condition;
+  switch (err.condition) {
+    case "bad-request":
+      return new AppError("bad_request", text);
+    case "conflict":
+      return new AppError("user_exists", text);
+    case "feature-not-implemented":
+      return new AppError("not_implemented", `${host}: ${text}`);
+    default:
+      return err;
+  }
+}
+
+export function createInviteManager(ctx: AdhocContext, now: () => number = Date.now): InviteManager {
+  const known = new Map<string, { available: boolean; at: number }>();
+
+  async function available(host: string): Promise<boolean> {
+    const cached = known.get(host);
+    if (cached && now() - cached.at < CAPABILITY_TTL_MS) return cached.available;
+    const commands = await listCommands(ctx, host);
+    const answer = commands.includes(MANAGE_NODES.createAccount);
+    known.set(host, { available: answer, at: now() });
+    return answer;
+  }
+
+  async function run(host: string, node: string, fields: Record<string, string | readonly string[] | undefined>) {
+    if (!(await available(host))) throw notLoaded(host);
+    try {
+      return await executeCommand(ctx, host, node, { form: submitForm(fields) });
+    } catch (err) {
+      throw clientError(err, host);
+    }
+  }
+
+  async function created(host: string, command: Promise<Element>): Promise<ManagedInvite> {
+    const values = readFormValues(await command);
+    if (!values) throw new ProsodyBadReplyError(host, "no result form for the new invite");
+    return inviteFrom(values, host);
+  }
+
+  const common = (invite: NewInvite) => ({
+    ttl: invite.ttl === undefined ? undefined : String(invite.ttl),
+    roles: invite.roles,
+    groups: invite.groups,
+    note: invite.note,
+    source: invite.source,
+  });
+
+  /** item-not-found from show and revoke means the token, not the command: that is checked first. */
+  async function byId<T>(host: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (err) {
+      if (err instanceof ProsodyRefusedError && err.condition === "item-not-found") {
+        throw new AppError("invite_not_found", `no pending invite with this id on ${host}`);
+      }
+      throw err;
+    }
+  }
+
+  return {
+    available,
+    createAccount: (host, invite) =>
+      created(host, run(host, MANAGE_NODES.createAccount, { ...common(invite), username: invite.username })),
+    createGroup: (host, invite) => created(host, run(host, MANAGE_NODES.createGroup, common(invite))),
+    createReset: async (host, invite) => {
+      const fields = { username: invite.username, ttl: invite.ttl?.toString(), source: invite.source };
+      try {
+        return await created(host, run(host, MANAGE_NODES.createReset, fields));
+      } catch (err) {
+        if (err instanceof ProsodyRefusedError && err.condition === "item-not-found") {
+          throw new AppError("user_not_found", `no account ${invite.username} on ${host}`);
+        }
+        throw err;
+      }
+    },
+    list: async (host) => {
+      const items = readFormItems(await run(host, MANAGE_NODES.list, {}));
+      if (!items) throw new ProsodyBadReplyError(host, "no result form for the list of invites");
+      return items.map((values) => inviteFrom(values, host));
+    },
+    show: (host, id) => byId(host, () => created(host, run(host, MANAGE_NODES.show, { id }))),
+    revoke: (host, id) => byId(host, async () => void (await run(host, MANAGE_NODES.revoke, { id }))),
+  };
+}

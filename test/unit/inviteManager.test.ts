@@ -1,0 +1,195 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { xml, type Element } from "@xmpp/component";
+import { pino } from "pino";
+import { AppError } from "../../src/errors.js";
+import { ProsodyRefusedError } from "../../src/xmpp/errors.js";
+import { createInviteIssuer } from "../../src/xmpp/inviteIssuer.js";
+import { CAPABILITY_TTL_MS, createInviteManager, MANAGE_NODES } from "../../src/xmpp/inviteManager.js";
+
+const NS_COMMANDS = "http://jabber.org/protocol/commands";
+const NS_ITEMS = "http://jabber.org/protocol/disco#items";
+
+const field = (name: string, values: string[]) =>
+  xml("field", { var: name }, ...values.map((v) => xml("value", {}, v)));
+const INVITE = {
+  id: ["Tok-1"],
+  type: ["register"],
+  reusable: ["true"],
+  jid: ["e.test"],
+  uri: ["xmpp:e.test?register;preauth=Tok-1"],
+  "landing-url": ["https://e.test/invite?Tok-1"],
+  created: ["1800000000"],
+  expires: ["1800003600"],
+  groups: ["team", "staff"],
+  roles: [],
+  reset: ["false"],
+  note: ["hello"],
+  source: ["invites-api/K1"],
+};
+const asFields = (values: Record<string, string[]>) => Object.entries(values).map(([n, v]) => field(n, v));
+
+const completed = (node: string, form?: Element) =>
+  xml(
+    "iq",
+    { type: "result" },
+    xml("command", { xmlns: NS_COMMANDS, node, status: "completed" }, ...(form ? [form] : [])),
+  );
+const commandList = (nodes: string[]) =>
+  xml("iq", { type: "result" }, xml("query", { xmlns: NS_ITEMS }, ...nodes.map((node) => xml("item", { node }))));
+const stanzaError = (condition: string, text: string) =>
+  Object.assign(new Error(condition), { name: "StanzaError", condition, text });
+
+function harness(answer: (command: Element) => Element, nodes: string[] = Object.values(MANAGE_NODES)) {
+  const sent: Element[] = [];
+  const clock = { now: 0 };
+  const ctx = {
+    componentJid: "invites.e.test",
+    timeoutMs: 1000,
+    request: async (stanza: Element) => {
+      sent.push(stanza);
+      const command = stanza.getChild("command", NS_COMMANDS);
+      return command ? answer(command) : commandList(nodes);
+    },
+  };
+  const manager = createInviteManager(ctx, () => clock.now);
+  return { manager, sent, clock, ctx };
+}
+
+describe("mod_invites_manage over XEP-0050", () => {
+  it("sends the filled form with execute and reads every field of the invite", async () => {
+    const { manager, sent } = harness((command) =>
+      completed(command.attrs.node ?? "", xml("x", { xmlns: "jabber:x:data", type: "result" }, ...asFields(INVITE))),
+    );
+    const invite = await manager.createGroup("e.test", {
+      groups: ["team", "staff"],
+      ttl: 3600,
+      source: "invites-api/K1",
+    });
+    assert.deepEqual(invite, {
+      id: "Tok-1",
+      type: "register",
+      reusable: true,
+      jid: "e.test",
+      uri: "xmpp:e.test?register;preauth=Tok-1",
+      landingPage: "https://e.test/invite?Tok-1",
+      createdAt: 1800000000,
+      expires: 1800003600,
+      groups: ["team", "staff"],
+      roles: [],
+      reset: false,
+      note: "hello",
+      source: "invites-api/K1",
+    });
+    const command = sent.at(-1)?.getChild("command", NS_COMMANDS);
+    assert.equal(command?.attrs.node, MANAGE_NODES.createGroup);
+    assert.equal(command?.attrs.action, "execute");
+    const form = command?.getChild("x", "jabber:x:data");
+    assert.equal(form?.attrs.type, "submit");
+    const values = (name: string) =>
+      form
+        ?.getChildren("field")
+        .find((f) => f.attrs.var === name)
+        ?.getChildren("value")
+        .map((v) => v.getText());
+    assert.deepEqual(values("groups"), ["team", "staff"]);
+    assert.deepEqual(values("ttl"), ["3600"]);
+    assert.equal(values("note"), undefined, "an unset field is not sent");
+  });
+
+  it("reads a list from the <item/> rows of a reported table", async () => {
+    const { manager } = harness((command) =>
+      completed(
+        command.attrs.node ?? "",
+        xml(
+          "x",
+          { xmlns: "jabber:x:data", type: "result" },
+          xml("reported", {}, ...Object.keys(INVITE).map((name) => xml("field", { var: name }))),
+          xml("item", {}, ...asFields(INVITE)),
+          xml("item", {}, ...asFields({ ...INVITE, id: ["Tok-2"], groups: [], reusable: ["false"] })),
+        ),
+      ),
+    );
+    const invites = await manager.list("e.test");
+    assert.deepEqual(
+      invites.map((i) => [i.id, i.reusable, i.groups]),
+      [
+        ["Tok-1", true, ["team", "staff"]],
+        ["Tok-2", false, []],
+      ],
+    );
+  });
+
+  it("maps the module's refusals: bad input 400, taken name 409, unknown id 404, no roles on 0.12 501", async () => {
+    const cases: Array<[string, string, string, (m: ReturnType<typeof createInviteManager>) => Promise<unknown>]> = [
+      [
+        "bad-request",
+        "ttl must be a whole number of seconds from 1 to 2592000",
+        "bad_request",
+        (m) => m.createAccount("e.test", { ttl: 9e9, source: "s" }),
+      ],
+      [
+        "conflict",
+        "user alice already exists",
+        "user_exists",
+        (m) => m.createAccount("e.test", { username: "alice", source: "s" }),
+      ],
+      ["item-not-found", "no pending invite with this id", "invite_not_found", (m) => m.revoke("e.test", "nope")],
+      [
+        "item-not-found",
+        "no user bob on e.test",
+        "user_not_found",
+        (m) => m.createReset("e.test", { username: "bob", source: "s" }),
+      ],
+      [
+        "feature-not-implemented",
+        "roles need Prosody 13",
+        "not_implemented",
+        (m) => m.createAccount("e.test", { roles: ["x"], source: "s" }),
+      ],
+    ];
+    for (const [condition, text, code, call] of cases) {
+      const { manager } = harness(() => {
+        throw stanzaError(condition, text);
+      });
+      await assert.rejects(call(manager), (err: unknown) => {
+        assert.ok(err instanceof AppError, String(err));
+        assert.equal(err.code, code);
+        return true;
+      });
+    }
+    const { manager } = harness(() => {
+      throw stanzaError("forbidden", "not allowed to manage invites on e.test");
+    });
+    await assert.rejects(manager.list("e.test"), ProsodyRefusedError);
+  });
+
+  it("asks once per CAPABILITY_TTL_MS whether the host runs the module; 501 when it does not", async () => {
+    const { manager, sent, clock } = harness(() => completed("x"), ["urn:xmpp:invite#create-account"]);
+    await assert.rejects(manager.list("e.test"), (err: AppError) => err.code === "not_implemented");
+    await assert.rejects(manager.list("e.test"), (err: AppError) => err.code === "not_implemented");
+    assert.equal(sent.length, 1);
+    clock.now += CAPABILITY_TTL_MS;
+    await assert.rejects(manager.list("e.test"));
+    assert.equal(sent.length, 2);
+  });
+
+  it("/invites_api's issuer uses the module where it is loaded, and refuses a ttl where it is not", async () => {
+    const loaded = harness((command) =>
+      completed(command.attrs.node ?? "", xml("x", { xmlns: "jabber:x:data", type: "result" }, ...asFields(INVITE))),
+    );
+    const issuer = createInviteIssuer(loaded.ctx, pino({ level: "silent" }), loaded.manager);
+    assert.deepEqual(await issuer.createAccountInvite("e.test", { ttl: 60, source: "s" }), {
+      url: "https://e.test/invite?Tok-1",
+      uri: "xmpp:e.test?register;preauth=Tok-1",
+      expires: "2027-01-15T09:00:00Z",
+    });
+    assert.equal(loaded.sent.at(-1)?.getChild("command", NS_COMMANDS)?.attrs.node, MANAGE_NODES.createAccount);
+
+    const bare = harness(() => completed("x"), ["urn:xmpp:invite#create-account"]);
+    const plain = createInviteIssuer(bare.ctx, pino({ level: "silent" }), bare.manager);
+    await assert.rejects(plain.createAccountInvite("e.test", { ttl: 60, source: "s" }), (err: AppError) =>
+      /invites_manage/.test(err.message),
+    );
+  });
+});

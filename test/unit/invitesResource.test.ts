@@ -1,0 +1,236 @@
+import assert from "node:assert/strict";
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import { after, before, describe, it } from "node:test";
+import Keyv from "keyv";
+import { pino } from "pino";
+import { createHttpApp } from "../../src/http/server.js";
+import { redactUrl } from "../../src/http/accessLog.js";
+import { createKeyStore, type KeyOptions, type KeyStore } from "../../src/keys/keyStore.js";
+import { createMetrics } from "../../src/metrics/metrics.js";
+import { createRateLimits } from "../../src/limits/rateLimits.js";
+import type { InviteIssuer } from "../../src/xmpp/inviteIssuer.js";
+import { fakeManager } from "../support/fakeManager.js";
+
+const HOST = "e.test";
+const unusedIssuer: InviteIssuer = {
+  createAccountInvite: () => Promise.reject(new Error("not this path")),
+  createResetInvite: () => Promise.reject(new Error("not this path")),
+};
+
+describe("the /invites resource, with a fake mod_invites_manage", () => {
+  let server: Server;
+  let base: string;
+  let keys: KeyStore;
+  let fake: ReturnType<typeof fakeManager>;
+
+  before(async () => {
+    keys = createKeyStore(new Keyv());
+    fake = fakeManager();
+    server = createHttpApp({
+      keys,
+      metrics: createMetrics({ xmppOnline: () => true }),
+      limits: createRateLimits({ defaultKeyRate: undefined, failureLimit: undefined }),
+      issuer: unusedIssuer,
+      manager: fake.manager,
+      log: pino({ level: "silent" }),
+      xmppStatus: () => ({ online: true }),
+    }).listen(0, "127.0.0.1");
+    await new Promise((resolve) => server.once("listening", resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(() => new Promise((resolve) => server.close(resolve)));
+
+  const keyFor = async (options: KeyOptions = {}, host = HOST) => (await keys.create(host, options)).key;
+  const call = (path: string, key: string, init: RequestInit & { json?: unknown } = {}) => {
+    const { json, ...rest } = init;
+    const headers: Record<string, string> = { Authorization: `Bearer ${key}` };
+    if (json !== undefined) headers["Content-Type"] = "application/json";
+    return fetch(`${base}${path}`, {
+      ...rest,
+      headers: { ...headers, ...(rest.headers as Record<string, string>) },
+      ...(json !== undefined ? { body: JSON.stringify(json) } : {}),
+    });
+  };
+  const lastCall = () => fake.calls.at(-1);
+
+  it("POST /invites/account: 201, the invite in mod_http_admin_api's fields, Location naming it", async () => {
+    const key = await keyFor();
+    const res = await call("/invites/account", key, {
+      method: "POST",
+      json: { username: "alice", ttl: 3600, roles: ["prosody:registered"], groups: ["team"], note: "for Alice" },
+    });
+    assert.equal(res.status, 201);
+    const body = (await res.json()) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(body).sort(), [
+      "created_at",
+      "expires",
+      "groups",
+      "id",
+      "inviter",
+      "jid",
+      "landing_page",
+      "note",
+      "reset",
+      "reusable",
+      "roles",
+      "source",
+      "type",
+      "uri",
+    ]);
+    assert.equal(res.headers.get("location"), `/invites/${String(body.id)}`);
+    assert.equal(body.jid, "alice@e.test");
+    assert.equal((body.expires as number) - (body.created_at as number), 3600);
+    assert.deepEqual(lastCall()?.args, {
+      username: "alice",
+      ttl: 3600,
+      roles: ["prosody:registered"],
+      groups: ["team"],
+      note: "for Alice",
+      source: `invites-api/${key.split("/")[0]}`,
+    });
+  });
+
+  it("POST /invites/group and /invites/reset reach their commands; an empty body is a plain account invite", async () => {
+    const key = await keyFor();
+    const group = await call("/invites/group", key, { method: "POST", json: { groups: ["team"] } });
+    assert.equal(group.status, 201);
+    assert.equal(((await group.json()) as { reusable: boolean }).reusable, true);
+    assert.equal(lastCall()?.op, "group");
+    const reset = await call("/invites/reset", key, { method: "POST", json: { username: "bob" } });
+    assert.equal(reset.status, 201);
+    assert.equal(((await reset.json()) as { reset: boolean }).reset, true);
+    assert.equal(lastCall()?.op, "reset");
+    const plain = await call("/invites/account", key, { method: "POST" });
+    assert.equal(plain.status, 201);
+    assert.deepEqual(lastCall()?.args, { ttl: undefined, source: `invites-api/${key.split("/")[0]}` });
+  });
+
+  it("answers a client's mistakes with 400/415 in JSON, naming the field, and asks Prosody nothing", async () => {
+    const key = await keyFor();
+    const before = fake.calls.length;
+    const cases: Array<[string, unknown, RegExp]> = [
+      ["/invites/account", { ttl: -5 }, /^ttl: /],
+      ["/invites/account", { ttl: 1.5 }, /^ttl: /],
+      ["/invites/account", { usernme: "typo" }, /usernme/],
+      ["/invites/account", { username: "a@b" }, /^username: /],
+      ["/invites/account", { note: "line\nbreak" }, /^note: /],
+      ["/invites/group", {}, /^groups: /],
+      ["/invites/group", { groups: [] }, /^groups: /],
+      ["/invites/reset", { ttl: 60 }, /^username: /],
+      ["/invites/account", ["not", "an", "object"], /body/],
+    ];
+    for (const [path, json, message] of cases) {
+      const res = await call(path, key, { method: "POST", json });
+      assert.equal(res.status, 400, `${path} ${JSON.stringify(json)}`);
+      const body = (await res.json()) as { error: string; message: string };
+      assert.equal(body.error, "bad_request");
+      assert.match(body.message, message);
+    }
+    const broken = await call("/invites/account", key, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: "{nope",
+    });
+    assert.equal(broken.status, 400);
+    assert.equal(((await broken.json()) as { error: string }).error, "bad_request");
+    const form = await call("/invites/account", key, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: "username=alice",
+    });
+    assert.equal(form.status, 415);
+    assert.equal(((await form.json()) as { error: string }).error, "unsupported_media_type");
+    assert.equal(fake.calls.length, before);
+  });
+
+  it("scope: a create key may not list, show or revoke (403); a manage key may, on its own host only", async () => {
+    const creator = await keyFor();
+    const manager = await keyFor({ scope: "manage" });
+    const created = (await (await call("/invites/account", creator, { method: "POST" })).json()) as { id: string };
+    for (const [method, path] of [
+      ["GET", "/invites"],
+      ["GET", `/invites/${created.id}`],
+      ["DELETE", `/invites/${created.id}`],
+    ] as const) {
+      const res = await call(path, creator, { method });
+      assert.equal(res.status, 403, `${method} ${path}`);
+      assert.equal(((await res.json()) as { error: string }).error, "insufficient_scope");
+    }
+    const list = (await (await call("/invites", manager)).json()) as Array<{ id: string }>;
+    assert.ok(list.some((invite) => invite.id === created.id));
+    assert.equal((await call(`/invites/${created.id}`, manager)).status, 200);
+    const elsewhere = await keyFor({ scope: "manage" }, "other.test");
+    assert.equal((await call(`/invites/${created.id}`, elsewhere)).status, 404);
+    assert.equal((await call(`/invites/${created.id}`, elsewhere, { method: "DELETE" })).status, 404);
+    assert.ok(((await (await call("/invites", elsewhere)).json()) as unknown[]).length === 0);
+    const revoked = await call(`/invites/${created.id}`, manager, { method: "DELETE" });
+    assert.equal(revoked.status, 204);
+    assert.equal((await call(`/invites/${created.id}`, manager)).status, 404);
+    const junk = await call("/invites/not%20a%20token", manager);
+    assert.equal(junk.status, 404);
+    assert.equal(((await junk.json()) as { error: string }).error, "invite_not_found");
+  });
+
+  it("--max-ttl: the ttl when none is given; a longer one is a 400, here and on /invites_api", async () => {
+    const key = await keyFor({ maxTtlSeconds: 3600 });
+    assert.equal((await call("/invites/account", key, { method: "POST" })).status, 201);
+    assert.equal((lastCall()?.args as { ttl?: number }).ttl, 3600);
+    assert.equal((await call("/invites/group", key, { method: "POST", json: { groups: ["g"], ttl: 60 } })).status, 201);
+    assert.equal((lastCall()?.args as { ttl?: number }).ttl, 60);
+    const tooLong = await call("/invites/account", key, { method: "POST", json: { ttl: 3601 } });
+    assert.equal(tooLong.status, 400);
+    assert.match(((await tooLong.json()) as { message: string }).message, /at most 3600 seconds/);
+    const legacy = await fetch(`${base}/invites_api?key=${key}&ttl=7200`, { method: "POST" });
+    assert.equal(legacy.status, 400);
+    assert.match(await legacy.text(), /at most 3600/);
+  });
+
+  it("--max-invites and rates count the invites of the resource too", async () => {
+    const key = await keyFor({ maxInvites: 1 });
+    assert.equal((await call("/invites/account", key, { method: "POST" })).status, 201);
+    const second = await call("/invites/group", key, { method: "POST", json: { groups: ["g"] } });
+    assert.equal(second.status, 403);
+    assert.equal(((await second.json()) as { error: string }).error, "key_exhausted");
+  });
+
+  it("405 with Allow for other methods; 403 in JSON without a valid key", async () => {
+    const key = await keyFor({ scope: "manage" });
+    const cases: Array<[string, string, string]> = [
+      ["GET", "/invites/account", "POST"],
+      ["PUT", "/invites/group", "POST"],
+      ["POST", "/invites", "GET"],
+      ["PATCH", "/invites/tok1", "GET, DELETE"],
+    ];
+    for (const [method, path, allow] of cases) {
+      const res = await call(path, key, { method });
+      assert.equal(res.status, 405, `${method} ${path}`);
+      assert.equal(res.headers.get("allow"), allow);
+    }
+    const res = await fetch(`${base}/invites`, { headers: { Authorization: "Bearer nope/nope" } });
+    assert.equal(res.status, 403);
+    assert.deepEqual(await res.json(), { error: "invalid_key", message: "invalid API key" });
+  });
+
+  it("without the module on the host: 501 naming what to load where", async () => {
+    const key = await keyFor({ scope: "manage" });
+    fake.state.loaded = false;
+    try {
+      const res = await call("/invites/account", key, { method: "POST" });
+      assert.equal(res.status, 501);
+      const body = (await res.json()) as { error: string; message: string };
+      assert.equal(body.error, "not_implemented");
+      assert.match(body.message, /invites_manage.*e\.test/);
+    } finally {
+      fake.state.loaded = true;
+    }
+  });
+
+  it("the access log never shows an invite's id", () => {
+    assert.equal(redactUrl("/invites/AbC-_123"), "/invites/[id]");
+    assert.equal(redactUrl("/invites/AbC-_123?x=1"), "/invites/[id]?x=[redacted]");
+    assert.equal(redactUrl("//invites/a/b"), "//invites/[id]");
+    assert.equal(redactUrl("/invites/account"), "/invites/account");
+    assert.equal(redactUrl("/invites_api?ttl=60&key=a/b"), "/invites_api?ttl=60&key=[redacted]");
+  });
+});
