@@ -293,6 +293,19 @@ describe("least privilege and the /invites resource, through real registrations"
     assert.ok(!other.some((invite) => listed.some((mine) => mine.id === invite.id)));
   });
 
+  it("/metrics counts the resource's requests by route pattern, never an id, and its invites by host", async () => {
+    const metrics = await (await fetch(`${service.url}/metrics`)).text();
+    assert.match(
+      metrics,
+      /invites_api_http_requests_total\{route="\/invites\/account",method="POST",status="201"\} \d+/,
+    );
+    assert.match(metrics, /invites_api_http_requests_total\{route="\/invites\/:id",method="DELETE",status="204"\} \d+/);
+    assert.match(metrics, /invites_api_http_requests_total\{route="\/invites",method="GET",status="200"\} \d+/);
+    const issued = /invites_api_invites_issued_total\{host="list\.test"\} (\d+)/.exec(metrics);
+    assert.equal(Number(issued?.[1]), 6, "the six invites made for list.test");
+    assert.doesNotMatch(metrics, /route="\/invites\/[A-Za-z0-9_-]{16,}"/);
+  });
+
   it("without the module: 501 naming what to load where, and /invites_api keeps working", async () => {
     const res = await call("/invites/account", { json: {}, host: PLAIN });
     assert.equal(res.status, 501);
