@@ -6,16 +6,18 @@ import type { Context, Next } from "koa";
  * POST and Authorization are allowed, so a browser can send the Bearer header, and Location is
  * exposed, so a page can read the invite link. A preflight needs no key.
  */
+export const CORS_HEADERS = {
+  "Access-Control-Allow-Origin": "*",
+  "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+  "Access-Control-Allow-Headers": "Content-Type, Authorization",
+  "Access-Control-Expose-Headers": "Location",
+  "Access-Control-Max-Age": "7200",
+} as const;
+
 export function originalCors() {
   return async function originalCors(ctx: Context, next: Next): Promise<void> {
     const preflight = ctx.method === "OPTIONS";
-    ctx.set({
-      "Access-Control-Allow-Origin": (preflight && ctx.get("Origin")) || "*",
-      "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-      "Access-Control-Allow-Headers": "Content-Type, Authorization",
-      "Access-Control-Expose-Headers": "Location",
-      "Access-Control-Max-Age": "7200",
-    });
+    ctx.set({ ...CORS_HEADERS, "Access-Control-Allow-Origin": (preflight && ctx.get("Origin")) || "*" });
     if (preflight) {
       ctx.status = 204;
       return;

@@ -37,7 +37,7 @@ const EXPLAINED: ReadonlySet<ErrorCode> = new Set(["bad_request", "not_implement
 
 const KOA_CODES: Record<number, ErrorCode> = { 400: "bad_request", 404: "not_found", 405: "method_not_allowed" };
 
-function answerFor(err: unknown): Answer & { code: string } {
+export function answerFor(err: unknown): Answer & { code: string } {
   if (err instanceof AppError) {
     const answer: Answer = ANSWERS[err.code];
     // Our own messages for these say exactly what to fix and never carry a secret.

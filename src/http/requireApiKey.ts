@@ -1,4 +1,5 @@
 import type { Context, Next } from "koa";
+import type { IncomingMessage } from "node:http";
 import { AppError } from "../errors.js";
 import { parseKey } from "../keys/apiKey.js";
 import type { KeyInfo, KeyStore } from "../keys/keyStore.js";
@@ -13,39 +14,62 @@ export interface ApiKeyState {
  * The key comes from `Authorization: Bearer ID/SECRET` (any case of "Bearer") or, without that
  * header, from `?key=ID/SECRET`, as in mod_invites_api. Any doubt is a 403 before Prosody is asked.
  */
-export function keyFromRequest(ctx: Context): string | undefined {
-  const header = ctx.get("Authorization");
-  if (header) {
-    const match = /^bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
+export function keyFrom(
+  authorization: string | undefined,
+  queryKey: string | string[] | undefined,
+): string | undefined {
+  if (authorization) {
+    const match = /^bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
     if (!match) throw new AppError("invalid_key", "unsupported Authorization header");
     return match[1];
   }
-  const key = ctx.query.key;
-  if (Array.isArray(key)) throw new AppError("bad_request", "give the key parameter once");
-  return key;
+  if (Array.isArray(queryKey)) throw new AppError("bad_request", "give the key parameter once");
+  return queryKey;
+}
+
+export interface KeyCheck {
+  readonly keys: KeyStore;
+  readonly limits: RateLimits;
+  readonly trustedProxies: number;
 }
 
 /**
  * Checks the key, counting each failure against the client's address: past the failed-attempt
  * limit the address gets 429 before its key is even looked at, so keys cannot be guessed at speed.
  */
-export function requireApiKey(opts: { keys: KeyStore; limits: RateLimits; trustedProxies: number }) {
-  return async function requireApiKey(ctx: Context, next: Next): Promise<void> {
-    const address = clientAddress(ctx.req, opts.trustedProxies);
-    await opts.limits.assertNotBlocked(address);
-    let apiKey: KeyInfo | undefined;
-    try {
-      const parsed = parseKey(keyFromRequest(ctx));
-      if (!parsed) throw new AppError("invalid_key", "missing or malformed key");
-      apiKey = await opts.keys.verify(parsed);
-      if (!apiKey) throw new AppError("invalid_key", "unknown key or wrong secret");
-    } catch (err) {
-      if (err instanceof AppError && (err.code === "invalid_key" || err.code === "bad_request")) {
-        await opts.limits.recordFailure(address);
-      }
-      throw err;
+export async function checkKey(
+  opts: KeyCheck,
+  req: IncomingMessage,
+  queryKey: string | string[] | undefined,
+): Promise<KeyInfo> {
+  const address = clientAddress(req, opts.trustedProxies);
+  await opts.limits.assertNotBlocked(address);
+  try {
+    const parsed = parseKey(keyFrom(req.headers.authorization, queryKey));
+    if (!parsed) throw new AppError("invalid_key", "missing or malformed key");
+    const apiKey = await opts.keys.verify(parsed);
+    if (!apiKey) throw new AppError("invalid_key", "unknown key or wrong secret");
+    return apiKey;
+  } catch (err) {
+    if (err instanceof AppError && (err.code === "invalid_key" || err.code === "bad_request")) {
+      await opts.limits.recordFailure(address);
     }
-    (ctx.state as ApiKeyState).apiKey = apiKey;
+    throw err;
+  }
+}
+
+// A key the gate in front of Koa (keyGate.ts) has already checked for this request.
+const CHECKED = Symbol("invites-api checked key");
+type Checked = IncomingMessage & { [CHECKED]?: KeyInfo };
+
+export const markChecked = (req: IncomingMessage, apiKey: KeyInfo): void => {
+  (req as Checked)[CHECKED] = apiKey;
+};
+
+/** The key check as Koa middleware; a key the gate checked is not checked (nor counted) twice. */
+export function requireApiKey(opts: KeyCheck) {
+  return async function requireApiKey(ctx: Context, next: Next): Promise<void> {
+    (ctx.state as ApiKeyState).apiKey = (ctx.req as Checked)[CHECKED] ?? (await checkKey(opts, ctx.req, ctx.query.key));
     await next();
   };
 }

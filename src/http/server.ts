@@ -3,13 +3,14 @@ import Router from "@koa/router";
 import { bodyParser } from "@koa/bodyparser";
 import type { KeyStore } from "../keys/keyStore.js";
 import type { RateLimits } from "../limits/rateLimits.js";
-import type { Logger } from "../log.js";
+import { withoutRedaction, type Logger } from "../log.js";
 import type { InviteIssuer } from "../xmpp/inviteIssuer.js";
 import type { InviteManager } from "../xmpp/inviteManager.js";
 import type { ConnectionStatus } from "../xmpp/connection.js";
 import type { Metrics } from "../metrics/metrics.js";
 import { AppError } from "../errors.js";
-import { accessLog } from "./accessLog.js";
+import { accessLog, accessTracker } from "./accessLog.js";
+import { keyGate, type Handler } from "./keyGate.js";
 import { originalCors } from "./cors.js";
 import { openApiDocument } from "./openapi.js";
 import { countError, requestMetrics } from "./requestMetrics.js";
@@ -34,6 +35,8 @@ export interface HttpDeps {
   readonly xmppStatus: () => ConnectionStatus;
   /** True once the service is shutting down. */
   readonly stopping?: () => boolean;
+  /** false: no key gate in front of Koa (tests compare both ways' answers). */
+  readonly gate?: boolean;
 }
 
 function onlyMethods(allow: string) {
@@ -43,10 +46,22 @@ function onlyMethods(allow: string) {
   };
 }
 
+/** Koa behind the key gate: `callback()` (and so `listen()`) lets the gate answer bad keys first. */
+class GatedKoa extends Koa {
+  gate: (handler: Handler) => Handler = (handler) => handler;
+  override callback(): ReturnType<Koa["callback"]> {
+    // The service listens with node:http only (no HTTP/2), so Koa's handler is a node:http one.
+    return this.gate(super.callback() as Handler) as unknown as ReturnType<Koa["callback"]>;
+  }
+}
+
 /** The Koa application; tests drive `app.callback()` directly, app.ts gives it a port. */
 export function createHttpApp(deps: HttpDeps): Koa {
-  const app = new Koa();
+  const app = new GatedKoa();
   const trustedProxies = deps.trustedProxies ?? 0;
+  // The access and audit lines: one or two per request, built from safe fields only.
+  const lines = withoutRedaction(deps.log);
+  const track = accessTracker(lines, trustedProxies);
   const stopping = deps.stopping ?? (() => false);
   const router = new Router();
   const now = deps.now ?? (() => new Date());
@@ -54,7 +69,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
   const invite = [
     requireApiKey({ keys: deps.keys, limits: deps.limits, trustedProxies }),
     keyPolicy({ limits: deps.limits, now }),
-    issueInvite({ issuer: deps.issuer, keys: deps.keys, log: deps.log, now }),
+    issueInvite({ issuer: deps.issuer, keys: deps.keys, log: lines, now }),
   ];
   router.get("/invites_api", ...invite);
   router.post("/invites_api", ...invite);
@@ -62,7 +77,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
   // The /invites resource (mod_http_admin_api's shape). Its methods are fixed by the route, so a
   // key's --methods do not apply; its scope does (listing and revoking need "manage").
   const authenticated = requireApiKey({ keys: deps.keys, limits: deps.limits, trustedProxies });
-  const resource = { manager: deps.manager, keys: deps.keys, log: deps.log, now };
+  const resource = { manager: deps.manager, keys: deps.keys, log: lines, now };
   const json = bodyParser({ enableTypes: ["json"], jsonLimit: "16kb", encoding: "utf-8" });
   const creating = keyPolicy({ limits: deps.limits, now, methods: false });
   const managing = keyPolicy({ limits: deps.limits, now, methods: false, invites: false });
@@ -90,13 +105,19 @@ export function createHttpApp(deps: HttpDeps): Koa {
 
   app.use(closeWhenStopping(stopping));
   app.use(requestMetrics(deps.metrics));
-  app.use(accessLog(deps.log, trustedProxies));
+  app.use(accessLog(track));
   app.use(originalCors());
   app.use(errorResponses(deps.log, countError(deps.metrics)));
   app.use(router.routes());
   app.use(() => {
     throw new AppError("not_found", "no such route");
   });
+  if (deps.gate !== false)
+    app.gate = (handler) =>
+      keyGate(
+        { keys: deps.keys, limits: deps.limits, trustedProxies, metrics: deps.metrics, track, stopping },
+        handler,
+      );
   // errorResponses catches everything; this only guards against a failure while writing the answer.
   app.on("error", (err: Error) => deps.log.error({ err: { name: err.name, message: err.message } }, "http error"));
   return app;
