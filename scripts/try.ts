@@ -49,10 +49,14 @@ The link names http://${HOST}:${prosody.httpPort}/…; to open it here, send it 
 More keys: KEY_STORE=${env.KEY_STORE} npx invites-api create ${HOST} NAME
 Press Ctrl-C to stop both.`);
 
+// The children do not hold this process open (test/support unrefs them, so that a test cannot
+// hang on one): this timer does, until Ctrl-C.
+const keepAlive = setInterval(() => undefined, 60_000);
 let stopping = false;
 const shutdown = async () => {
   if (stopping) return;
   stopping = true;
+  clearInterval(keepAlive);
   await service.stop();
   await prosody.dispose();
   rmSync(storeDir, { recursive: true, force: true });
