@@ -54,10 +54,22 @@ export function createMetrics(opts: { xmppOnline: () => boolean }): Metrics {
     registers: [registry],
   });
 
+  // Each label set is resolved once; prom-client would otherwise hash the label object per request.
+  const requestSeries = new Map<string, { inc(): void }>();
+  function request(route: string, method: string, status: number): void {
+    const id = `${route} ${method} ${status}`;
+    let series = requestSeries.get(id);
+    if (!series) {
+      series = requests.labels(route, method, String(status));
+      requestSeries.set(id, series);
+    }
+    series.inc();
+  }
+
   return {
     registry,
     inviteIssued: (host) => invites.inc({ host }),
-    request: (route, method, status) => requests.inc({ route, method, status: String(status) }),
+    request,
     authFailure: (reason) => authFailures.inc({ reason }),
     rateLimited: (kind) => rateLimited.inc({ kind }),
     adhocDuration: (outcome, seconds) => adhoc.observe({ outcome }, seconds),
