@@ -10,6 +10,7 @@ import { instrumentIssuer, instrumentManager } from "./metrics/instrumentIssuer.
 import { createMetrics } from "./metrics/metrics.js";
 import type { Logger } from "./log.js";
 import { connectComponent, type ComponentConnection } from "./xmpp/connection.js";
+import { cachedCommands } from "./xmpp/adhoc.js";
 import { createInviteIssuer } from "./xmpp/inviteIssuer.js";
 import { createInviteManager } from "./xmpp/inviteManager.js";
 
@@ -33,8 +34,9 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
   const connection = connectComponent({ ...config.component, reconnect: config.reconnect, log });
   const metrics = createMetrics({ xmppOnline: () => connection.status().online });
   const adhoc = { request: connection.request, componentJid: connection.jid, timeoutMs: config.inviteTimeoutMs };
-  const manager = createInviteManager(adhoc);
-  const issuer = instrumentIssuer(createInviteIssuer(adhoc, log, manager), metrics);
+  const commands = cachedCommands(adhoc);
+  const manager = createInviteManager(adhoc, commands);
+  const issuer = instrumentIssuer(createInviteIssuer(adhoc, log, manager, commands), metrics);
   const limits = createRateLimits({
     defaultKeyRate: config.defaultKeyRate,
     failureLimit: config.authFailureLimit,

@@ -57,6 +57,13 @@ export function answerFor(err: unknown): Answer & { code: string } {
   return { status: 500, message: "internal error", code: "internal" };
 }
 
+/** An error's body: `{"error": CODE, "message": …}` in JSON, else the message as a line of text. */
+export function errorBody(answer: { code: string; message: string }, json: boolean): { type: string; body: string } {
+  return json
+    ? { type: "application/json; charset=utf-8", body: JSON.stringify({ error: answer.code, message: answer.message }) }
+    : { type: "text/plain; charset=utf-8", body: `${answer.message}\n` };
+}
+
 /**
  * First middleware inside CORS: turns every thrown error into a short answer, plain text by
  * default, `{"error": CODE, "message": …}` when the client asks for JSON. `onError` sees each code
@@ -76,12 +83,9 @@ export function errorResponses(log: Logger, onError: (code: string) => void = ()
       ctx.status = answer.status;
       if (answer.retryAfterSeconds) ctx.set("Retry-After", String(answer.retryAfterSeconds));
       if (err instanceof AppError && err.allow) ctx.set("Allow", err.allow);
-      if (jsonResource(ctx) || wantsJson(ctx)) {
-        ctx.body = { error: answer.code, message: answer.message };
-      } else {
-        ctx.type = "text/plain";
-        ctx.body = `${answer.message}\n`;
-      }
+      const { type, body } = errorBody(answer, jsonResource(ctx) || wantsJson(ctx));
+      ctx.type = type;
+      ctx.body = body;
     }
   };
 }

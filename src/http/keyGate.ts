@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { parse as parseQuery } from "node:querystring";
-import accepts from "accepts";
 import { AppError } from "../errors.js";
 import type { Metrics } from "../metrics/metrics.js";
 import type { AccessTracker } from "./accessLog.js";
 import { CORS_HEADERS } from "./cors.js";
-import { answerFor } from "./errors.js";
+import { answerFor, errorBody } from "./errors.js";
+import { prefersJson } from "./negotiation.js";
 import { countError } from "./requestMetrics.js";
 import { checkKey, markChecked, type KeyCheck } from "./requireApiKey.js";
 
@@ -36,16 +36,9 @@ export function keyGate(deps: GateDeps, next: Handler): Handler {
   function refuse(req: IncomingMessage, res: ServerResponse, err: AppError): void {
     const answer = answerFor(err);
     counted(answer.code);
-    const json = accepts(req).type(["text/plain", "application/json"]) === "application/json";
-    const body = json ? JSON.stringify({ error: answer.code, message: answer.message }) : `${answer.message}\n`;
+    const { type, body } = errorBody(answer, prefersJson(req));
     // One flat list for writeHead: cheaper than a setHeader call per header.
-    const headers = [
-      ...CORS_PAIRS,
-      "Content-Type",
-      json ? "application/json; charset=utf-8" : "text/plain; charset=utf-8",
-      "Content-Length",
-      String(Buffer.byteLength(body)),
-    ];
+    const headers = [...CORS_PAIRS, "Content-Type", type, "Content-Length", String(Buffer.byteLength(body))];
     if (answer.retryAfterSeconds) headers.push("Retry-After", String(answer.retryAfterSeconds));
     if (deps.stopping()) headers.push("Connection", "close");
     res.writeHead(answer.status, headers).end(body);

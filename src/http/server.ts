@@ -66,8 +66,9 @@ export function createHttpApp(deps: HttpDeps): Koa {
   const router = new Router();
   const now = deps.now ?? (() => new Date());
 
+  const authenticated = requireApiKey({ keys: deps.keys, limits: deps.limits, trustedProxies });
   const invite = [
-    requireApiKey({ keys: deps.keys, limits: deps.limits, trustedProxies }),
+    authenticated,
     keyPolicy({ limits: deps.limits, now }),
     issueInvite({ issuer: deps.issuer, keys: deps.keys, log: lines, now }),
   ];
@@ -76,7 +77,6 @@ export function createHttpApp(deps: HttpDeps): Koa {
 
   // The /invites resource (mod_http_admin_api's shape). Its methods are fixed by the route, so a
   // key's --methods do not apply; its scope does (listing and revoking need "manage").
-  const authenticated = requireApiKey({ keys: deps.keys, limits: deps.limits, trustedProxies });
   const resource = { manager: deps.manager, keys: deps.keys, log: lines, now };
   const json = bodyParser({ enableTypes: ["json"], jsonLimit: "16kb", encoding: "utf-8" });
   const creating = keyPolicy({ limits: deps.limits, now, methods: false });

@@ -75,6 +75,27 @@ export async function listCommands(ctx: AdhocContext, host: string): Promise<str
   return (query?.getChildren("item") ?? []).map((item) => item.attrs.node ?? "").filter(Boolean);
 }
 
+/** A host's command nodes, as listCommands gives them; asked again after COMMANDS_TTL_MS. */
+export type HostCommands = (host: string) => Promise<readonly string[]>;
+
+/** How long a host's list is trusted: a module loaded or unloaded there shows within this. */
+export const COMMANDS_TTL_MS = 30_000;
+
+/**
+ * listCommands once per host per COMMANDS_TTL_MS: which modules a host runs (mod_invites_manage,
+ * Prosody 13's password reset) is asked of it once, not before every invite.
+ */
+export function cachedCommands(ctx: AdhocContext, now: () => number = Date.now): HostCommands {
+  const known = new Map<string, { commands: readonly string[]; at: number }>();
+  return async (host) => {
+    const cached = known.get(host);
+    if (cached && now() - cached.at < COMMANDS_TTL_MS) return cached.commands;
+    const commands = await listCommands(ctx, host);
+    known.set(host, { commands, at: now() });
+    return commands;
+  };
+}
+
 function toDomainError(err: unknown, host: string, ctx: AdhocContext): Error {
   if (err instanceof AppError) return err;
   const e = err as { name?: string; condition?: string; text?: string };

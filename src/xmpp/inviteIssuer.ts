@@ -2,7 +2,7 @@
 import { xml, type Element } from "@xmpp/component";
 import { AppError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { executeCommand, listCommands, submitCommand, type AdhocContext } from "./adhoc.js";
+import { executeCommand, submitCommand, type AdhocContext, type HostCommands } from "./adhoc.js";
 import { NS_DATA, readFormFields } from "./dataForm.js";
 import { ProsodyBadReplyError, ProsodyRefusedError, fixFor } from "./errors.js";
 import { notLoaded, type InviteManager, type ManagedInvite } from "./inviteManager.js";
@@ -53,7 +53,12 @@ function inviteFrom(command: Element, host: string): Invite {
   return { url, uri, expires: fields.get("expire") ?? "" };
 }
 
-export function createInviteIssuer(ctx: AdhocContext, log: Logger, manager: InviteManager): InviteIssuer {
+export function createInviteIssuer(
+  ctx: AdhocContext,
+  log: Logger,
+  manager: InviteManager,
+  commands: HostCommands,
+): InviteIssuer {
   async function logged<T>(host: string, work: () => Promise<T>): Promise<T> {
     try {
       return await work();
@@ -82,9 +87,9 @@ export function createInviteIssuer(ctx: AdhocContext, log: Logger, manager: Invi
           return fromManaged(await manager.createReset(host, { username, ttl, source }));
         if (ttl !== undefined) throw notLoaded(host);
         // Prosody 0.12 lists no such command: say what is missing rather than fail obscurely.
-        const commands = await listCommands(ctx, host);
-        if (!commands.includes(NODE_PASSWORD_RESET)) {
-          if (!commands.includes(NODE_CREATE_ACCOUNT)) {
+        const offered = await commands(host);
+        if (!offered.includes(NODE_PASSWORD_RESET)) {
+          if (!offered.includes(NODE_CREATE_ACCOUNT)) {
             throw new ProsodyRefusedError(host, "item-not-found", fixFor("item-not-found", host, ctx.componentJid));
           }
           throw new AppError(

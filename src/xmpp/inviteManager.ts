@@ -2,7 +2,7 @@
 // mod_invites_manage, the Prosody module this project ships (prosody-config/modules/).
 import type { Element } from "@xmpp/component";
 import { AppError } from "../errors.js";
-import { executeCommand, listCommands, type AdhocContext } from "./adhoc.js";
+import { executeCommand, type AdhocContext, type HostCommands } from "./adhoc.js";
 import { readFormItems, readFormValues, submitForm } from "./dataForm.js";
 import { ProsodyBadReplyError, ProsodyRefusedError } from "./errors.js";
 
@@ -44,7 +44,7 @@ export interface NewInvite {
 }
 
 export interface InviteManager {
-  /** Whether the host runs mod_invites_manage for this component (asked once per CAPABILITY_TTL_MS). */
+  /** Whether the host runs mod_invites_manage for this component (asked once per COMMANDS_TTL_MS). */
   available(host: string): Promise<boolean>;
   createAccount(host: string, invite: NewInvite & { username?: string }): Promise<ManagedInvite>;
   createGroup(host: string, invite: NewInvite & { groups: readonly string[] }): Promise<ManagedInvite>;
@@ -53,9 +53,6 @@ export interface InviteManager {
   show(host: string, id: string): Promise<ManagedInvite>;
   revoke(host: string, id: string): Promise<void>;
 }
-
-/** How long a host's answer to "do you run mod_invites_manage?" is trusted. */
-export const CAPABILITY_TTL_MS = 30_000;
 
 export const notLoaded = (host: string): AppError =>
   new AppError("not_implemented", `load "invites_manage" under VirtualHost "${host}" (see prosody-config/modules)`);
@@ -106,17 +103,9 @@ function clientError(err: unknown, host: string): unknown {
   }
 }
 
-export function createInviteManager(ctx: AdhocContext, now: () => number = Date.now): InviteManager {
-  const known = new Map<string, { available: boolean; at: number }>();
-
-  async function available(host: string): Promise<boolean> {
-    const cached = known.get(host);
-    if (cached && now() - cached.at < CAPABILITY_TTL_MS) return cached.available;
-    const commands = await listCommands(ctx, host);
-    const answer = commands.includes(MANAGE_NODES.createAccount);
-    known.set(host, { available: answer, at: now() });
-    return answer;
-  }
+export function createInviteManager(ctx: AdhocContext, commands: HostCommands): InviteManager {
+  const available = async (host: string): Promise<boolean> =>
+    (await commands(host)).includes(MANAGE_NODES.createAccount);
 
   async function run(host: string, node: string, fields: Record<string, string | readonly string[] | undefined>) {
     if (!(await available(host))) throw notLoaded(host);
@@ -141,40 +130,37 @@ export function createInviteManager(ctx: AdhocContext, now: () => number = Date.
     source: invite.source,
   });
 
-  /** item-not-found from show and revoke means the token, not the command: that is checked first. */
-  async function byId<T>(host: string, work: () => Promise<T>): Promise<T> {
+  /**
+   * item-not-found names what the command was given (a token, an account), not the command: that
+   * the host has the command was checked first.
+   */
+  async function notFoundAs<T>(missing: () => AppError, work: () => Promise<T>): Promise<T> {
     try {
       return await work();
     } catch (err) {
-      if (err instanceof ProsodyRefusedError && err.condition === "item-not-found") {
-        throw new AppError("invite_not_found", `no pending invite with this id on ${host}`);
-      }
+      if (err instanceof ProsodyRefusedError && err.condition === "item-not-found") throw missing();
       throw err;
     }
   }
+  const noInvite = (host: string) => () =>
+    new AppError("invite_not_found", `no pending invite with this id on ${host}`);
 
   return {
     available,
     createAccount: (host, invite) =>
       created(host, run(host, MANAGE_NODES.createAccount, { ...common(invite), username: invite.username })),
     createGroup: (host, invite) => created(host, run(host, MANAGE_NODES.createGroup, common(invite))),
-    createReset: async (host, invite) => {
+    createReset: (host, invite) => {
       const fields = { username: invite.username, ttl: invite.ttl?.toString(), source: invite.source };
-      try {
-        return await created(host, run(host, MANAGE_NODES.createReset, fields));
-      } catch (err) {
-        if (err instanceof ProsodyRefusedError && err.condition === "item-not-found") {
-          throw new AppError("user_not_found", `no account ${invite.username} on ${host}`);
-        }
-        throw err;
-      }
+      const noUser = () => new AppError("user_not_found", `no account ${invite.username} on ${host}`);
+      return notFoundAs(noUser, () => created(host, run(host, MANAGE_NODES.createReset, fields)));
     },
     list: async (host) => {
       const items = readFormItems(await run(host, MANAGE_NODES.list, {}));
       if (!items) throw new ProsodyBadReplyError(host, "no result form for the list of invites");
       return items.map((values) => inviteFrom(values, host));
     },
-    show: (host, id) => byId(host, () => created(host, run(host, MANAGE_NODES.show, { id }))),
-    revoke: (host, id) => byId(host, async () => void (await run(host, MANAGE_NODES.revoke, { id }))),
+    show: (host, id) => notFoundAs(noInvite(host), () => created(host, run(host, MANAGE_NODES.show, { id }))),
+    revoke: (host, id) => notFoundAs(noInvite(host), async () => void (await run(host, MANAGE_NODES.revoke, { id }))),
   };
 }

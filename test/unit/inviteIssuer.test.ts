@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { xml, type Element } from "@xmpp/component";
 import { pino } from "pino";
+import { listCommands } from "../../src/xmpp/adhoc.js";
 import { createInviteIssuer, NODE_CREATE_ACCOUNT } from "../../src/xmpp/inviteIssuer.js";
 import { ProsodyBadReplyError, ProsodyRefusedError, XmppTimeoutError } from "../../src/xmpp/errors.js";
 import { XmppUnavailableError } from "../../src/xmpp/errors.js";
@@ -31,17 +32,16 @@ function reply(fields: Record<string, string | undefined>, status = "completed")
 
 function issuerAnswering(answer: (stanza: Element) => Promise<Element>) {
   const sent: Element[] = [];
-  const issuer = createInviteIssuer(
-    {
-      request: (stanza) => {
-        sent.push(stanza);
-        return answer(stanza);
-      },
-      componentJid: "invites.example.com",
-      timeoutMs: 1000,
+  const ctx = {
+    request: (stanza: Element) => {
+      sent.push(stanza);
+      return answer(stanza);
     },
-    silent,
-    fakeManager({ loaded: false }).manager,
+    componentJid: "invites.example.com",
+    timeoutMs: 1000,
+  };
+  const issuer = createInviteIssuer(ctx, silent, fakeManager({ loaded: false }).manager, (host) =>
+    listCommands(ctx, host),
   );
   return { issuer, sent };
 }

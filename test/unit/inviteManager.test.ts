@@ -5,7 +5,8 @@ import { pino } from "pino";
 import { AppError } from "../../src/errors.js";
 import { ProsodyRefusedError } from "../../src/xmpp/errors.js";
 import { createInviteIssuer } from "../../src/xmpp/inviteIssuer.js";
-import { CAPABILITY_TTL_MS, createInviteManager, MANAGE_NODES } from "../../src/xmpp/inviteManager.js";
+import { cachedCommands, COMMANDS_TTL_MS } from "../../src/xmpp/adhoc.js";
+import { createInviteManager, MANAGE_NODES } from "../../src/xmpp/inviteManager.js";
 
 const NS_COMMANDS = "http://jabber.org/protocol/commands";
 const NS_ITEMS = "http://jabber.org/protocol/disco#items";
@@ -52,8 +53,9 @@ function harness(answer: (command: Element) => Element, nodes: string[] = Object
       return command ? answer(command) : commandList(nodes);
     },
   };
-  const manager = createInviteManager(ctx, () => clock.now);
-  return { manager, sent, clock, ctx };
+  const commands = cachedCommands(ctx, () => clock.now);
+  const manager = createInviteManager(ctx, commands);
+  return { manager, sent, clock, ctx, commands };
 }
 
 describe("mod_invites_manage over XEP-0050", () => {
@@ -164,12 +166,12 @@ describe("mod_invites_manage over XEP-0050", () => {
     await assert.rejects(manager.list("e.test"), ProsodyRefusedError);
   });
 
-  it("asks once per CAPABILITY_TTL_MS whether the host runs the module; 501 when it does not", async () => {
+  it("asks once per COMMANDS_TTL_MS whether the host runs the module; 501 when it does not", async () => {
     const { manager, sent, clock } = harness(() => completed("x"), ["urn:xmpp:invite#create-account"]);
     await assert.rejects(manager.list("e.test"), (err: AppError) => err.code === "not_implemented");
     await assert.rejects(manager.list("e.test"), (err: AppError) => err.code === "not_implemented");
     assert.equal(sent.length, 1);
-    clock.now += CAPABILITY_TTL_MS;
+    clock.now += COMMANDS_TTL_MS;
     await assert.rejects(manager.list("e.test"));
     assert.equal(sent.length, 2);
   });
@@ -178,7 +180,7 @@ describe("mod_invites_manage over XEP-0050", () => {
     const loaded = harness((command) =>
       completed(command.attrs.node ?? "", xml("x", { xmlns: "jabber:x:data", type: "result" }, ...asFields(INVITE))),
     );
-    const issuer = createInviteIssuer(loaded.ctx, pino({ level: "silent" }), loaded.manager);
+    const issuer = createInviteIssuer(loaded.ctx, pino({ level: "silent" }), loaded.manager, loaded.commands);
     assert.deepEqual(await issuer.createAccountInvite("e.test", { ttl: 60, source: "s" }), {
       url: "https://e.test/invite?Tok-1",
       uri: "xmpp:e.test?register;preauth=Tok-1",
@@ -187,7 +189,7 @@ describe("mod_invites_manage over XEP-0050", () => {
     assert.equal(loaded.sent.at(-1)?.getChild("command", NS_COMMANDS)?.attrs.node, MANAGE_NODES.createAccount);
 
     const bare = harness(() => completed("x"), ["urn:xmpp:invite#create-account"]);
-    const plain = createInviteIssuer(bare.ctx, pino({ level: "silent" }), bare.manager);
+    const plain = createInviteIssuer(bare.ctx, pino({ level: "silent" }), bare.manager, bare.commands);
     await assert.rejects(plain.createAccountInvite("e.test", { ttl: 60, source: "s" }), (err: AppError) =>
       /invites_manage/.test(err.message),
     );
