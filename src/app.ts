@@ -29,7 +29,7 @@ export interface Service {
 /** Wires the parts together and starts listening. A store that does not answer fails the start. */
 export async function start(config: ServiceConfig, log: Logger): Promise<Service> {
   const backend = await openKeyBackend(config.keyStore);
-  const keys = createKeyStore(backend.keyv, backend.usage);
+  const keys = createKeyStore(backend.keyv, backend.usage, { changes: backend.changes });
 
   const connection = connectComponent({ ...config.component, reconnect: config.reconnect, log });
   const metrics = createMetrics({ xmppOnline: () => connection.status().online });

@@ -4,6 +4,8 @@ import { formatKey, generateKey, hashSecret, secretMatches, type ParsedKey } fro
 import { HTTP_METHODS, type KeyInfo, type KeyOptions, type KeyRecord } from "./keyRecord.js";
 import type { CountResult, Usage, UsageCounters } from "./usage/counters.js";
 import { memoryCounters } from "./usage/memoryCounters.js";
+import { recordCache } from "./recordCache.js";
+import type { ChangeStamp } from "./walStamp.js";
 
 export * from "./keyRecord.js";
 
@@ -12,7 +14,10 @@ export type ReserveResult = "reserved" | "exhausted" | "gone";
 export interface KeyStore {
   /** Returns the new record's public part and the `ID/SECRET` string, which exists nowhere else. */
   create(host: string, options?: KeyOptions): Promise<{ info: KeyInfo; key: string }>;
-  /** The record when the id exists and the secret matches; undefined otherwise. Never cached. */
+  /**
+   * The record when the id exists and the secret matches; undefined otherwise. Cached only where
+   * the store tells of every commit (a ChangeStamp), so a change made elsewhere holds at once.
+   */
   verify(key: ParsedKey): Promise<KeyInfo | undefined>;
   /** The key with its usage. */
   get(host: string, id: string): Promise<KeyInfo | undefined>;
@@ -68,15 +73,22 @@ async function guarded<T>(what: string, work: () => Promise<T>): Promise<T> {
   }
 }
 
+export interface KeyStoreOptions {
+  readonly now?: () => Date;
+  /** Tells of every commit to the store, so that verify() may keep records between them. */
+  readonly changes?: ChangeStamp;
+}
+
 export function createKeyStore(
   keyv: Keyv,
   usage: UsageCounters = memoryCounters(),
-  now: () => Date = () => new Date(),
+  { now = () => new Date(), changes }: KeyStoreOptions = {},
 ): KeyStore {
   // keyv reports store failures as "not found" unless told to throw: a broken store must be a 503,
   // never a 403 that looks like a bad key.
   keyv.throwOnErrors = true;
   const read = (id: string) => keyv.get<KeyRecord>(recordKey(id));
+  const verifyRead = changes ? recordCache(changes, read) : read;
 
   /**
    * Adds to a key's counter. A key written before counters existed has none: its counter is made
@@ -132,7 +144,7 @@ export function createKeyStore(
 
     verify: (key) =>
       guarded("read a key", async () => {
-        const record = await read(key.id);
+        const record = await verifyRead(key.id);
         return secretMatches(key.secret, record?.secretHash) && record ? publicPart(record) : undefined;
       }),
 

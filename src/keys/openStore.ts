@@ -7,6 +7,7 @@ import { storeKind } from "./storeUrl.js";
 import type { UsageCounters } from "./usage/counters.js";
 import { SqliteStore } from "./sqliteStore.js";
 import { sqliteCounters } from "./usage/sqliteCounters.js";
+import { walStamp, type ChangeStamp } from "./walStamp.js";
 
 // How long a statement waits for another process's write (the CLI's) before it fails.
 const SQLITE_BUSY_TIMEOUT_MS = 5_000;
@@ -22,6 +23,8 @@ export interface KeyBackend {
   readonly keyv: Keyv;
   readonly usage: UsageCounters;
   readonly limiters: LimiterFactory;
+  /** Tells of every commit, from any process, where the store can (SQLite): key lookups are then cached between commits. */
+  readonly changes?: ChangeStamp;
   /** Connects what needs connecting before the first request (Redis). */
   init(): Promise<void>;
   close(): Promise<void>;
@@ -77,11 +80,16 @@ function openSqlite(keyStore: string): KeyBackend {
     throw new AppError("store_unavailable", "KEY_STORE does not answer", { cause: err });
   }
   const keyv = quiet(new Keyv({ store, namespace: NAMESPACE, throwOnErrors: true }));
+  const changes = walStamp(path);
   return {
     keyv,
     usage: sqliteCounters(store.db),
     limiters: memoryLimiters,
+    changes,
     init: async () => {},
-    close: () => keyv.disconnect(),
+    close: () => {
+      changes.close();
+      return keyv.disconnect();
+    },
   };
 }

@@ -151,6 +151,18 @@ describe("drop-in for mod_invites_api, against a real Prosody", () => {
     assert.doesNotMatch((await runCli(["list", HOST], env)).stdout, new RegExp(id));
   });
 
+  it("refuses a deleted key at once even when the service has just looked it up (no stale record kept)", async () => {
+    // A GET-only key used with POST is looked up and found (405), and nothing is counted or written.
+    const key = await createKey("looked up", "--methods", "GET");
+    const [id = ""] = key.split("/");
+    const post = () => api("", { method: "POST", headers: { Authorization: `Bearer ${key}` } });
+    assert.equal((await post()).status, 405);
+    assert.equal((await post()).status, 405);
+    const deleted = await runCli(["delete", HOST, "--", id], env);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    assert.equal((await post()).status, 403);
+  });
+
   it("answers 405 to a method the key does not allow, and creates nothing", async () => {
     const key = await createKey("get only", "--methods", "GET");
     const before = await countInvites(prosody.dataDir);
