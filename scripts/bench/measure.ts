@@ -70,7 +70,7 @@ export const counted = (load: Load, ...statuses: number[]): number =>
 /**
  * `connections` keep-alive connections, each with one request in flight: `warmup` seconds first
  * (V8 still optimises for a few seconds), then `seconds` measured, with the CPU each of `pids`
- * spends in that window. Bounded: autocannon stops at its duration, each request times out at 10 s.
+ * spends in that window; at most `overallRate` requests per second when given. Bounded: autocannon stops at its duration, each request times out at 10 s.
  */
 export async function load(opts: {
   url: string;
@@ -79,6 +79,8 @@ export async function load(opts: {
   warmup: number;
   seconds: number;
   pids?: readonly number[];
+  /** Requests per second for all connections together; unset: as fast as answers come. */
+  overallRate?: number;
 }): Promise<Load> {
   const run = (duration: number) =>
     autocannon({
@@ -88,6 +90,7 @@ export async function load(opts: {
       headers: opts.headers ?? {},
       pipelining: 1,
       timeout: 10,
+      ...(opts.overallRate ? { overallRate: Math.max(1, Math.round(opts.overallRate)) } : {}),
     }) as Promise<autocannon.Result>;
   if (opts.warmup > 0) await run(opts.warmup);
   const started = performance.now();

@@ -1,7 +1,7 @@
 import type { KeyRecord } from "./keyRecord.js";
 import type { ChangeStamp } from "./walStamp.js";
 
-export const RECORD_CACHE_ENTRIES = 10_000;
+export const RECORD_CACHE_ENTRIES = 1_000;
 
 type Read = (id: string) => Promise<KeyRecord | undefined>;
 
