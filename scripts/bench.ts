@@ -307,7 +307,7 @@ async function run(prosody: RunningProsody): Promise<Figures> {
         warmup: WARMUP,
         seconds: SECONDS,
         pids: [floor.pid],
-        ...(overallRate ? { overallRate } : {}),
+        overallRate,
       });
     const floodFloor = await floorLoad();
     // A request costs less the more of them each turn of the event loop reads: the floor answers

@@ -70,7 +70,8 @@ export const counted = (load: Load, ...statuses: number[]): number =>
 /**
  * `connections` keep-alive connections, each with one request in flight: `warmup` seconds first
  * (V8 still optimises for a few seconds), then `seconds` measured, with the CPU each of `pids`
- * spends in that window; at most `overallRate` requests per second when given. Bounded: autocannon stops at its duration, each request times out at 10 s.
+ * spends in that window; at most `overallRate` requests per second when given. Bounded: autocannon
+ * stops at its duration, each request times out at 10 s.
  */
 export async function load(opts: {
   url: string;

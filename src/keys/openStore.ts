@@ -23,7 +23,10 @@ export interface KeyBackend {
   readonly keyv: Keyv;
   readonly usage: UsageCounters;
   readonly limiters: LimiterFactory;
-  /** Tells of every commit, from any process, where the store can (SQLite): key lookups are then cached between commits. */
+  /**
+   * Tells of every commit, from any process, where the store can (SQLite): key lookups are then
+   * cached between commits.
+   */
   readonly changes?: ChangeStamp;
   /** Connects what needs connecting before the first request (Redis). */
   init(): Promise<void>;

@@ -127,20 +127,16 @@ describe("the /invites resource, with a fake mod_invites_manage", () => {
       assert.equal(body.error, "bad_request");
       assert.match(body.message, message);
     }
-    const broken = await call("/invites/account", key, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: "{nope",
-    });
-    assert.equal(broken.status, 400);
-    assert.equal(((await broken.json()) as { error: string }).error, "bad_request");
-    const form = await call("/invites/account", key, {
-      method: "POST",
-      headers: { "Content-Type": "application/x-www-form-urlencoded" },
-      body: "username=alice",
-    });
-    assert.equal(form.status, 415);
-    assert.equal(((await form.json()) as { error: string }).error, "unsupported_media_type");
+    // A body that is not JSON, sent as JSON (400), and a form (415).
+    const raw: Array<[string, string, number, string]> = [
+      ["application/json", "{nope", 400, "bad_request"],
+      ["application/x-www-form-urlencoded", "username=alice", 415, "unsupported_media_type"],
+    ];
+    for (const [type, body, status, error] of raw) {
+      const res = await call("/invites/account", key, { method: "POST", headers: { "Content-Type": type }, body });
+      assert.equal(res.status, status, type);
+      assert.equal(((await res.json()) as { error: string }).error, error);
+    }
     assert.equal(fake.calls.length, before);
   });
 
