@@ -28,7 +28,7 @@ export interface Service {
 
 /** Wires the parts together and starts listening. A store that does not answer fails the start. */
 export async function start(config: ServiceConfig, log: Logger): Promise<Service> {
-  const backend = await openKeyBackend(config.keyStore);
+  const backend = await openKeyBackend(config.keyStore, { log });
   const keys = createKeyStore(backend.keyv, backend.usage, { changes: backend.changes });
 
   const connection = connectComponent({ ...config.component, reconnect: config.reconnect, log });
@@ -36,10 +36,11 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
   const adhoc = { request: connection.request, componentJid: connection.jid, timeoutMs: config.inviteTimeoutMs };
   const commands = cachedCommands(adhoc);
   const manager = createInviteManager(adhoc, commands);
-  const issuer = instrumentIssuer(createInviteIssuer(adhoc, log, manager, commands), metrics);
+  const issuer = instrumentIssuer(createInviteIssuer(adhoc, log, manager), metrics);
   const limits = createRateLimits({
     defaultKeyRate: config.defaultKeyRate,
     failureLimit: config.authFailureLimit,
+    manageRate: config.manageRate,
     limiters: backend.limiters,
   });
   let stopping = false;

@@ -56,6 +56,9 @@ const serviceSchema = storeSchema.extend({
   DEFAULT_KEY_RATE: rateFromEnv.default("60/1m"),
   // Failed key attempts allowed per client address, as N/PERIOD, or "off".
   AUTH_FAILURE_LIMIT: rateFromEnv.default("30/1m"),
+  // Lists, shows and revokes of /invites allowed per key, as N/PERIOD, or "off": each page of a
+  // list reads every pending invite in Prosody, so a client must not be able to list without end.
+  MANAGE_RATE: rateFromEnv.default("60/1m"),
   // Behind reverse proxies: how many of them append to X-Forwarded-For. "true" is one, "false" (or
   // 0) none; the client address is the entry the outermost trusted proxy appended.
   TRUST_PROXY: z
@@ -85,6 +88,7 @@ export interface ServiceConfig extends StoreConfig {
   readonly shutdownTimeoutMs: number;
   readonly defaultKeyRate: Rate | undefined;
   readonly authFailureLimit: Rate | undefined;
+  readonly manageRate: Rate | undefined;
   /** Proxies in front that append to X-Forwarded-For (0: none, the socket's peer is the client). */
   readonly trustedProxies: number;
 }
@@ -131,6 +135,7 @@ export function loadServiceConfig(env: Env): ServiceConfig {
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
     defaultKeyRate: raw.DEFAULT_KEY_RATE === "off" ? undefined : parseRate(raw.DEFAULT_KEY_RATE),
     authFailureLimit: raw.AUTH_FAILURE_LIMIT === "off" ? undefined : parseRate(raw.AUTH_FAILURE_LIMIT),
+    manageRate: raw.MANAGE_RATE === "off" ? undefined : parseRate(raw.MANAGE_RATE),
     trustedProxies: trustedProxies(raw.TRUST_PROXY),
   });
 }

@@ -11,7 +11,8 @@ export const ERROR_CODES = [
   "method_not_allowed", // the key does not allow this HTTP method
   "rate_limited", // the key is over its rate
   "too_many_failures", // this client address failed too many key checks
-  "insufficient_scope", // the key's scope does not cover this route (listing and revoking need "manage")
+  "insufficient_scope", // the key's scopes do not give the power this request needs (src/keys/powers.ts)
+  "account_protected", // the account ranks above invites_manage_roles: only a Prosody admin may do this
   "not_found", // no such route
   "invite_not_found", // no pending invite with this id on the key's host
   "user_not_found", // a password reset for an account the host does not have
@@ -34,6 +35,7 @@ const CLIENT_ERRORS: ReadonlySet<ErrorCode> = new Set([
   "key_exhausted",
   "method_not_allowed",
   "insufficient_scope",
+  "account_protected",
   "not_found",
   "invite_not_found",
   "user_not_found",

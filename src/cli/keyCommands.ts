@@ -55,7 +55,7 @@ function describe(info: KeyInfo): Array<[string, string]> {
     ["expires", info.expiresAt ?? "never"],
     ["rate", info.rate ? formatRate(info.rate) : "service default (DEFAULT_KEY_RATE)"],
     ["max invites", info.maxInvites === undefined ? "no limit" : String(info.maxInvites)],
-    ["scope", info.scope ?? "create"],
+    ["scopes", info.scopes.join(",")],
     ["max ttl", info.maxTtlSeconds === undefined ? "Prosody's" : `${info.maxTtlSeconds}s`],
     ["invites", String(info.invitesIssued)],
     ["last used", info.lastUsedAt ?? "never"],

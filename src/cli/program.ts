@@ -28,10 +28,13 @@ function duration(value: string): number {
   return result;
 }
 
-function scope(value: string): KeyScope {
+function scopes(value: string): KeyScope[] {
+  const list = value.split(",").map((s) => s.trim());
   const allowed = (s: string): s is KeyScope => (KEY_SCOPES as readonly string[]).includes(s);
-  if (!allowed(value)) throw new InvalidArgumentError(`expected one of ${KEY_SCOPES.join(", ")}`);
-  return value;
+  if (!list.every(allowed)) {
+    throw new InvalidArgumentError(`expected a comma-separated list of ${KEY_SCOPES.join(", ")}`);
+  }
+  return [...new Set(list)];
 }
 
 // Whole seconds, as Prosody counts an invite's ttl.
@@ -79,7 +82,7 @@ interface CreateOptions {
   expires?: number;
   rate?: Rate;
   maxInvites?: number;
-  scope?: KeyScope;
+  scope?: KeyScope[];
   maxTtl?: number;
 }
 
@@ -99,9 +102,19 @@ export function buildProgram(deps: ProgramDeps): Command {
     .option("--expires <duration>", "refuse the key after this long, e.g. 90s, 12h, 30d", duration)
     .option("--rate <N/period>", "at most N invites per period, e.g. 10/1m (default: DEFAULT_KEY_RATE)", rate)
     .option("--max-invites <N>", "refuse the key after N invites", count)
-    .option("--scope <scope>", "create: make invites (default); manage: also list, show and revoke them", scope)
+    .option(
+      "--scope <list>",
+      "what the key may do (README, Scopes): create (default: single-use account invites), group " +
+        "(reusable group invites), reset (password resets), manage (all of these, and list, show, revoke)",
+      scopes,
+    )
     .option("--max-ttl <duration>", "no invite of this key stays valid longer, e.g. 1h or 7d", ttl)
-    .action((h: string, name: string | undefined, opts: CreateOptions) => {
+    .action((h: string, name: string | undefined, opts: CreateOptions, command: Command) => {
+      const reusable = opts.scope?.find((s) => s === "group" || s === "manage");
+      if (reusable && opts.maxInvites !== undefined) {
+        // A reusable invite's uses are not counted: the quota would not bound the accounts let in.
+        command.error(`error: --max-invites cannot bound a key that makes reusable invites (scope ${reusable})`);
+      }
       const now = deps.now?.() ?? new Date();
       const expiresAt = opts.expires ? new Date(now.getTime() + opts.expires).toISOString() : undefined;
       return withKeyStore(deps.env, (keys) =>
@@ -111,7 +124,7 @@ export function buildProgram(deps: ProgramDeps): Command {
           expiresAt,
           rate: opts.rate,
           maxInvites: opts.maxInvites,
-          scope: opts.scope,
+          scopes: opts.scope,
           maxTtlSeconds: opts.maxTtl,
         }),
       );

@@ -15,6 +15,9 @@ function decodedName(raw: string): string {
   }
 }
 
+// The scheme and authority of an absolute-form request target (RFC 9112, 3.2.2).
+const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/?]*/i;
+
 // An invite's id is its token, which registers an account: /invites/{id} is logged without it.
 const INVITE_ID = /^(\/+invites\/+)(?!(?:account|group|reset)(?:\?|$))[^?]+/i;
 
@@ -24,7 +27,9 @@ const INVITE_ID = /^(\/+invites\/+)(?!(?:account|group|reset)(?:\?|$))[^?]+/i;
  */
 export function redactUrl(url: string): string {
   const hash = url.indexOf("#");
-  const target = (hash < 0 ? url : url.slice(0, hash)).replace(INVITE_ID, "$1[id]");
+  // An absolute-form target (`GET http://host/invites/ID HTTP/1.1`) is routed by its path: log that.
+  const path = (hash < 0 ? url : url.slice(0, hash)).replace(ABSOLUTE_FORM, "");
+  const target = path.replace(INVITE_ID, "$1[id]");
   const question = target.indexOf("?");
   if (question < 0) return target;
   const pairs = target

@@ -1,6 +1,7 @@
 import type { Context, Next } from "koa";
 import { AppError, type ErrorCode } from "../errors.js";
 import type { Logger } from "../log.js";
+import { redactUrl } from "./accessLog.js";
 import { jsonResource, wantsJson } from "./negotiation.js";
 
 interface Answer {
@@ -16,10 +17,11 @@ const ANSWERS = {
   invalid_key: { status: 403, message: "invalid API key" },
   key_expired: { status: 403, message: "this API key has expired" },
   key_exhausted: { status: 403, message: "this API key has issued all the invites it may (max-invites)" },
-  rate_limited: { status: 429, message: "too many invites for this API key, retry later" },
+  rate_limited: { status: 429, message: "too many requests for this API key, retry later" },
   too_many_failures: { status: 429, message: "too many failed key attempts from this address, retry later" },
   method_not_allowed: { status: 405, message: "this API key does not allow this method" },
-  insufficient_scope: { status: 403, message: "this API key may only create invites (scope create)" },
+  insufficient_scope: { status: 403, message: "this API key's scope does not allow this" },
+  account_protected: { status: 403, message: "only a Prosody admin may do this for this account" },
   not_found: { status: 404, message: "not found" },
   invite_not_found: { status: 404, message: "no pending invite with this id" },
   user_not_found: { status: 404, message: "no such account on this host" },
@@ -33,7 +35,7 @@ const ANSWERS = {
   store_unavailable: { status: 503, message: "the key store is unavailable, retry later", retryAfterSeconds: 5 },
 } as const satisfies Record<ErrorCode, Answer>;
 
-const EXPLAINED: ReadonlySet<ErrorCode> = new Set(["bad_request", "not_implemented"]);
+const EXPLAINED: ReadonlySet<ErrorCode> = new Set(["bad_request", "not_implemented", "insufficient_scope"]);
 
 const KOA_CODES: Record<number, ErrorCode> = { 400: "bad_request", 404: "not_found", 405: "method_not_allowed" };
 
@@ -78,7 +80,8 @@ export function errorResponses(log: Logger, onError: (code: string) => void = ()
       onError(answer.code);
       if (answer.status >= 500) {
         const level = answer.code === "internal" ? "error" : "warn";
-        log[level]({ code: answer.code, err: errorSummary(err), path: ctx.path }, "request failed");
+        // The target as the access line shows it: never an invite's token nor a key.
+        log[level]({ code: answer.code, err: errorSummary(err), url: redactUrl(ctx.url) }, "request failed");
       }
       ctx.status = answer.status;
       if (answer.retryAfterSeconds) ctx.set("Retry-After", String(answer.retryAfterSeconds));

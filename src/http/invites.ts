@@ -1,5 +1,6 @@
 import type { Context } from "koa";
 import { AppError } from "../errors.js";
+import { assertPower } from "../keys/powers.js";
 import type { KeyInfo, KeyStore } from "../keys/keyStore.js";
 import type { Logger } from "../log.js";
 import type { InviteIssuer } from "../xmpp/inviteIssuer.js";
@@ -44,15 +45,17 @@ export function issueInvite(opts: { issuer: InviteIssuer; keys: KeyStore; log: L
   return async function issueInvite(ctx: Context): Promise<void> {
     const { apiKey } = ctx.state as ApiKeyState;
     const request = inviteRequest(ctx, apiKey);
+    assertPower(apiKey, request.type);
     const options = { ttl: request.ttl, source: `invites-api/${apiKey.id}` };
     const invite = await countedInvite(opts.keys, apiKey, opts.now, () =>
       request.type === "reset"
         ? opts.issuer.createResetInvite(apiKey.host, request.username, options)
         : opts.issuer.createAccountInvite(apiKey.host, options),
     );
-    // The audit line: who issued what, never the token or the secret.
+    // The audit line: who issued what (for a reset, whose), never the token or the secret.
+    const account = request.type === "reset" ? { account: `${request.username}@${apiKey.host}` } : {};
     opts.log.info(
-      { audit: "invite", type: request.type, keyId: apiKey.id, host: apiKey.host, expires: invite.expires },
+      { audit: "invite", type: request.type, keyId: apiKey.id, host: apiKey.host, expires: invite.expires, ...account },
       "invite issued",
     );
     ctx.set("Location", invite.url);

@@ -1,6 +1,7 @@
 import type { Context } from "koa";
 import { z } from "zod";
 import { AppError } from "../errors.js";
+import { assertPower } from "../keys/powers.js";
 import type { KeyInfo, KeyStore } from "../keys/keyStore.js";
 import type { Logger } from "../log.js";
 import type { InviteManager, ManagedInvite } from "../xmpp/inviteManager.js";
@@ -57,9 +58,15 @@ const ttl = z
   .int()
   .min(1)
   .max(100 * 365 * 86_400);
+// Each listed once (a registration does roster work per group): repeats are dropped, then counted.
+const labels = (max: number) =>
+  z
+    .array(label)
+    .transform((list) => [...new Set(list)])
+    .pipe(z.array(label).max(max));
 const common = {
   ttl: ttl.optional(),
-  roles: z.array(label).max(16).optional(),
+  roles: labels(16).optional(),
   note: z
     .string()
     .max(1_000)
@@ -69,8 +76,8 @@ const common = {
 const username = z.string().regex(USERNAME, "not a valid user name");
 
 const BODIES = {
-  account: z.strictObject({ ...common, username: username.optional(), groups: z.array(label).max(32).optional() }),
-  group: z.strictObject({ ...common, groups: z.array(label).min(1).max(32) }),
+  account: z.strictObject({ ...common, username: username.optional(), groups: labels(32).optional() }),
+  group: z.strictObject({ ...common, groups: labels(32).pipe(z.array(label).min(1)) }),
   reset: z.strictObject({ username, ttl: ttl.optional() }),
 } as const;
 
@@ -102,6 +109,7 @@ export interface ResourceDeps {
 }
 
 function issue(kind: Kind, ctx: Context, deps: ResourceDeps, apiKey: KeyInfo): Promise<ManagedInvite> {
+  assertPower(apiKey, kind);
   const { host } = apiKey;
   const source = `invites-api/${apiKey.id}`;
   const counted = (work: () => Promise<ManagedInvite>) => countedInvite(deps.keys, apiKey, deps.now, work);
@@ -129,8 +137,10 @@ export function createInvite(kind: Kind, deps: ResourceDeps) {
   return async function createInvite(ctx: Context): Promise<void> {
     const { apiKey } = ctx.state as ApiKeyState;
     const invite = await issue(kind, ctx, deps, apiKey);
+    // The audit line names the key and, for a reset, the account; never the token.
+    const account = invite.reset ? { account: invite.jid } : {};
     deps.log.info(
-      { audit: "invite", type: kind, keyId: apiKey.id, host: apiKey.host, expires: invite.expires },
+      { audit: "invite", type: kind, keyId: apiKey.id, host: apiKey.host, expires: invite.expires, ...account },
       "invite issued",
     );
     ctx.status = 201;
@@ -139,34 +149,58 @@ export function createInvite(kind: Kind, deps: ResourceDeps) {
   };
 }
 
-/** Listing, showing and revoking need a key of scope "manage". */
-function managing(ctx: Context): KeyInfo {
-  const { apiKey } = ctx.state as ApiKeyState;
-  if (apiKey.scope !== "manage") {
-    throw new AppError("insufficient_scope", `key ${apiKey.id} has scope create, not manage`);
-  }
-  return apiKey;
-}
-
 function inviteId(ctx: Context): string {
   const id = (ctx.params as { id?: string }).id ?? "";
   if (!INVITE_ID.test(id)) throw new AppError("invite_not_found", "not an invite id");
   return id;
 }
 
-/** GET /invites: the host's pending invites, oldest first. */
+export const PAGE = { default: 50, max: 200 } as const;
+
+// `limit` and `after` of GET /invites; `after` is the cursor of a previous page's Link (created.token).
+const pageQuery = z.strictObject({
+  limit: z
+    .string()
+    .regex(/^[1-9]\d{0,2}$/, `a whole number from 1 to ${PAGE.max}`)
+    .transform(Number)
+    .pipe(z.number().max(PAGE.max, `a whole number from 1 to ${PAGE.max}`))
+    .optional(),
+  after: z
+    .string()
+    .regex(/^\d{1,12}\.[A-Za-z0-9_-]{1,128}$/, "a cursor from a previous page's Link header")
+    .optional(),
+});
+
+function page(ctx: Context): { limit: number; after?: string } {
+  const parsed = pageQuery.safeParse(ctx.query);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.length ? issue.path.join(".") : "query";
+    throw new AppError("bad_request", `${where}: ${issue?.code === "invalid_type" ? "give it once" : issue?.message}`);
+  }
+  return { limit: parsed.data.limit ?? PAGE.default, ...(parsed.data.after ? { after: parsed.data.after } : {}) };
+}
+
+/**
+ * GET /invites: one page of the host's pending invites the service may see, oldest first, as a
+ * JSON array (mod_http_admin_api's shape); `Link: <…>; rel="next"` (RFC 8288) when there are more.
+ */
 export function listInvites(deps: ResourceDeps) {
   return async function listInvites(ctx: Context): Promise<void> {
-    const apiKey = managing(ctx);
-    const invites = await deps.manager.list(apiKey.host);
-    ctx.body = invites.sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id)).map(inviteJson);
+    const { apiKey } = ctx.state as ApiKeyState;
+    assertPower(apiKey, "list");
+    const request = page(ctx);
+    const { invites, next } = await deps.manager.list(apiKey.host, request);
+    if (next) ctx.set("Link", `</invites?limit=${request.limit}&after=${encodeURIComponent(next)}>; rel="next"`);
+    ctx.body = invites.map(inviteJson);
   };
 }
 
 /** GET /invites/{id}. */
 export function showInvite(deps: ResourceDeps) {
   return async function showInvite(ctx: Context): Promise<void> {
-    const apiKey = managing(ctx);
+    const { apiKey } = ctx.state as ApiKeyState;
+    assertPower(apiKey, "list");
     ctx.body = inviteJson(await deps.manager.show(apiKey.host, inviteId(ctx)));
   };
 }
@@ -174,7 +208,8 @@ export function showInvite(deps: ResourceDeps) {
 /** DELETE /invites/{id}: 204; the link stops working at once. */
 export function revokeInvite(deps: ResourceDeps) {
   return async function revokeInvite(ctx: Context): Promise<void> {
-    const apiKey = managing(ctx);
+    const { apiKey } = ctx.state as ApiKeyState;
+    assertPower(apiKey, "revoke");
     await deps.manager.revoke(apiKey.host, inviteId(ctx));
     // The audit line names the key, never the invite's token.
     deps.log.info({ audit: "revoke", keyId: apiKey.id, host: apiKey.host }, "invite revoked");

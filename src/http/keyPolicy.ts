@@ -5,7 +5,8 @@ import type { ApiKeyState } from "./requireApiKey.js";
 
 /**
  * What a valid key may do: nothing after its expiry; on /invites_api only its methods; at most its
- * rate of invites (`invites: false` for listing and revoking, which make none).
+ * rate of invites (`invites: false` for listing, showing and revoking, which make none and count
+ * against MANAGE_RATE instead).
  */
 export function keyPolicy(opts: { limits: RateLimits; now: () => Date; methods?: boolean; invites?: boolean }) {
   const { methods = true, invites = true } = opts;
@@ -16,6 +17,7 @@ export function keyPolicy(opts: { limits: RateLimits; now: () => Date; methods?:
     }
     if (!methods) {
       if (invites) await opts.limits.consumeKey(apiKey.id, apiKey.rate);
+      else await opts.limits.consumeManage(apiKey.id);
       return next();
     }
     // @koa/router answers HEAD with the GET handler; a HEAD must never create an invite.

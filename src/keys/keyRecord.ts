@@ -1,8 +1,8 @@
 export const HTTP_METHODS = ["GET", "POST"] as const;
 export type HttpMethod = (typeof HTTP_METHODS)[number];
 
-/** create: make invites (every key before scopes existed); manage: also list, show and revoke them. */
-export const KEY_SCOPES = ["create", "manage"] as const;
+/** What a key may be made with; what each allows is in powers.ts. */
+export const KEY_SCOPES = ["create", "group", "reset", "manage"] as const;
 export type KeyScope = (typeof KEY_SCOPES)[number];
 
 /** A rate: at most `points` invites per `durationSeconds`. */
@@ -24,8 +24,10 @@ export interface KeyRecord {
   readonly rate?: Rate;
   /** How many invites it may ever issue; none: no limit. */
   readonly maxInvites?: number;
-  /** What it may do; none: "create". */
-  readonly scope?: KeyScope;
+  /** What it may do (powers.ts); none: its `scope`. */
+  readonly scopes?: readonly KeyScope[];
+  /** Keys made before scopes were a list: one scope; none: "create". Read, never written. */
+  readonly scope?: "create" | "manage";
   /** The longest an invite it makes may stay valid, in seconds; none: Prosody's own limits. */
   readonly maxTtlSeconds?: number;
   readonly invitesIssued?: number;
@@ -35,7 +37,10 @@ export interface KeyRecord {
   readonly secretHash: string;
 }
 
-export type KeyInfo = Omit<KeyRecord, "secretHash"> & { readonly invitesIssued: number };
+export type KeyInfo = Omit<KeyRecord, "secretHash" | "scope" | "scopes"> & {
+  readonly invitesIssued: number;
+  readonly scopes: readonly KeyScope[];
+};
 
 export interface KeyOptions {
   readonly name?: string;
@@ -44,6 +49,6 @@ export interface KeyOptions {
   readonly expiresAt?: string;
   readonly rate?: Rate;
   readonly maxInvites?: number;
-  readonly scope?: KeyScope;
+  readonly scopes?: readonly KeyScope[];
   readonly maxTtlSeconds?: number;
 }

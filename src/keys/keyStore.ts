@@ -53,9 +53,9 @@ export const USAGE_FLUSH_MS = 1_000;
 
 /** The record without its secret hash and without the usage it carried before counters existed. */
 function publicPart(record: KeyRecord, usage?: Usage): KeyInfo {
-  const { secretHash: _secretHash, invitesIssued, lastUsedAt, ...info } = record;
+  const { secretHash: _secretHash, invitesIssued, lastUsedAt, scope, scopes, ...info } = record;
   const current = usage ?? { invitesIssued: invitesIssued ?? 0, ...(lastUsedAt ? { lastUsedAt } : {}) };
-  return { ...info, ...current };
+  return { ...info, scopes: scopes ?? [scope ?? "create"], ...current };
 }
 
 /** What is written for a key: its usage lives in the counters, never in the record. */
@@ -88,7 +88,8 @@ export function createKeyStore(
   // never a 403 that looks like a bad key.
   keyv.throwOnErrors = true;
   const read = (id: string) => keyv.get<KeyRecord>(recordKey(id));
-  const verifyRead = changes ? recordCache(changes, read) : read;
+  // Raw, so that the cache sees keyv's own expiry too.
+  const verifyRead = changes ? recordCache(changes, (id) => keyv.get<KeyRecord>(recordKey(id), { raw: true })) : read;
 
   /**
    * Adds to a key's counter. A key written before counters existed has none: its counter is made
@@ -118,7 +119,7 @@ export function createKeyStore(
   }
 
   return {
-    create: (host, { name = "", methods = HTTP_METHODS, expiresAt, rate, maxInvites, scope, maxTtlSeconds } = {}) =>
+    create: (host, { name = "", methods = HTTP_METHODS, expiresAt, rate, maxInvites, scopes, maxTtlSeconds } = {}) =>
       guarded("create a key", async () => {
         let parsed = generateKey();
         // 48 random bits make a clash unlikely, not impossible; never overwrite a key.
@@ -132,7 +133,7 @@ export function createKeyStore(
           ...(expiresAt ? { expiresAt } : {}),
           ...(rate ? { rate } : {}),
           ...(maxInvites !== undefined ? { maxInvites } : {}),
-          ...(scope && scope !== "create" ? { scope } : {}),
+          scopes: scopes?.length ? [...new Set(scopes)] : ["create"],
           ...(maxTtlSeconds !== undefined ? { maxTtlSeconds } : {}),
           secretHash: hashSecret(parsed.secret),
         };

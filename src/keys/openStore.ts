@@ -1,7 +1,8 @@
-import { mkdirSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { mkdirSync, readlinkSync, realpathSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import Keyv from "keyv";
 import { AppError } from "../errors.js";
+import type { Logger } from "../log.js";
 import { memoryLimiters, type LimiterFactory } from "../limits/rateLimits.js";
 import { storeKind } from "./storeUrl.js";
 import type { UsageCounters } from "./usage/counters.js";
@@ -33,24 +34,29 @@ export interface KeyBackend {
   close(): Promise<void>;
 }
 
+export interface BackendOptions {
+  /** Told why key lookups are not cached, where they could be (SQLite). */
+  readonly log?: Logger;
+}
+
 /**
  * Opens what KEY_STORE names: a SQLite path (or `sqlite://PATH`), `redis://…`, `postgres://…`.
  * The Redis and PostgreSQL clients are loaded only when used: they weigh ~30 MB of memory.
  */
-export async function openBackend(keyStore: string): Promise<KeyBackend> {
+export async function openBackend(keyStore: string, options: BackendOptions = {}): Promise<KeyBackend> {
   const kind = storeKind(keyStore);
   if (kind === "redis") return (await import("./redisBackend.js")).openRedis(keyStore);
   if (kind === "postgres") return (await import("./postgresBackend.js")).openPostgres(keyStore);
-  if (kind === "sqlite") return openSqlite(keyStore);
+  if (kind === "sqlite") return openSqlite(keyStore, options);
   // config.ts refuses these first; never let a typo become a file named after a URL.
   throw new AppError("store_unavailable", "KEY_STORE has an unknown scheme");
 }
 
 /** Opens the store and checks that it answers: what the service and the CLI start with. */
-export async function openKeyBackend(keyStore: string): Promise<KeyBackend> {
+export async function openKeyBackend(keyStore: string, options: BackendOptions = {}): Promise<KeyBackend> {
   let backend: KeyBackend | undefined;
   try {
-    backend = await openBackend(keyStore);
+    backend = await openBackend(keyStore, options);
     await backend.init();
     await backend.keyv.has("ping");
     return backend;
@@ -68,14 +74,35 @@ export function quiet(keyv: Keyv): Keyv {
   return keyv;
 }
 
-function openSqlite(keyStore: string): KeyBackend {
-  const path = resolve(keyStore.replace(/^sqlite:\/\//i, ""));
+/**
+ * The file's path with every symlink resolved, as SQLite resolves it; also for a file yet to be
+ * made, which SQLite makes where a symlink points. Its -wal and -shm files are beside that path.
+ */
+function realPath(path: string): string {
   try {
-    mkdirSync(dirname(path), { recursive: true });
+    return realpathSync(path);
+  } catch (err) {
+    // A cycle of links, a folder that cannot be read: SQLite tells when it opens the file.
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") return path;
+  }
+  try {
+    return realPath(resolve(dirname(path), readlinkSync(path)));
+  } catch {
+    // Not a link: the file is yet to be made.
+    return join(realPath(dirname(path)), basename(path));
+  }
+}
+
+function openSqlite(keyStore: string, { log }: BackendOptions): KeyBackend {
+  const given = resolve(keyStore.replace(/^sqlite:\/\//i, ""));
+  try {
+    mkdirSync(dirname(given), { recursive: true });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? "error";
-    throw new AppError("store_unavailable", `KEY_STORE: cannot create the folder ${dirname(path)} (${code})`);
+    throw new AppError("store_unavailable", `KEY_STORE: cannot create the folder ${dirname(given)} (${code})`);
   }
+  // The same path for SQLite and for the stamp, which must read the -shm file SQLite writes.
+  const path = realPath(given);
   let store: SqliteStore;
   try {
     store = new SqliteStore(path, SQLITE_BUSY_TIMEOUT_MS);
@@ -83,16 +110,20 @@ function openSqlite(keyStore: string): KeyBackend {
     throw new AppError("store_unavailable", "KEY_STORE does not answer", { cause: err });
   }
   const keyv = quiet(new Keyv({ store, namespace: NAMESPACE, throwOnErrors: true }));
-  const changes = walStamp(path);
+  const changes = walStamp(path, {
+    commit: () => store.commitNothing(),
+    log: (reason) => log?.info({ reason }, "key lookups not cached"),
+  });
   return {
     keyv,
     usage: sqliteCounters(store.db),
     limiters: memoryLimiters,
     changes,
     init: async () => {},
-    close: () => {
+    // The database first: closing the stamp's -shm descriptor drops SQLite's locks on that file.
+    close: async () => {
+      await keyv.disconnect();
       changes.close();
-      return keyv.disconnect();
     },
   };
 }

@@ -76,6 +76,19 @@ export class SqliteStore extends EventEmitter implements KeyvStoreAdapter {
     }
   }
 
+  /**
+   * A commit that changes nothing (the header's user_version written back as it is): how the change
+   * stamp learns which `-shm` file SQLite writes.
+   */
+  commitNothing(): void {
+    this.db
+      .transaction(() => {
+        const version = Number(this.db.pragma("user_version", { simple: true }));
+        this.db.pragma(`user_version = ${version}`);
+      })
+      .immediate();
+  }
+
   async disconnect(): Promise<void> {
     if (this.db.open) this.db.close();
   }

@@ -11,6 +11,8 @@ export const memoryLimiters: LimiterFactory = (rate, prefix) =>
 export interface RateLimits {
   /** Counts one invite request of a key; throws `rate_limited` with Retry-After past its rate. */
   consumeKey(keyId: string, rate: Rate | undefined): Promise<void>;
+  /** Counts one list, show or revoke of a key, against MANAGE_RATE, apart from its invites. */
+  consumeManage(keyId: string): Promise<void>;
   /** Throws `too_many_failures` while an address is over its failed-attempt limit. */
   assertNotBlocked(address: string): Promise<void>;
   /** Counts a failed key attempt of an address; throws `too_many_failures` once over the limit. */
@@ -22,6 +24,8 @@ export interface RateLimitOptions {
   readonly defaultKeyRate: Rate | undefined;
   /** Failed key attempts allowed per client address; undefined: no limit. */
   readonly failureLimit: Rate | undefined;
+  /** Lists, shows and revokes allowed per key; undefined: no limit. */
+  readonly manageRate?: Rate | undefined;
   readonly limiters?: LimiterFactory;
 }
 
@@ -38,6 +42,7 @@ export function createRateLimits(opts: RateLimitOptions): RateLimits {
     return limiter;
   };
   const failures = opts.failureLimit ? build(opts.failureLimit, "invites-api:auth-failures") : undefined;
+  const managing = opts.manageRate ? build(opts.manageRate, "invites-api:manage") : undefined;
 
   async function consume(limiter: RateLimiterAbstract, id: string, code: "rate_limited" | "too_many_failures") {
     try {
@@ -54,6 +59,10 @@ export function createRateLimits(opts: RateLimitOptions): RateLimits {
     async consumeKey(keyId, rate) {
       const effective = rate ?? opts.defaultKeyRate;
       if (effective) await consume(keyLimiter(effective), keyId, "rate_limited");
+    },
+
+    async consumeManage(keyId) {
+      if (managing) await consume(managing, keyId, "rate_limited");
     },
 
     async assertNotBlocked(address) {

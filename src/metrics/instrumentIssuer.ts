@@ -41,7 +41,7 @@ export function instrumentManager(manager: InviteManager, metrics: Metrics): Inv
     createAccount: (host, invite) => timed(host, () => manager.createAccount(host, invite)),
     createGroup: (host, invite) => timed(host, () => manager.createGroup(host, invite)),
     createReset: (host, invite) => timed(host, () => manager.createReset(host, invite)),
-    list: (host) => timed(host, () => manager.list(host), false),
+    list: (host, page) => timed(host, () => manager.list(host, page), false),
     show: (host, id) => timed(host, () => manager.show(host, id), false),
     revoke: (host, id) => timed(host, () => manager.revoke(host, id), false),
   };

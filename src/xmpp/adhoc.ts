@@ -55,18 +55,6 @@ export function executeCommand(
   return commandExchange(ctx, host, command, expect);
 }
 
-/** Submits a form to a multi-step command and expects it to complete. */
-export function submitCommand(
-  ctx: AdhocContext,
-  host: string,
-  node: string,
-  sessionid: string,
-  form: Element,
-): Promise<Element> {
-  const command = xml("command", { xmlns: NS_COMMANDS, node, sessionid, action: "complete" }, form);
-  return commandExchange(ctx, host, command, "completed");
-}
-
 /** The command nodes a host offers this component (disco#items of the commands node). */
 export async function listCommands(ctx: AdhocContext, host: string): Promise<string[]> {
   const stanza = xml("iq", { type: "get", to: host }, xml("query", { xmlns: NS_DISCO_ITEMS, node: NS_COMMANDS }));

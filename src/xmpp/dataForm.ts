@@ -1,5 +1,6 @@
 // XEP-0004: Data Forms. https://xmpp.org/extensions/xep-0004.html
 import { xml, type Element } from "@xmpp/component";
+import { AppError } from "../errors.js";
 
 export const NS_DATA = "jabber:x:data";
 
@@ -39,19 +40,45 @@ export function readFormValues(parent: Element): Map<string, string[]> | undefin
   return fieldValues(form.getChildren("field"));
 }
 
-/** The rows of a result form that reports a table (<reported/> and one <item/> per row). */
-export function readFormItems(parent: Element): Array<Map<string, string[]>> | undefined {
+/**
+ * The rows of a result form that reports a table (<reported/> and one <item/> per row), and the
+ * fields beside the table (a page's `next`, say).
+ */
+export function readFormItems(
+  parent: Element,
+): { items: Array<Map<string, string[]>>; fields: Map<string, string[]> } | undefined {
   const form = parent.getChild("x", NS_DATA);
   if (!form || form.attrs.type !== "result") return undefined;
-  return form.getChildren("item").map((item) => fieldValues(item.getChildren("field")));
+  return {
+    items: form.getChildren("item").map((item) => fieldValues(item.getChildren("field"))),
+    fields: fieldValues(form.getChildren("field")),
+  };
+}
+
+// A character XML 1.0 does not allow (https://www.w3.org/TR/xml/#charsets): a C0 control other
+// than tab and line ends, a lone surrogate, U+FFFE or U+FFFF. Prosody closes the stream of whoever
+// sends one, so one such character from a client would disconnect the component.
+const NOT_XML_CHAR = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
+
+/**
+ * Every value a client gives reaches the stream through here: a value XML cannot carry is the
+ * client's error (400, naming the field), never a stanza.
+ */
+export function assertXmlText(field: string, value: string): void {
+  const found = NOT_XML_CHAR.exec(value);
+  if (!found) return;
+  const code = (found[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, "0");
+  throw new AppError("bad_request", `${field}: U+${code} is not a character XML allows`);
 }
 
 /** A submitted form: one field per entry, a list giving several values; undefined entries left out. */
 export function submitForm(fields: Readonly<Record<string, string | readonly string[] | undefined>>): Element {
   const children = Object.entries(fields)
     .filter((entry): entry is [string, string | readonly string[]] => entry[1] !== undefined)
-    .map(([name, value]) =>
-      xml("field", { var: name }, ...(typeof value === "string" ? [value] : value).map((v) => xml("value", {}, v))),
-    );
+    .map(([name, value]) => {
+      const values = typeof value === "string" ? [value] : value;
+      for (const v of values) assertXmlText(name, v);
+      return xml("field", { var: name }, ...values.map((v) => xml("value", {}, v)));
+    });
   return xml("x", { xmlns: NS_DATA, type: "submit" }, ...children);
 }

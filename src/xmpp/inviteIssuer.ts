@@ -1,15 +1,13 @@
 // XEP-0401: Easy User Onboarding, through mod_invites_adhoc's commands.
-import { xml, type Element } from "@xmpp/component";
+import type { Element } from "@xmpp/component";
 import { AppError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { executeCommand, submitCommand, type AdhocContext, type HostCommands } from "./adhoc.js";
-import { NS_DATA, readFormFields } from "./dataForm.js";
-import { ProsodyBadReplyError, ProsodyRefusedError, fixFor } from "./errors.js";
+import { executeCommand, type AdhocContext } from "./adhoc.js";
+import { readFormFields } from "./dataForm.js";
+import { ProsodyBadReplyError, ProsodyRefusedError } from "./errors.js";
 import { notLoaded, type InviteManager, type ManagedInvite } from "./inviteManager.js";
 
 export const NODE_CREATE_ACCOUNT = "urn:xmpp:invite#create-account";
-// Prosody 13 only: an invite that lets an existing user set a new password.
-export const NODE_PASSWORD_RESET = "xmpp:prosody.im/mod_invites_adhoc#password-reset";
 
 export interface Invite {
   /** What a person opens: the landing page when the host serves one, else the xmpp: URI. */
@@ -31,7 +29,7 @@ export interface InviteOptions {
  */
 export interface InviteIssuer {
   createAccountInvite(host: string, options: InviteOptions): Promise<Invite>;
-  /** Throws `not_implemented` where the host has neither mod_invites_manage nor Prosody 13's command. */
+  /** Throws `not_implemented` where the host lacks mod_invites_manage. */
   createResetInvite(host: string, username: string, options: InviteOptions): Promise<Invite>;
 }
 
@@ -53,12 +51,7 @@ function inviteFrom(command: Element, host: string): Invite {
   return { url, uri, expires: fields.get("expire") ?? "" };
 }
 
-export function createInviteIssuer(
-  ctx: AdhocContext,
-  log: Logger,
-  manager: InviteManager,
-  commands: HostCommands,
-): InviteIssuer {
+export function createInviteIssuer(ctx: AdhocContext, log: Logger, manager: InviteManager): InviteIssuer {
   async function logged<T>(host: string, work: () => Promise<T>): Promise<T> {
     try {
       return await work();
@@ -83,30 +76,15 @@ export function createInviteIssuer(
     createResetInvite(host, username, { ttl, source }) {
       log.debug({ host }, "creating password-reset invite");
       return logged(host, async () => {
-        if (await manager.available(host))
-          return fromManaged(await manager.createReset(host, { username, ttl, source }));
-        if (ttl !== undefined) throw notLoaded(host);
-        // Prosody 0.12 lists no such command: say what is missing rather than fail obscurely.
-        const offered = await commands(host);
-        if (!offered.includes(NODE_PASSWORD_RESET)) {
-          if (!offered.includes(NODE_CREATE_ACCOUNT)) {
-            throw new ProsodyRefusedError(host, "item-not-found", fixFor("item-not-found", host, ctx.componentJid));
-          }
+        // Never through mod_invites_adhoc's admin command (Prosody 13): the component would be an
+        // admin there, able to reset an admin's password. mod_invites_manage checks the account.
+        if (!(await manager.available(host))) {
           throw new AppError(
             "not_implemented",
-            `${host} has no password-reset command: load "invites_manage" under its VirtualHost, or run Prosody 13`,
+            `password resets need mod_invites_manage: load "invites_manage" under VirtualHost "${host}"`,
           );
         }
-        const form = await executeCommand(ctx, host, NODE_PASSWORD_RESET, { expect: "executing" });
-        const answer = xml(
-          "x",
-          { xmlns: NS_DATA, type: "submit" },
-          xml("field", { var: "accountjid" }, xml("value", {}, `${username}@${host}`)),
-        );
-        return inviteFrom(
-          await submitCommand(ctx, host, NODE_PASSWORD_RESET, form.attrs.sessionid ?? "", answer),
-          host,
-        );
+        return fromManaged(await manager.createReset(host, { username, ttl, source }));
       });
     },
   };

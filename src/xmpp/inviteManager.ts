@@ -43,13 +43,25 @@ export interface NewInvite {
   readonly source: string;
 }
 
+export interface PageRequest {
+  /** The `next` of the previous page. */
+  readonly after?: string;
+  readonly limit: number;
+}
+
+export interface InvitePage {
+  readonly invites: ManagedInvite[];
+  readonly next?: string;
+}
+
 export interface InviteManager {
   /** Whether the host runs mod_invites_manage for this component (asked once per COMMANDS_TTL_MS). */
   available(host: string): Promise<boolean>;
   createAccount(host: string, invite: NewInvite & { username?: string }): Promise<ManagedInvite>;
   createGroup(host: string, invite: NewInvite & { groups: readonly string[] }): Promise<ManagedInvite>;
   createReset(host: string, invite: { username: string; ttl?: number; source: string }): Promise<ManagedInvite>;
-  list(host: string): Promise<ManagedInvite[]>;
+  /** One page of the pending invites the component may see, oldest first; `next` when there are more. */
+  list(host: string, page: PageRequest): Promise<InvitePage>;
   show(host: string, id: string): Promise<ManagedInvite>;
   revoke(host: string, id: string): Promise<void>;
 }
@@ -96,6 +108,8 @@ function clientError(err: unknown, host: string): unknown {
       return new AppError("bad_request", text);
     case "conflict":
       return new AppError("user_exists", text);
+    case "not-allowed":
+      return new AppError("account_protected", text);
     case "feature-not-implemented":
       return new AppError("not_implemented", `${host}: ${text}`);
     default:
@@ -155,10 +169,11 @@ export function createInviteManager(ctx: AdhocContext, commands: HostCommands): 
       const noUser = () => new AppError("user_not_found", `no account ${invite.username} on ${host}`);
       return notFoundAs(noUser, () => created(host, run(host, MANAGE_NODES.createReset, fields)));
     },
-    list: async (host) => {
-      const items = readFormItems(await run(host, MANAGE_NODES.list, {}));
-      if (!items) throw new ProsodyBadReplyError(host, "no result form for the list of invites");
-      return items.map((values) => inviteFrom(values, host));
+    list: async (host, { after, limit }) => {
+      const table = readFormItems(await run(host, MANAGE_NODES.list, { after, max: String(limit) }));
+      if (!table) throw new ProsodyBadReplyError(host, "no result form for the list of invites");
+      const next = one(table.fields, "next");
+      return { invites: table.items.map((values) => inviteFrom(values, host)), ...(next ? { next } : {}) };
     },
     show: (host, id) => notFoundAs(noInvite(host), () => created(host, run(host, MANAGE_NODES.show, { id }))),
     revoke: (host, id) => notFoundAs(noInvite(host), async () => void (await run(host, MANAGE_NODES.revoke, { id }))),

@@ -80,22 +80,22 @@ describe("bad configuration and input on the command line", () => {
     assert.equal((await runCli(["list", HOST], { KEY_STORE: keyStore })).stdout.trim().split("\n").length, 1);
   });
 
-  it("--scope and --max-ttl are stored and shown; a key without them has scope create", async () => {
+  it("--scope (a list) and --max-ttl are stored and shown; a key without them has scope create", async () => {
     const keyStore = freshKeyStore();
     const env = { KEY_STORE: keyStore };
-    const manage = await runCli(["create", HOST, "m", "--scope", "manage", "--max-ttl", "1h"], env);
+    const manage = await runCli(["create", HOST, "m", "--scope", "manage,reset,manage", "--max-ttl", "1h"], env);
     assert.equal(manage.code, 0, manage.stderr);
     assert.equal((await runCli(["create", HOST, "plain"], env)).code, 0);
     const listed = JSON.parse((await runCli(["list", HOST, "--json"], env)).stdout) as Array<Record<string, unknown>>;
     const byName = new Map(listed.map((info) => [info.name, info]));
-    assert.equal(byName.get("m")?.scope, "manage");
+    assert.deepEqual(byName.get("m")?.scopes, ["manage", "reset"]);
     assert.equal(byName.get("m")?.maxTtlSeconds, 3600);
-    assert.equal(byName.get("plain")?.scope, undefined);
+    assert.deepEqual(byName.get("plain")?.scopes, ["create"]);
     const shown = await runCli(["show", HOST, "--", String(byName.get("m")?.id)], env);
-    assert.match(shown.stdout, /^scope: +manage$/m);
+    assert.match(shown.stdout, /^scopes: +manage,reset$/m);
     assert.match(shown.stdout, /^max ttl: +3600s$/m);
     const plain = await runCli(["show", HOST, "--", String(byName.get("plain")?.id)], env);
-    assert.match(plain.stdout, /^scope: +create$/m);
+    assert.match(plain.stdout, /^scopes: +create$/m);
   });
 
   it("refuses a key name with a control character, so list stays one ID<TAB>NAME line per key", async () => {

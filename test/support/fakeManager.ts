@@ -54,9 +54,16 @@ export function fakeManager(opts: { loaded?: boolean; now?: () => number } = {})
       calls.push({ op: "reset", host, args: invite });
       return make(host, { ...invite, reset: true });
     },
-    list: async (host) => {
-      calls.push({ op: "list", host });
-      return [...invites.values()].filter((i) => i.host === host).map(({ host: _h, ...invite }) => invite);
+    list: async (host, page) => {
+      calls.push({ op: "list", host, args: page });
+      const all = [...invites.values()].filter((i) => i.host === host).map(({ host: _h, ...invite }) => invite);
+      const from = page.after ? all.findIndex((i) => `${i.createdAt}.${i.id}` === page.after) + 1 : 0;
+      const slice = all.slice(from, from + page.limit);
+      const last = slice.at(-1);
+      return {
+        invites: slice,
+        ...(last && from + page.limit < all.length ? { next: `${last.createdAt}.${last.id}` } : {}),
+      };
     },
     show: async (host, id) => (calls.push({ op: "show", host }), find(host, id)),
     revoke: async (host, id) => {

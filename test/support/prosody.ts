@@ -4,6 +4,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { recordLog } from "./handedOut.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import { terminate, track } from "./cleanup.js";
 import { freePort } from "./ports.js";
@@ -245,6 +246,7 @@ export async function createProsody(opts: ProsodyOptions): Promise<RunningProsod
     async dispose() {
       if (child?.signalCode === null && child.exitCode === null) child.kill("SIGCONT");
       await kill("SIGTERM");
+      recordLog("prosody", readLog());
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -2,6 +2,7 @@ import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { once } from "node:events";
 import { terminate, track } from "./cleanup.js";
+import { recordKeysIn, recordLog } from "./handedOut.js";
 
 export const CLI = fileURLToPath(new URL("../../bin/invites-api.js", import.meta.url));
 
@@ -22,6 +23,7 @@ export function runCli(args: readonly string[], env: Env = {}): Promise<CliResul
       { env: { PATH: process.env.PATH, ...env }, timeout: 30_000 },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
+        recordKeysIn(stdout);
         resolve({ code, stdout, stderr });
       },
     );
@@ -126,6 +128,7 @@ export async function startService(env: Env): Promise<RunningService> {
     waitForLog,
     async stop(signal = "SIGTERM") {
       await terminate(child, exited, signal);
+      recordLog("service", raw);
       return exited;
     },
   };

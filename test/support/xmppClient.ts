@@ -13,6 +13,7 @@
  * @xmpp/client always authenticates first. Everything times out (10 s by default) and closes its
  * socket on every path; no reconnect timer is ever left behind.
  */
+import { recordTokensIn } from "./handedOut.js";
 import type { EventEmitter } from "node:events";
 import { createRequire } from "node:module";
 import { connect, type Socket } from "node:net";
@@ -422,6 +423,10 @@ export async function login(opts: {
           field.attrs.var,
           field.getChildren("value").map((v) => v.text()),
         );
+      }
+      // Invites made from a client are tokens the suite was handed too (see handedOut.ts).
+      for (const name of ["id", "uri", "landing-url"]) {
+        for (const value of result.fields.get(name) ?? []) recordTokensIn(name === "id" ? `?${value}` : value);
       }
       const note = command.getChild("note");
       if (note) {

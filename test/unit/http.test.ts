@@ -74,7 +74,7 @@ describe("HTTP API with a fake issuer", () => {
     }).listen(0, "127.0.0.1");
     await new Promise((resolve) => server.once("listening", resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    key = (await keys.create("e.test", { name: "k" })).key;
+    key = (await keys.create("e.test", { name: "k", scopes: ["create", "reset"] })).key;
   });
   after(() => new Promise((resolve) => server.close(resolve)));
   beforeEach(() => {

@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { xml, type Element } from "@xmpp/component";
 import { pino } from "pino";
-import { listCommands } from "../../src/xmpp/adhoc.js";
 import { createInviteIssuer, NODE_CREATE_ACCOUNT } from "../../src/xmpp/inviteIssuer.js";
 import { ProsodyBadReplyError, ProsodyRefusedError, XmppTimeoutError } from "../../src/xmpp/errors.js";
 import { XmppUnavailableError } from "../../src/xmpp/errors.js";
@@ -40,9 +39,7 @@ function issuerAnswering(answer: (stanza: Element) => Promise<Element>) {
     componentJid: "invites.example.com",
     timeoutMs: 1000,
   };
-  const issuer = createInviteIssuer(ctx, silent, fakeManager({ loaded: false }).manager, (host) =>
-    listCommands(ctx, host),
-  );
+  const issuer = createInviteIssuer(ctx, silent, fakeManager({ loaded: false }).manager);
   return { issuer, sent };
 }
 

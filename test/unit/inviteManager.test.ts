@@ -99,27 +99,63 @@ describe("mod_invites_manage over XEP-0050", () => {
     assert.equal(values("note"), undefined, "an unset field is not sent");
   });
 
-  it("reads a list from the <item/> rows of a reported table", async () => {
-    const { manager } = harness((command) =>
+  it("reads a page from the <item/> rows of a reported table, and its next cursor", async () => {
+    const { manager, sent } = harness((command) =>
       completed(
         command.attrs.node ?? "",
         xml(
           "x",
           { xmlns: "jabber:x:data", type: "result" },
+          xml("field", { var: "next" }, xml("value", {}, "1768467600.Tok-2")),
           xml("reported", {}, ...Object.keys(INVITE).map((name) => xml("field", { var: name }))),
           xml("item", {}, ...asFields(INVITE)),
           xml("item", {}, ...asFields({ ...INVITE, id: ["Tok-2"], groups: [], reusable: ["false"] })),
         ),
       ),
     );
-    const invites = await manager.list("e.test");
+    const page = await manager.list("e.test", { limit: 2, after: "1768467000.Tok-0" });
     assert.deepEqual(
-      invites.map((i) => [i.id, i.reusable, i.groups]),
+      page.invites.map((i) => [i.id, i.reusable, i.groups]),
       [
         ["Tok-1", true, ["team", "staff"]],
         ["Tok-2", false, []],
       ],
     );
+    assert.equal(page.next, "1768467600.Tok-2");
+    const form = sent.at(-1)?.getChild("command", NS_COMMANDS)?.getChild("x", "jabber:x:data");
+    const asked = Object.fromEntries(
+      form?.getChildren("field").map((f: Element) => [f.attrs.var, f.getChildText("value")]) ?? [],
+    );
+    assert.deepEqual(asked, { after: "1768467000.Tok-0", max: "2" });
+  });
+
+  it("a value XML cannot carry never reaches the stream: 400 naming the field", async () => {
+    const { manager, sent } = harness(() => completed("x"));
+    const before = sent.length;
+    for (const [field, invite] of [
+      ["note", { note: "a\uFFFFb" }],
+      ["groups", { groups: ["ok", "\uFFFE"] }],
+      ["username", { username: "\uD800x" }],
+      ["note", { note: "\u0001" }],
+    ] as const) {
+      await assert.rejects(manager.createAccount("e.test", { ...invite, source: "s" }), (err: AppError) => {
+        assert.equal(err.code, "bad_request");
+        assert.match(err.message, new RegExp(`^${field}: U\\+[0-9A-F]{4} `));
+        return true;
+      });
+    }
+    // Only the disco#items asking whether the module is there went out, no command.
+    assert.ok(sent.slice(before).every((s) => !s.getChild("command", NS_COMMANDS)));
+  });
+
+  it("the module's not-allowed (an account above invites_manage_roles) is account_protected", async () => {
+    const { manager } = harness(() => {
+      throw stanzaError("not-allowed", "the account boss is above invites_manage_roles");
+    });
+    await assert.rejects(manager.createReset("e.test", { username: "boss", source: "s" }), (err: AppError) => {
+      assert.equal(err.code, "account_protected");
+      return true;
+    });
   });
 
   it("maps the module's refusals: bad input 400, taken name 409, unknown id 404, no roles on 0.12 501", async () => {
@@ -163,16 +199,16 @@ describe("mod_invites_manage over XEP-0050", () => {
     const { manager } = harness(() => {
       throw stanzaError("forbidden", "not allowed to manage invites on e.test");
     });
-    await assert.rejects(manager.list("e.test"), ProsodyRefusedError);
+    await assert.rejects(manager.list("e.test", { limit: 50 }), ProsodyRefusedError);
   });
 
   it("asks once per COMMANDS_TTL_MS whether the host runs the module; 501 when it does not", async () => {
     const { manager, sent, clock } = harness(() => completed("x"), ["urn:xmpp:invite#create-account"]);
-    await assert.rejects(manager.list("e.test"), (err: AppError) => err.code === "not_implemented");
-    await assert.rejects(manager.list("e.test"), (err: AppError) => err.code === "not_implemented");
+    await assert.rejects(manager.list("e.test", { limit: 50 }), (err: AppError) => err.code === "not_implemented");
+    await assert.rejects(manager.list("e.test", { limit: 50 }), (err: AppError) => err.code === "not_implemented");
     assert.equal(sent.length, 1);
     clock.now += COMMANDS_TTL_MS;
-    await assert.rejects(manager.list("e.test"));
+    await assert.rejects(manager.list("e.test", { limit: 50 }));
     assert.equal(sent.length, 2);
   });
 
@@ -180,7 +216,7 @@ describe("mod_invites_manage over XEP-0050", () => {
     const loaded = harness((command) =>
       completed(command.attrs.node ?? "", xml("x", { xmlns: "jabber:x:data", type: "result" }, ...asFields(INVITE))),
     );
-    const issuer = createInviteIssuer(loaded.ctx, pino({ level: "silent" }), loaded.manager, loaded.commands);
+    const issuer = createInviteIssuer(loaded.ctx, pino({ level: "silent" }), loaded.manager);
     assert.deepEqual(await issuer.createAccountInvite("e.test", { ttl: 60, source: "s" }), {
       url: "https://e.test/invite?Tok-1",
       uri: "xmpp:e.test?register;preauth=Tok-1",
@@ -189,7 +225,7 @@ describe("mod_invites_manage over XEP-0050", () => {
     assert.equal(loaded.sent.at(-1)?.getChild("command", NS_COMMANDS)?.attrs.node, MANAGE_NODES.createAccount);
 
     const bare = harness(() => completed("x"), ["urn:xmpp:invite#create-account"]);
-    const plain = createInviteIssuer(bare.ctx, pino({ level: "silent" }), bare.manager, bare.commands);
+    const plain = createInviteIssuer(bare.ctx, pino({ level: "silent" }), bare.manager);
     await assert.rejects(plain.createAccountInvite("e.test", { ttl: 60, source: "s" }), (err: AppError) =>
       /invites_manage/.test(err.message),
     );

@@ -6,16 +6,18 @@ import Keyv from "keyv";
 import { pino } from "pino";
 import { createHttpApp } from "../../src/http/server.js";
 import { redactUrl } from "../../src/http/accessLog.js";
-import { createKeyStore, type KeyOptions, type KeyStore } from "../../src/keys/keyStore.js";
+import { createKeyStore, KEY_SCOPES, type KeyOptions, type KeyStore } from "../../src/keys/keyStore.js";
+import { POWERS, SCOPE_POWERS, type Power } from "../../src/keys/powers.js";
 import { createMetrics } from "../../src/metrics/metrics.js";
 import { createRateLimits } from "../../src/limits/rateLimits.js";
 import type { InviteIssuer } from "../../src/xmpp/inviteIssuer.js";
 import { fakeManager } from "../support/fakeManager.js";
 
 const HOST = "e.test";
-const unusedIssuer: InviteIssuer = {
-  createAccountInvite: () => Promise.reject(new Error("not this path")),
-  createResetInvite: () => Promise.reject(new Error("not this path")),
+const invite = { url: "https://e.test/invite?T", uri: "xmpp:e.test?register;preauth=T", expires: "" };
+const issuer: InviteIssuer = {
+  createAccountInvite: () => Promise.resolve(invite),
+  createResetInvite: () => Promise.resolve(invite),
 };
 
 describe("the /invites resource, with a fake mod_invites_manage", () => {
@@ -31,7 +33,7 @@ describe("the /invites resource, with a fake mod_invites_manage", () => {
       keys,
       metrics: createMetrics({ xmppOnline: () => true }),
       limits: createRateLimits({ defaultKeyRate: undefined, failureLimit: undefined }),
-      issuer: unusedIssuer,
+      issuer,
       manager: fake.manager,
       log: pino({ level: "silent" }),
       xmppStatus: () => ({ online: true }),
@@ -41,7 +43,9 @@ describe("the /invites resource, with a fake mod_invites_manage", () => {
   });
   after(() => new Promise((resolve) => server.close(resolve)));
 
-  const keyFor = async (options: KeyOptions = {}, host = HOST) => (await keys.create(host, options)).key;
+  // Every power unless a test asks for less.
+  const keyFor = async (options: KeyOptions = { scopes: ["manage"] }, host = HOST) =>
+    (await keys.create(host, options)).key;
   const call = (path: string, key: string, init: RequestInit & { json?: unknown } = {}) => {
     const { json, ...rest } = init;
     const headers: Record<string, string> = { Authorization: `Bearer ${key}` };
@@ -141,8 +145,8 @@ describe("the /invites resource, with a fake mod_invites_manage", () => {
   });
 
   it("scope: a create key may not list, show or revoke (403); a manage key may, on its own host only", async () => {
-    const creator = await keyFor();
-    const manager = await keyFor({ scope: "manage" });
+    const creator = await keyFor({ scopes: ["create"] });
+    const manager = await keyFor({ scopes: ["manage"] });
     const created = (await (await call("/invites/account", creator, { method: "POST" })).json()) as { id: string };
     for (const [method, path] of [
       ["GET", "/invites"],
@@ -156,7 +160,7 @@ describe("the /invites resource, with a fake mod_invites_manage", () => {
     const list = (await (await call("/invites", manager)).json()) as Array<{ id: string }>;
     assert.ok(list.some((invite) => invite.id === created.id));
     assert.equal((await call(`/invites/${created.id}`, manager)).status, 200);
-    const elsewhere = await keyFor({ scope: "manage" }, "other.test");
+    const elsewhere = await keyFor({ scopes: ["manage"] }, "other.test");
     assert.equal((await call(`/invites/${created.id}`, elsewhere)).status, 404);
     assert.equal((await call(`/invites/${created.id}`, elsewhere, { method: "DELETE" })).status, 404);
     assert.ok(((await (await call("/invites", elsewhere)).json()) as unknown[]).length === 0);
@@ -169,7 +173,7 @@ describe("the /invites resource, with a fake mod_invites_manage", () => {
   });
 
   it("--max-ttl: the ttl when none is given; a longer one is a 400, here and on /invites_api", async () => {
-    const key = await keyFor({ maxTtlSeconds: 3600 });
+    const key = await keyFor({ maxTtlSeconds: 3600, scopes: ["manage"] });
     assert.equal((await call("/invites/account", key, { method: "POST" })).status, 201);
     assert.equal((lastCall()?.args as { ttl?: number }).ttl, 3600);
     assert.equal((await call("/invites/group", key, { method: "POST", json: { groups: ["g"], ttl: 60 } })).status, 201);
@@ -182,16 +186,66 @@ describe("the /invites resource, with a fake mod_invites_manage", () => {
     assert.match(await legacy.text(), /at most 3600/);
   });
 
-  it("--max-invites and rates count the invites of the resource too", async () => {
-    const key = await keyFor({ maxInvites: 1 });
+  it("--max-invites counts the invites of the resource too, and forbids reusable invites", async () => {
+    const key = await keyFor({ maxInvites: 1, scopes: ["create", "reset"] });
     assert.equal((await call("/invites/account", key, { method: "POST" })).status, 201);
-    const second = await call("/invites/group", key, { method: "POST", json: { groups: ["g"] } });
+    const second = await call("/invites/reset", key, { method: "POST", json: { username: "bob" } });
     assert.equal(second.status, 403);
     assert.equal(((await second.json()) as { error: string }).error, "key_exhausted");
+    // Even a manage key (made before the CLI refused the pair): uses of a group invite are not counted.
+    const manager = await keyFor({ maxInvites: 5, scopes: ["manage"] });
+    const before = fake.calls.length;
+    const group = await call("/invites/group", manager, { method: "POST", json: { groups: ["g"] } });
+    assert.equal(group.status, 403);
+    const body = (await group.json()) as { error: string; message: string };
+    assert.equal(body.error, "insufficient_scope");
+    assert.match(body.message, /max-invites/);
+    assert.equal(fake.calls.length, before);
+  });
+
+  it("each scope has exactly the powers of SCOPE_POWERS, on every route", async () => {
+    const invite = (await (await call("/invites/account", await keyFor(), { method: "POST" })).json()) as {
+      id: string;
+    };
+    const routes: Record<Power, () => [string, RequestInit & { json?: unknown }]> = {
+      account: () => ["/invites/account", { method: "POST" }],
+      group: () => ["/invites/group", { method: "POST", json: { groups: ["g"] } }],
+      reset: () => ["/invites/reset", { method: "POST", json: { username: "bob" } }],
+      list: () => ["/invites", {}],
+      // A token no invite has: a key with the power gets 404, one without it 403.
+      revoke: () => ["/invites/NoSuchToken", { method: "DELETE" }],
+    };
+    for (const scope of KEY_SCOPES) {
+      const key = await keyFor({ scopes: [scope] });
+      for (const power of POWERS) {
+        const [path, init] = routes[power]();
+        const res = await call(path, key, init);
+        const allowed = (SCOPE_POWERS[scope] as readonly Power[]).includes(power);
+        if (allowed) assert.ok(res.status === 201 || res.status === 200 || res.status === 404, `${scope} ${power}`);
+        else {
+          assert.equal(res.status, 403, `${scope} may not ${power}`);
+          assert.equal(((await res.json()) as { error: string }).error, "insufficient_scope");
+        }
+      }
+      // Showing is part of listing.
+      const show = await call(`/invites/${invite.id}`, key);
+      assert.equal(show.status, (SCOPE_POWERS[scope] as readonly Power[]).includes("list") ? 200 : 403, scope);
+    }
+    // /invites_api: an account invite needs "account", a reset "reset".
+    for (const [scope, account, reset] of [
+      ["create", 201, 403],
+      ["reset", 403, 201],
+      ["group", 403, 403],
+    ] as const) {
+      const key = await keyFor({ scopes: [scope] });
+      assert.equal((await fetch(`${base}/invites_api?key=${key}`, { method: "POST" })).status, account, scope);
+      const res = await fetch(`${base}/invites_api?key=${key}&type=reset&username=bob`, { method: "POST" });
+      assert.equal(res.status, reset, `${scope} reset`);
+    }
   });
 
   it("405 with Allow for other methods; 403 in JSON without a valid key", async () => {
-    const key = await keyFor({ scope: "manage" });
+    const key = await keyFor({ scopes: ["manage"] });
     const cases: Array<[string, string, string]> = [
       ["GET", "/invites/account", "POST"],
       ["PUT", "/invites/group", "POST"],
@@ -209,7 +263,7 @@ describe("the /invites resource, with a fake mod_invites_manage", () => {
   });
 
   it("without the module on the host: 501 naming what to load where", async () => {
-    const key = await keyFor({ scope: "manage" });
+    const key = await keyFor({ scopes: ["manage"] });
     fake.state.loaded = false;
     try {
       const res = await call("/invites/account", key, { method: "POST" });
@@ -228,5 +282,9 @@ describe("the /invites resource, with a fake mod_invites_manage", () => {
     assert.equal(redactUrl("//invites/a/b"), "//invites/[id]");
     assert.equal(redactUrl("/invites/account"), "/invites/account");
     assert.equal(redactUrl("/invites_api?ttl=60&key=a/b"), "/invites_api?ttl=60&key=[redacted]");
+    // Absolute-form targets are routed by their path, so they are logged by it.
+    assert.equal(redactUrl("http://e.test/invites/AbC-_123"), "/invites/[id]");
+    assert.equal(redactUrl("HTTP://e.test:8080/INVITES/AbC?key=a/b"), "/INVITES/[id]?key=[redacted]");
+    assert.equal(redactUrl("http://e.test"), "");
   });
 });

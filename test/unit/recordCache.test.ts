@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
-import { recordCache } from "../../src/keys/recordCache.js";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { parseKey } from "../../src/keys/apiKey.js";
+import { createKeyStore } from "../../src/keys/keyStore.js";
+import { openBackend } from "../../src/keys/openStore.js";
+import { recordCache, type StoredRecord } from "../../src/keys/recordCache.js";
 import type { KeyRecord } from "../../src/keys/keyRecord.js";
 import type { ChangeStamp } from "../../src/keys/walStamp.js";
 
@@ -13,26 +19,30 @@ const record = (id: string, name = ""): KeyRecord => ({
   secretHash: "h",
 });
 
-// A stamp moved by hand, and a store whose reads are counted and can be held back.
+// A stamp moved by hand, and a store whose reads are counted and can be held back. Like keyv, the
+// store answers nothing for a row past its `expires`.
 function fixture() {
   let stampValue: number | undefined = 1;
+  let clock = 0;
   const stamp: ChangeStamp = { current: () => stampValue, close: () => {} };
-  const stored = new Map<string, KeyRecord>();
+  const stored = new Map<string, NonNullable<StoredRecord>>();
   const reads: string[] = [];
   let hold: Promise<void> | undefined;
   const read = async (id: string) => {
     reads.push(id);
     const value = stored.get(id);
     if (hold) await hold;
-    return value;
+    return typeof value?.expires === "number" && clock > value.expires ? undefined : value;
   };
   return {
     stored,
     reads,
     setStamp: (value: number | undefined) => (stampValue = value),
+    setClock: (value: number) => (clock = value),
     holdReads: (until: Promise<void> | undefined) => (hold = until),
     read,
     stamp,
+    now: () => clock,
   };
 }
 
@@ -40,7 +50,7 @@ describe("the key-record cache", () => {
   it("reads a record once while nothing changes, and again after a change", async () => {
     const f = fixture();
     const cached = recordCache(f.stamp, f.read);
-    f.stored.set("a", record("a", "one"));
+    f.stored.set("a", { value: record("a", "one") });
     assert.equal((await cached("a"))?.name, "one");
     assert.equal((await cached("a"))?.name, "one");
     assert.deepEqual(f.reads, ["a"]);
@@ -56,7 +66,7 @@ describe("the key-record cache", () => {
     assert.equal(await cached("b"), undefined);
     assert.equal(await cached("b"), undefined);
     assert.deepEqual(f.reads, ["b"]);
-    f.stored.set("b", record("b"));
+    f.stored.set("b", { value: record("b") });
     f.setStamp(2);
     assert.equal((await cached("b"))?.id, "b");
   });
@@ -65,7 +75,7 @@ describe("the key-record cache", () => {
     const f = fixture();
     f.setStamp(undefined);
     const cached = recordCache(f.stamp, f.read);
-    f.stored.set("c", record("c"));
+    f.stored.set("c", { value: record("c") });
     await cached("c");
     await cached("c");
     f.setStamp(1);
@@ -76,12 +86,12 @@ describe("the key-record cache", () => {
   it("does not keep a read that began before a change another lookup saw", async () => {
     const f = fixture();
     const cached = recordCache(f.stamp, f.read);
-    f.stored.set("d", record("d", "old"));
+    f.stored.set("d", { value: record("d", "old") });
     let release = () => {};
     f.holdReads(new Promise<void>((resolve) => (release = resolve)));
     const slow = cached("d");
     // The key changes while the first read is still on its way; a second lookup sees the change.
-    f.stored.set("d", record("d", "new"));
+    f.stored.set("d", { value: record("d", "new") });
     f.setStamp(2);
     f.holdReads(undefined);
     assert.equal((await cached("d"))?.name, "new");
@@ -93,12 +103,48 @@ describe("the key-record cache", () => {
 
   it("holds at most its number of entries, the oldest going first", async () => {
     const f = fixture();
-    const cached = recordCache(f.stamp, f.read, 3);
+    const cached = recordCache(f.stamp, f.read, { entries: 3 });
     for (const id of ["1", "2", "3", "4"]) await cached(id);
     await cached("4");
     await cached("2");
     assert.deepEqual(f.reads, ["1", "2", "3", "4"]);
     await cached("1");
     assert.deepEqual(f.reads, ["1", "2", "3", "4", "1"]);
+  });
+
+  it("serves a row until keyv's `expires`, then reads it again, with no commit between", async () => {
+    const f = fixture();
+    const cached = recordCache(f.stamp, f.read, { now: f.now });
+    f.stored.set("e", { value: record("e"), expires: 1_000 });
+    f.setClock(500);
+    assert.equal((await cached("e"))?.id, "e");
+    f.setClock(1_000);
+    assert.equal((await cached("e"))?.id, "e", "keyv keeps a row up to its `expires` itself");
+    assert.deepEqual(f.reads, ["e"]);
+    f.setClock(1_001);
+    assert.equal(await cached("e"), undefined);
+    assert.deepEqual(f.reads, ["e", "e"]);
+  });
+});
+
+describe("the key-record cache on a SQLite file", () => {
+  const dir = mkdtempSync(join(tmpdir(), "recordcache-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("refuses a key whose row keyv set to expire, once expired, though nothing was committed since", async () => {
+    const backend = await openBackend(join(dir, "keys.sqlite"));
+    const keys = createKeyStore(backend.keyv, backend.usage, { changes: backend.changes });
+    const key = parseKey((await keys.create("e.test")).key)!;
+    const stored = await backend.keyv.get<KeyRecord>(`key:${key.id}`);
+    await backend.keyv.set(`key:${key.id}`, stored, 500);
+    assert.ok(await keys.verify(key));
+    assert.ok(await keys.verify(key));
+    const stamp = backend.changes?.current();
+    assert.equal(typeof stamp, "number", "lookups are cached");
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    assert.equal(backend.changes?.current(), stamp, "nothing was committed");
+    assert.equal(await keys.verify(key), undefined);
+    await keys.close();
+    await backend.close();
   });
 });

@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import Database from "better-sqlite3";
+import { parseKey } from "../../src/keys/apiKey.js";
+import { createKeyStore } from "../../src/keys/keyStore.js";
+import { openBackend } from "../../src/keys/openStore.js";
 import { walStamp } from "../../src/keys/walStamp.js";
 
 const dir = mkdtempSync(join(tmpdir(), "walstamp-"));
@@ -18,6 +21,9 @@ function database(name: string): { path: string; db: Database.Database } {
   return { path, db };
 }
 
+// The commit with which the stamp checks that it reads the -shm file SQLite writes.
+const commitOn = (db: Database.Database) => () => void db.pragma("user_version = 1");
+
 // A write from another process, as the CLI makes it.
 function writeElsewhere(path: string, sql: string): void {
   const script = `const D = require("better-sqlite3"); const db = new D(process.argv[1]); db.exec(process.argv[2]); db.close();`;
@@ -27,7 +33,7 @@ function writeElsewhere(path: string, sql: string): void {
 describe("the change stamp of a SQLite file in WAL mode", () => {
   it("stays the same over reads, from this connection or another", () => {
     const { path, db } = database("reads.sqlite");
-    const stamp = walStamp(path);
+    const stamp = walStamp(path, { commit: commitOn(db) });
     const first = stamp.current();
     assert.equal(typeof first, "number");
     db.prepare("SELECT * FROM t").all();
@@ -35,13 +41,13 @@ describe("the change stamp of a SQLite file in WAL mode", () => {
     other.prepare("SELECT * FROM t").all();
     other.close();
     assert.equal(stamp.current(), first);
-    stamp.close();
     db.close();
+    stamp.close();
   });
 
   it("changes on every commit of another process, deletes and checkpoints included", () => {
     const { path, db } = database("writes.sqlite");
-    const stamp = walStamp(path);
+    const stamp = walStamp(path, { commit: commitOn(db) });
     const seen = [stamp.current()];
     const writes = [
       "INSERT INTO t VALUES ('a', '1')",
@@ -58,13 +64,13 @@ describe("the change stamp of a SQLite file in WAL mode", () => {
     }
     assert.equal(new Set(seen).size, seen.length, `one new stamp per commit: ${seen.join(",")}`);
     assert.ok(seen.every((value) => value !== undefined));
-    stamp.close();
     db.close();
+    stamp.close();
   });
 
   it("changes on each of many commits made in a row by this process", () => {
     const { path, db } = database("many.sqlite");
-    const stamp = walStamp(path);
+    const stamp = walStamp(path, { commit: commitOn(db) });
     const insert = db.prepare("INSERT INTO t VALUES (?, ?)");
     let last = stamp.current();
     for (let i = 0; i < 3000; i++) {
@@ -73,18 +79,86 @@ describe("the change stamp of a SQLite file in WAL mode", () => {
       assert.notEqual(now, last, `commit ${i}`);
       last = now;
     }
-    stamp.close();
     db.close();
+    stamp.close();
   });
 
   it("has no answer without a -shm file (not in WAL mode, or gone)", () => {
     const path = join(dir, "rollback.sqlite");
     const db = new Database(path);
     db.exec("CREATE TABLE t (k TEXT)");
-    const stamp = walStamp(path);
+    const stamp = walStamp(path, { commit: commitOn(db) });
     assert.equal(stamp.current(), undefined);
-    stamp.close();
     db.close();
-    assert.equal(walStamp(join(dir, "nowhere.sqlite")).current(), undefined);
+    stamp.close();
+    assert.equal(walStamp(join(dir, "nowhere.sqlite"), { commit: () => {} }).current(), undefined);
+  });
+
+  it("has no answer once closed, and opens nothing again", () => {
+    const { path, db } = database("closed.sqlite");
+    const stamp = walStamp(path, { commit: commitOn(db) });
+    assert.equal(typeof stamp.current(), "number");
+    // Another process's connection keeps the -shm file there.
+    const other = new Database(path);
+    other.prepare("SELECT * FROM t").all();
+    db.close();
+    stamp.close();
+    assert.equal(stamp.current(), undefined);
+    other.close();
+  });
+
+  it("has no answer from a -shm file SQLite does not write, even one that agrees with its -wal", () => {
+    const { path, db } = database("live.sqlite");
+    db.exec("INSERT INTO t VALUES ('a', '1')");
+    // A stray pair, as one left beside a symlink: copies of a live -shm and of its -wal.
+    const stray = join(dir, "stray.sqlite");
+    for (const suffix of ["-shm", "-wal"]) copyFileSync(`${path}${suffix}`, `${stray}${suffix}`);
+    const reasons: string[] = [];
+    const stamp = walStamp(stray, { commit: commitOn(db), log: (reason) => reasons.push(reason) });
+    for (let i = 0; i < 5; i++) assert.equal(stamp.current(), undefined);
+    assert.deepEqual(reasons, ["the -shm file did not change on a commit"]);
+    db.close();
+    stamp.close();
+  });
+
+  it("has no answer when the salts in the -shm file are not those of the -wal file beside it", () => {
+    const { path, db } = database("salted.sqlite");
+    const other = database("other.sqlite");
+    other.db.exec("INSERT INTO t VALUES ('a', '1')");
+    // SQLite's own -shm (the same file: it changes on each commit) beside another database's WAL.
+    const mixed = join(dir, "mixed.sqlite");
+    linkSync(`${path}-shm`, `${mixed}-shm`);
+    copyFileSync(`${other.path}-wal`, `${mixed}-wal`);
+    const reasons: string[] = [];
+    const stamp = walStamp(mixed, { commit: commitOn(db), log: (reason) => reasons.push(reason) });
+    for (let i = 0; i < 5; i++) assert.equal(stamp.current(), undefined);
+    assert.deepEqual(reasons, ["the salts of the -shm and -wal files differ"]);
+    db.close();
+    other.db.close();
+    stamp.close();
+  });
+});
+
+describe("the SQLite key store behind a symlink", () => {
+  it("reads the -shm file SQLite writes beside the target, not an old one beside the link", async () => {
+    const { path: scratch, db: scratchDb } = database("scratch.sqlite");
+    scratchDb.exec("INSERT INTO t VALUES ('a', '1')");
+    mkdirSync(join(dir, "target"));
+    mkdirSync(join(dir, "link"));
+    const link = join(dir, "link", "keys.sqlite");
+    symlinkSync(join(dir, "target", "keys.sqlite"), link);
+    // An old -shm (and its -wal) beside the link, which the service used to read.
+    for (const suffix of ["-shm", "-wal"]) copyFileSync(`${scratch}${suffix}`, `${link}${suffix}`);
+    scratchDb.close();
+
+    const backend = await openBackend(link);
+    const keys = createKeyStore(backend.keyv, backend.usage, { changes: backend.changes });
+    const key = parseKey((await keys.create("e.test")).key)!;
+    assert.ok(await keys.verify(key));
+    assert.equal(typeof backend.changes?.current(), "number", "lookups are cached");
+    writeElsewhere(link, `DELETE FROM keyv WHERE key = 'invites-api:key:${key.id}'`);
+    assert.equal(await keys.verify(key), undefined, "deleted through SQLite: refused at once");
+    await keys.close();
+    await backend.close();
   });
 });

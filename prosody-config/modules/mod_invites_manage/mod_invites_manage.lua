@@ -7,7 +7,13 @@
 --
 -- It also makes two promises of an invite hold when it is used, for every invite on the host:
 -- an invite for a named account registers that account only, and an invite naming groups puts
--- the new account into their members' rosters (and theirs into its roster).
+-- the new account into their members' rosters (and theirs into its roster); a deleted account
+-- leaves its groups.
+--
+-- invites_manage_roles is the ceiling of what a JID of invites_manage_jids can ever obtain: no
+-- invite giving a role above it, no reset of (nor name reserved for) an account above it, and no
+-- sight of such an invite. Such a JID sees only the invites made by JIDs of invites_manage_jids:
+-- an admin's own invites stay the admin's.
 --
 -- Works unchanged on Prosody 0.12 and 13.
 
@@ -43,6 +49,10 @@ local invites = module:depends("invites");
 
 local node_prefix = "xmpp:invites-api/mod_invites_manage#";
 local max_note_length = 1000;
+-- Each listed once: a registration does roster work per group, so the list is short and unique.
+local max_groups, max_roles = 32, 16;
+-- A page of the list command: a stanza never carries every invite.
+local default_page, max_page = 50, 200;
 -- Roles are Prosody 13's (0.12 has role sets that mod_invites_register would store unchecked).
 local have_roles = usermanager.get_role_by_name ~= nil;
 
@@ -60,6 +70,35 @@ local function refuse(type, condition, text)
 end
 
 local function bad_request(text) return refuse("modify", "bad-request", text); end
+
+-- Whether a value is text XML 1.0 allows: valid UTF-8 (no surrogates) without U+FFFE or U+FFFF.
+-- Prosody's parser closes a stream on such characters, so they reach here only from elsewhere;
+-- refused anyway, so that nothing stored here can break a stanza it is later sent in.
+local function xml_text(value)
+	return utf8.len(value) ~= nil and not value:find("\239\191[\190\191]");
+end
+
+-- The list without repeats, in first-seen order.
+local function unique(list)
+	local seen, result = {}, {};
+	for _, item in ipairs(list) do
+		if not seen[item] then seen[item], result[#result + 1] = true, item; end
+	end
+	return result;
+end
+
+-- Whether an account (existing or not) ranks above what invites_manage_jids may hand out: on 13 a
+-- primary or secondary role outside invites_manage_roles, on 0.12 an admin of the host. A name
+-- listed in `admins` counts even before its account exists.
+local function above_ceiling(username)
+	if not have_roles then return usermanager.is_admin(username.."@"..module.host, module.host); end
+	local role = usermanager.get_user_role(username, module.host);
+	if not (role and grantable_roles:contains(role.name)) then return true; end
+	for name in pairs(usermanager.get_user_secondary_roles(username, module.host) or {}) do
+		if not grantable_roles:contains(name) then return true; end
+	end
+	return false;
+end
 
 -- Values of a submitted form by field name, each a list (multi fields carry several <value>s).
 -- Read by hand, not with a layout: the service sends fields without types.
@@ -85,12 +124,22 @@ local function read_request(form, privileged)
 	for name, list in pairs(values) do
 		for _, value in ipairs(list) do
 			if value:find("%c") then return nil, bad_request(name.." must not contain control characters"); end
+			if not xml_text(value) then
+				return nil, bad_request(name.." must not contain a character XML 1.0 forbids");
+			end
 		end
 	end
 	local function single(name) return values[name] and values[name][1]; end
-	local function multi(name) return values[name] and values[name][1] and values[name]; end
+	local function multi(name) return values[name] and values[name][1] and unique(values[name]); end
 
-	local request = { note = single("note"), source = single("source"), id = single("id") };
+	local request = { note = single("note"), source = single("source"), id = single("id"), after = single("after") };
+	local max = single("max");
+	if max then
+		request.max = max:match("^%d+$") and tonumber(max);
+		if not request.max or request.max < 1 or request.max > max_page then
+			return nil, bad_request(("max must be a whole number from 1 to %d"):format(max_page));
+		end
+	end
 	local username = single("username");
 	if username then
 		-- Strict, as in-band registration is: an invite for a name it would refuse is no use.
@@ -107,10 +156,16 @@ local function read_request(form, privileged)
 		end
 	end
 	request.groups = multi("groups");
+	if request.groups and #request.groups > max_groups then
+		return nil, bad_request(("at most %d groups"):format(max_groups));
+	end
 	for _, group in ipairs(request.groups or {}) do
 		if not manage_groups[group] then return nil, bad_request("unknown group "..group); end
 	end
 	request.roles = multi("roles");
+	if request.roles and #request.roles > max_roles then
+		return nil, bad_request(("at most %d roles"):format(max_roles));
+	end
 	if request.roles and not have_roles then
 		return nil, refuse("cancel", "feature-not-implemented", "roles need Prosody 13");
 	end
@@ -128,11 +183,12 @@ local function read_request(form, privileged)
 	return request;
 end
 
--- What mod_invites keeps with the invite; nil entries simply stay out of it.
+-- What mod_invites keeps with the invite; nil entries simply stay out of it. `created_by` is the
+-- JID that ran the command, never taken from the form: it decides who may see the invite.
 local function additional_data(request, actor)
 	return {
 		roles = request.roles, groups = request.groups, note = request.note;
-		source = request.source or ("adhoc/"..actor);
+		source = request.source or ("adhoc/"..actor), created_by = actor;
 	};
 end
 
@@ -195,6 +251,32 @@ local function add_invite_fields(parent, values, complete)
 	return parent;
 end
 
+-- Whether an invite was made through a JID of invites_manage_jids (invites-api). Invites made
+-- before created_by existed are recognised by the source invites-api gave them.
+local function made_by_service(invite)
+	local data = invite.additional_data or {};
+	if data.created_by then return manage_jids:contains(data.created_by); end
+	return type(data.source) == "string" and data.source:sub(1, 12) == "invites-api/";
+end
+
+-- Whether an invite's effect stays within invites_manage_roles: the roles it gives, the account
+-- it resets, the name it reserves (checked now: an account may have been promoted since).
+local function within_ceiling(invite)
+	local data = invite.additional_data or {};
+	for _, role in ipairs(names(data.roles)) do
+		if not grantable_roles:contains(role) then return false; end
+	end
+	if type(data.allow_reset) == "string" and above_ceiling(data.allow_reset) then return false; end
+	local reserved = invite.type == "register" and jid.node(invite.jid);
+	return not (reserved and above_ceiling(reserved));
+end
+
+-- What the caller may see and revoke: an admin everything; a JID of invites_manage_jids only the
+-- service's invites whose effect is within the ceiling.
+local function visible(invite, privileged)
+	return privileged or (made_by_service(invite) and within_ceiling(invite));
+end
+
 local function invite_result(token, invite)
 	local form = st.stanza("x", { xmlns = "jabber:x:data", type = "result" }):text_tag("title", "Invite");
 	return { status = "completed", other = add_invite_fields(form, invite_values(token, invite)) };
@@ -227,7 +309,7 @@ local show_form = dataforms.new({ title = "Show a pending invite", id_field });
 local revoke_form = dataforms.new({ title = "Revoke an invite", id_field });
 
 -- Registers a command: checks the caller, answers cancel and a missing form, then hands the
--- checked request to `run(request, actor)`. A command without `blank` form takes no input.
+-- checked request to `run(request, actor, privileged)`. A command without `blank` form takes no input.
 local function command(name, node, blank, run)
 	local function handler(_, data)
 		local actor = jid.bare(data.from);
@@ -244,14 +326,23 @@ local function command(name, node, blank, run)
 		end
 		local request, err = read_request(data.form or st.stanza("x"), privileged);
 		if not request then return err; end
-		return run(request, actor);
+		return run(request, actor, privileged);
 	end
 	module:provides("adhoc", adhoc_new(name, node_prefix..node, handler, "any"));
 end
 
-command("Create an account invite", "create-account", account_form, function (request, actor)
+local function above_ceiling_refusal(username)
+	return refuse("cancel", "not-allowed",
+		"the account "..username.." is above invites_manage_roles: only an admin may do this");
+end
+
+command("Create an account invite", "create-account", account_form, function (request, actor, privileged)
 	if request.username and usermanager.user_exists(request.username, module.host) then
 		return refuse("cancel", "conflict", "user "..request.username.." already exists");
+	end
+	-- A name listed in `admins` but not registered yet must not be handed out.
+	if request.username and not privileged and above_ceiling(request.username) then
+		return above_ceiling_refusal(request.username);
 	end
 	return created(invites.create_account(request.username, additional_data(request, actor), request.ttl));
 end);
@@ -262,21 +353,42 @@ command("Create a group invite", "create-group", group_form, function (request, 
 	return created(invites.create_group(request.groups, additional_data(request, actor), request.ttl or default_ttl));
 end);
 
-command("Create a password reset invite", "create-reset", reset_form, function (request, actor)
+command("Create a password reset invite", "create-reset", reset_form, function (request, actor, privileged)
 	local username = request.username;
 	if not username then return bad_request("username is required"); end
 	if not usermanager.user_exists(username, module.host) then
 		return refuse("cancel", "item-not-found", "no user "..username.." on "..module.host);
 	end
+	-- Whoever holds a reset invite takes the account over: never one above the ceiling.
+	if not privileged and above_ceiling(username) then return above_ceiling_refusal(username); end
 	-- What invites.create_account_reset() does, plus the source, which it cannot record.
-	local data = { allow_reset = username, source = request.source or ("adhoc/"..actor) };
+	local data = { allow_reset = username, source = request.source or ("adhoc/"..actor), created_by = actor };
 	return created(invites.create_account(username, data, request.ttl or 86400));
 end);
 
-command("List pending invites", "list", nil, function ()
+-- A page's position: after the invite made at `created` with this token (tokens are base64url).
+local function cursor_of(p) return ("%d.%s"):format(p.invite.created_at or 0, p.token); end
+local function before_or_at(p, time, token)
+	local at = p.invite.created_at or 0;
+	return at < time or (at == time and p.token <= token);
+end
+
+-- Pending invites the caller may see, oldest first, one page at a time: `after` a cursor the
+-- previous page gave as `next`, at most `max`. Each page reads every pending invite of the host
+-- (mod_invites offers no other way), so its cost grows with their number; its answer does not.
+command("List pending invites", "list", nil, function (request, _, privileged)
+	local after_created, after_token;
+	if request.after then
+		after_created, after_token = request.after:match("^(%d+)%.([%w_%-]+)$");
+		if not after_created then return bad_request("after is not a cursor this command gave"); end
+		after_created = tonumber(after_created);
+	end
 	local pending = {};
 	for token, invite in invites.pending_account_invites() do
-		pending[#pending + 1] = { token = token, invite = invite };
+		local p = { token = token, invite = invite };
+		if not (after_created and before_or_at(p, after_created, after_token)) and visible(invite, privileged) then
+			pending[#pending + 1] = p;
+		end
 	end
 	table.sort(pending, function (a, b)
 		if a.invite.created_at ~= b.invite.created_at then
@@ -284,30 +396,42 @@ command("List pending invites", "list", nil, function ()
 		end
 		return a.token < b.token;
 	end);
-	local form = st.stanza("x", { xmlns = "jabber:x:data", type = "result" })
-		:text_tag("title", "Pending invites"):tag("reported");
+	local max = request.max or default_page;
+	local form = st.stanza("x", { xmlns = "jabber:x:data", type = "result" }):text_tag("title", "Pending invites");
+	if #pending > max then
+		form:tag("field", { var = "next", type = "text-single", label = "More after" })
+			:text_tag("value", cursor_of(pending[max])):up();
+	end
+	form:tag("reported");
 	for _, f in ipairs(invite_fields) do form:tag("field", { var = f.var, type = f.type, label = f.label }):up(); end
 	form:up();
-	for _, p in ipairs(pending) do
-		add_invite_fields(form:tag("item"), invite_values(p.token, p.invite), true):up();
+	for i = 1, math.min(max, #pending) do
+		add_invite_fields(form:tag("item"), invite_values(pending[i].token, pending[i].invite), true):up();
 	end
 	return { status = "completed", other = form };
 end);
 
-command("Show a pending invite", "show", show_form, function (request)
+-- The invite a token names, expired ones included (they stay stored until used or revoked), when
+-- the caller may see it.
+local token_store = module:open_store("invite_token", "map");
+local function visible_invite(token, privileged)
+	local invite = token_store:get(nil, token);
+	if type(invite) ~= "table" or not visible(invite, privileged) then return nil; end
+	return invite;
+end
+
+local function no_invite() return refuse("cancel", "item-not-found", "no pending invite with this id"); end
+
+command("Show a pending invite", "show", show_form, function (request, _, privileged)
 	if not request.id then return bad_request("id is required"); end
 	local invite = invites.get_account_invite_info(request.id);
-	if not invite then return refuse("cancel", "item-not-found", "no pending invite with this id"); end
+	if not (invite and visible_invite(request.id, privileged)) then return no_invite(); end
 	return invite_result(request.id, invite);
 end);
 
-command("Revoke an invite", "revoke", revoke_form, function (request)
+command("Revoke an invite", "revoke", revoke_form, function (request, _, privileged)
 	if not request.id then return bad_request("id is required"); end
-	-- Expired invites stay in storage until used or revoked: they may be revoked too.
-	local invite, err = invites.get_account_invite_info(request.id);
-	if not invite and err ~= "token-expired" then
-		return refuse("cancel", "item-not-found", "no pending invite with this id");
-	end
+	if not visible_invite(request.id, privileged) then return no_invite(); end
 	if not invites.delete_account_invite(request.id) then
 		return refuse("wait", "internal-server-error", "could not revoke the invite");
 	end
@@ -334,10 +458,42 @@ module:hook("user-registering", function (event)
 	local reserved = info.type == "register" and jid.node(info.jid);
 	if reserved and reserved ~= event.username then
 		event.allowed, event.reason = false, "This invite is for the account "..reserved.." only";
+		return;
+	end
+	-- Checked again at use: the account may have been promoted, or the name listed in `admins`,
+	-- since the invite was made. A reset registers under the reset account's own name.
+	if made_by_service(info) and not (within_ceiling(info) and not above_ceiling(event.username)) then
+		event.allowed, event.reason = false, "This invite cannot be used for the account "..event.username;
 	end
 end, 10);
 
 local group_members = module:open_store("invites_manage_groups"); -- group id -> { username = true }
+-- Per account, the groups it joined: { group id = true }. Deleting an account purges its stores in
+-- whichever process deletes it (`prosodyctl deluser` too, where no hook of ours runs), so a listed
+-- member without this record is a deleted account, its name perhaps registered again since.
+local memberships = module:open_store("invites_manage_memberships");
+local state = module:open_store("invites_manage_state");
+
+local function is_member(username, group_id)
+	local mine = memberships:get(username);
+	return type(mine) == "table" and mine[group_id] == true;
+end
+
+-- COMPAT: members recorded before memberships existed get their record once, if their account is
+-- still there; run at the first group registration after the upgrade.
+local function adopt_earlier_members()
+	if state:get("memberships") then return; end
+	for group_id in pairs(manage_groups) do
+		for member in pairs(group_members:get(group_id) or {}) do
+			if usermanager.user_exists(member, module.host) then
+				local mine = memberships:get(member) or {};
+				mine[group_id] = true;
+				memberships:set(member, mine);
+			end
+		end
+	end
+	state:set("memberships", { adopted = os.time() });
+end
 
 -- Puts `contact` into `username`'s roster with a mutual subscription, in the given roster group.
 local function add_contact(username, contact, group_name)
@@ -359,25 +515,41 @@ module:hook("user-registered", function (event)
 	local invite = validated_invite(event);
 	local groups = invite and invite.additional_data and invite.additional_data.groups;
 	if not groups then return; end
+	adopt_earlier_members();
 	local username = event.username;
-	for _, group_id in ipairs(names(groups)) do
+	local mine = memberships:get(username) or {};
+	for _, group_id in ipairs(unique(names(groups))) do
 		local group_name = manage_groups[group_id];
 		if group_name then
 			local members = group_members:get(group_id) or {};
 			for member in pairs(members) do
-				if not usermanager.user_exists(member, module.host) then
+				if member ~= username and not is_member(member, group_id) then
 					members[member] = nil; -- deleted since
-				elseif member ~= username then -- a name registered again is already a member
+				elseif member ~= username then
 					add_contact(username, member, group_name);
 					add_contact(member, username, group_name);
 				end
 			end
-			members[username] = true;
-			if not group_members:set(group_id, members) then
+			members[username], mine[group_id] = true, true;
+			if not (group_members:set(group_id, members) and memberships:set(username, mine)) then
 				module:log("error", "Could not record %s as a member of group %s", username, group_id);
 			end
 		else
 			module:log("warn", "Invite names group %s, which is not in invites_manage_groups", group_id);
+		end
+	end
+end);
+
+-- A deleted account leaves its groups: a newcomer who registers the freed name is not a member.
+module:hook_global("user-deleted", function (event)
+	if event.host ~= module.host then return; end
+	for group_id in pairs(manage_groups) do
+		local members = group_members:get(group_id);
+		if members and members[event.username] then
+			members[event.username] = nil;
+			if not group_members:set(group_id, members) then
+				module:log("error", "Could not remove %s from group %s", event.username, group_id);
+			end
 		end
 	end
 end);
