@@ -57,7 +57,8 @@ const inviteParameters = [
   {
     name: "type",
     in: "query",
-    description: "account (default) or reset (a password-reset invite, POST only, Prosody 13)",
+    description:
+      "account (default) or reset (a password-reset invite: POST only, a key of scope reset or manage, mod_invites_manage on the host)",
     schema: { type: "string", enum: ["account", "reset"] },
   },
   {
@@ -82,8 +83,13 @@ const jsonError = (description: string, headers?: Record<string, unknown>) => ({
 });
 
 const resourceErrors = {
-  "403": jsonError("Missing, malformed, unknown, wrong, deleted or expired key; or the key's scope is create"),
-  "429": jsonError("Too many failed key attempts from this address (creating: or over the key's rate)", retryAfter),
+  "403": jsonError(
+    "Missing, malformed, unknown, wrong, deleted or expired key; the key's scopes do not allow this (insufficient_scope); or the account is above invites_manage_roles (account_protected)",
+  ),
+  "429": jsonError(
+    "Too many failed key attempts from this address; creating: over the key's rate; listing, showing, revoking: over MANAGE_RATE",
+    retryAfter,
+  ),
   "501": jsonError("The key's host does not load mod_invites_manage; the message says what to load where"),
   "502": jsonError("Prosody refused the command (e.g. the component is not in invites_manage_jids; the log says)"),
   "503": jsonError("Not connected to Prosody, or the key store failed", retryAfter),
@@ -152,14 +158,35 @@ export const openApiDocument = {
     }),
     "/invites": {
       get: {
-        summary: "The pending invites of the key's host, oldest first (scope manage)",
+        summary: "One page of the pending invites of the key's host the service may see, oldest first (scope manage)",
+        parameters: [
+          {
+            name: "limit",
+            in: "query",
+            description: "Invites on the page: 1 to 200, 50 by default",
+            schema: { type: "integer", minimum: 1, maximum: 200 },
+          },
+          {
+            name: "after",
+            in: "query",
+            description: "The cursor of the previous page, as its Link header gives it",
+            schema: { type: "string" },
+          },
+        ],
         responses: {
           "200": {
             description: "Pending invites",
+            headers: {
+              Link: {
+                description: '</invites?limit=N&after=CURSOR>; rel="next", when there are more',
+                schema: { type: "string" },
+              },
+            },
             content: {
               "application/json": { schema: { type: "array", items: { $ref: "#/components/schemas/InviteRecord" } } },
             },
           },
+          "400": jsonError("limit or after is not valid, or given twice"),
           ...resourceErrors,
         },
       },

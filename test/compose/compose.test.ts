@@ -13,6 +13,7 @@ import { after, afterEach, before, describe, it } from "node:test";
 import { copyDeployment, keyFrom, type Deployment } from "./deployment.js";
 import { startEngine, type Engine } from "./engine.js";
 import { http, until200 } from "./http.js";
+import { fixedHostPorts, publishOnEphemeralPorts } from "./ports.js";
 import { serveRocks } from "./rocks/server.js";
 import { loginWithStartTls } from "./xmpp.js";
 
@@ -23,12 +24,12 @@ const here = fileURLToPath(new URL(".", import.meta.url));
 const cacheDir = "/var/tmp/invites-api-compose-test";
 
 const domain = "xmpp.test"; // replaces example.com, as the README says
-const api = "http://127.0.0.1:8080";
-const pages = "http://127.0.0.1:5280";
 const minutes = (n: number) => n * 60_000;
 
-/** The invite link names the configured host; reach it through the published port. */
-function onLoopback(link: string): { url: string; host: string } {
+const httpBase = ({ host, port }: { host: string; port: number }) => `http://${host}:${port}`;
+
+/** The invite link names the configured host; reach it at `pages`, where the test published it. */
+function onLoopback(pages: string, link: string): { url: string; host: string } {
   const url = new URL(link);
   return { url: `${pages}${url.pathname}${url.search}`, host: url.host };
 }
@@ -57,6 +58,15 @@ describe("docker compose deployment", { concurrency: 1 }, () => {
   let engine: Engine | undefined;
   let rocks: Awaited<ReturnType<typeof serveRocks>> | undefined;
   let deployment: Deployment;
+  // Where the host reaches the deployment: ephemeral ports (ports.ts), looked up after every start.
+  let api = "";
+  let pages = "";
+  let c2s = { host: "", port: 0 };
+  const locate = async () => {
+    api = httpBase(await deployment.published("invites-api", 8080));
+    pages = httpBase(await deployment.published("prosody", 5280));
+    c2s = await deployment.published("prosody", 5222);
+  };
   const account = { username: `user${randomBytes(3).toString("hex")}`, password: "compose-Test-pw-4217" };
   let keptKey = ""; // made before the restarts, must survive them
   let failed = false;
@@ -79,6 +89,9 @@ describe("docker compose deployment", { concurrency: 1 }, () => {
       // The README's steps, as written there.
       await deployment.sh(`printf 'COMPONENT_SECRET=%s\\n' "$(openssl rand -hex 32)" > .env`);
       await deployment.sh(`sed -i 's/example\\.com/${domain}/g' prosody-config/prosody.cfg.lua docker-compose.yml`);
+      // No free host port needed: a Prosody already on 5222 must not fail the test.
+      publishOnEphemeralPorts(join(deployment.dir, "docker-compose.yml"));
+      assert.deepEqual(fixedHostPorts(await deployment.compose(["--profile", "shared", "config"])), []);
       // Whatever a run that was killed left behind.
       await deployment.compose(["--profile", "shared", "down", "-v", "--remove-orphans"]);
     },
@@ -103,6 +116,7 @@ describe("docker compose deployment", { concurrency: 1 }, () => {
 
   it("starts with `docker compose up -d --build` and /ready answers 200", { timeout: minutes(10) }, async () => {
     await deployment.compose(["up", "-d", "--build"], minutes(10));
+    await locate();
     await until200(`${api}/ready`, minutes(2));
   });
 
@@ -123,7 +137,7 @@ describe("docker compose deployment", { concurrency: 1 }, () => {
     const { status, location } = await createInvite(api, key.key);
     assert.equal(status, 201);
     assert.match(location, new RegExp(`^http://${domain.replace(".", "\\.")}:5280/invites_page\\?`));
-    const { url, host } = onLoopback(location);
+    const { url, host } = onLoopback(pages, location);
     const page = await http(url, { headers: { Host: host } });
     assert.equal(page.status, 200);
     const token = /preauth=([^;>&]+)/.exec(String(page.headers.link ?? ""))?.[1];
@@ -132,7 +146,7 @@ describe("docker compose deployment", { concurrency: 1 }, () => {
   });
 
   it("registers an account with that invite on the invites_register_web form", async () => {
-    const { url, host } = onLoopback(`http://${domain}:5280/register?t=${invite.token}`);
+    const { url, host } = onLoopback(pages, `http://${domain}:5280/register?t=${invite.token}`);
     const form = await http(url, { headers: { Host: host } });
     assert.equal(form.status, 200);
     assert.match(form.body, new RegExp(`name="token" value="${invite.token}"`));
@@ -148,7 +162,7 @@ describe("docker compose deployment", { concurrency: 1 }, () => {
 
   it("lets that account log in over c2s with STARTTLS, with the self-signed certificate", async () => {
     const pem = await deployment.compose(["exec", "-T", "prosody", "cat", `/var/run/prosody/certs/${domain}.crt`]);
-    const login = await loginWithStartTls({ host: "127.0.0.1", port: 5222, domain, ...account, ca: pem });
+    const login = await loginWithStartTls({ ...c2s, domain, ...account, ca: pem });
     assert.match(login.plainFeatures, /<starttls xmlns=['"]urn:ietf:params:xml:ns:xmpp-tls['"]>\s*<required\/>/);
     assert.equal(login.certificate.fingerprint256, sha256(pem));
     assert.ok(login.jid.startsWith(`${account.username}@${domain}/`), login.jid);
@@ -168,7 +182,7 @@ describe("docker compose deployment", { concurrency: 1 }, () => {
     const listed = (await (await fetch(`${api}/invites`, { headers })).json()) as Array<{ id: string }>;
     assert.ok(listed.some((pending) => pending.id === group.id));
     assert.equal((await fetch(`${api}/invites/${group.id}`, { method: "DELETE", headers })).status, 204);
-    const { url, host } = onLoopback(group.landing_page);
+    const { url, host } = onLoopback(pages, group.landing_page);
     const page = await http(url, { headers: { Host: host } });
     assert.doesNotMatch(String(page.headers.link ?? ""), /preauth=/, "Prosody's page no longer offers it");
   });
@@ -183,6 +197,7 @@ describe("docker compose deployment", { concurrency: 1 }, () => {
       await deployment.compose(["exec", "-T", "invites-api", "node", "bin/invites-api.js", "create", domain, "kept"]),
     ).key;
     await deployment.compose(["restart", "prosody"]);
+    await locate();
     await inviteWhenReconnected(api, keptKey, minutes(1));
     await until200(`${api}/ready`, minutes(1));
   });
@@ -257,10 +272,11 @@ describe("docker compose deployment", { concurrency: 1 }, () => {
       await deployment.sh(`cp ${issued}/fullchain.pem prosody-config/certs/${domain}.crt`);
       await deployment.sh(`cp ${issued}/privkey.pem prosody-config/certs/${domain}.key`);
       await deployment.compose(["up", "-d", "--build"], minutes(5));
+      await locate();
       await until200(`${api}/ready`, minutes(2));
       assert.equal((await createInvite(api, keptKey)).status, 201);
       const pem = readFileSync(join(deployment.dir, `prosody-config/certs/${domain}.crt`), "utf8");
-      const login = await loginWithStartTls({ host: "127.0.0.1", port: 5222, domain, ...account, ca: pem });
+      const login = await loginWithStartTls({ ...c2s, domain, ...account, ca: pem });
       assert.equal(login.certificate.fingerprint256, sha256(pem));
     },
   );
@@ -270,13 +286,15 @@ describe("docker compose deployment", { concurrency: 1 }, () => {
     { timeout: minutes(5) },
     async () => {
       await deployment.compose(["--profile", "shared", "up", "-d", "--build"], minutes(5));
-      await until200("http://127.0.0.1:8081/ready", minutes(2));
-      await until200("http://127.0.0.1:8082/ready", minutes(2));
+      const a = httpBase(await deployment.published("invites-api-a", 8080));
+      const b = httpBase(await deployment.published("invites-api-b", 8080));
+      await until200(`${a}/ready`, minutes(2));
+      await until200(`${b}/ready`, minutes(2));
       const shared = keyFrom(await cli("invites-api-a", "create", domain, "shared"));
-      assert.equal((await createInvite("http://127.0.0.1:8082", shared.key)).status, 201);
+      assert.equal((await createInvite(b, shared.key)).status, 201);
       await cli("invites-api-a", "delete", domain, "--", shared.id);
-      assert.equal((await createInvite("http://127.0.0.1:8082", shared.key)).status, 403);
-      assert.equal((await createInvite("http://127.0.0.1:8081", shared.key)).status, 403);
+      assert.equal((await createInvite(b, shared.key)).status, 403);
+      assert.equal((await createInvite(a, shared.key)).status, 403);
     },
   );
 });

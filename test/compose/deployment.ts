@@ -14,6 +14,11 @@ export interface Deployment {
   compose(args: string[], timeoutMs?: number): Promise<string>;
   /** Runs a shell command in the deployment folder, as a person following the README would. */
   sh(command: string): Promise<string>;
+  /**
+   * Where the host reaches `port` of `service`, from `docker-compose port`: the test publishes on
+   * ephemeral ports (ports.ts), which change when a container starts again.
+   */
+  published(service: string, port: number): Promise<{ host: string; port: number }>;
 }
 
 /**
@@ -43,10 +48,18 @@ export function copyDeployment(root: string, dir: string, env: Record<string, st
       throw new Error(`${file} ${args.join(" ")} failed: ${e.message}\n${e.stdout ?? ""}${e.stderr ?? ""}`);
     }
   };
+  const compose = (args: string[], timeoutMs = 120_000) => outcome("docker-compose", args, timeoutMs);
   return {
     dir,
-    compose: (args, timeoutMs = 120_000) => outcome("docker-compose", args, timeoutMs),
+    compose,
     sh: (command) => outcome("bash", ["-euo", "pipefail", "-c", command], 60_000),
+    async published(service, port) {
+      // `IP:PORT`; an empty line (or `:0`) when the container does not run or does not publish it.
+      const output = await compose(["--profile", "shared", "port", service, String(port)]);
+      const match = /^(\S+):([1-9]\d*)$/m.exec(output);
+      if (!match) throw new Error(`${service} does not publish ${port}: "${output.trim()}"`);
+      return { host: match[1] ?? "", port: Number(match[2]) };
+    },
   };
 }
 

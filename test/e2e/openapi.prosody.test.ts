@@ -169,7 +169,7 @@ describe("the OpenAPI document matches the running service's real answers", () =
     const key = await createKey(keyStore, MANAGED, "resource", "--scope", "manage", "--rate", "1000/1m");
     const keys = {
       ok: key,
-      limited: await createKey(keyStore, MANAGED, "limited", "--rate", "1/1m"),
+      limited: await createKey(keyStore, MANAGED, "limited", "--scope", "manage", "--rate", "1/1m"),
       createOnly: await createKey(keyStore, MANAGED, "create only"),
       noModule: await createKey(keyStore, HOST, "no module", "--scope", "manage"),
       refused: await createKey(keyStore, REFUSING, "refused", "--scope", "manage"),
@@ -242,6 +242,7 @@ describe("the OpenAPI document matches the running service's real answers", () =
     const list = await call(service.url, "/invites", { key: keys.ok });
     const invites = (await list.clone().json()) as Array<{ id: string }>;
     await check("/invites", "GET", list);
+    await check("/invites", "GET", await call(service.url, "/invites?limit=0", { key: keys.ok }));
     await check("/invites", "GET", await call(service.url, "/invites", { key: keys.createOnly }));
     await shared("GET", "/invites", "/invites");
     const id = invites[0]?.id ?? "";

@@ -93,11 +93,11 @@ describe("drop-in for mod_invites_api, against a real Prosody", () => {
     await assertValidInvite(await api(`?redirect=true&key=${key}`), 303);
   });
 
-  it("sends the original's CORS headers, extended for the Bearer header, on every answer", async () => {
+  it("sends the original's CORS headers, extended for the Bearer header and /invites, on every answer", async () => {
     const key = await createKey();
     for (const res of [await api(`?key=${key}`), await api("?key=nope")]) {
       assert.equal(res.headers.get("access-control-allow-origin"), "*");
-      assert.equal(res.headers.get("access-control-allow-methods"), "GET, POST, OPTIONS");
+      assert.equal(res.headers.get("access-control-allow-methods"), "GET, POST, DELETE, OPTIONS");
       assert.equal(res.headers.get("access-control-allow-headers"), "Content-Type, Authorization");
       assert.equal(res.headers.get("access-control-max-age"), "7200");
     }
