@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import Keyv from "keyv";
 import { createKeyStore } from "../../src/keys/keyStore.js";
 import { parseKey } from "../../src/keys/apiKey.js";
+import { refusal } from "../../src/keys/powers.js";
 import { KeyNotFoundError } from "../../src/errors.js";
 
 describe("key store over keyv", () => {
@@ -17,6 +18,29 @@ describe("key store over keyv", () => {
       undefined,
     );
     assert.deepEqual(info.methods, ["GET", "POST"]);
+  });
+
+  it("reads keys made before scope lists: their one scope, or create; never a power they lacked", async () => {
+    const keys = createKeyStore(new Keyv());
+    const { key } = await keys.create("example.com");
+    const parsed = parseKey(key);
+    assert.ok(parsed);
+    const record = await keys.getRecord(parsed.id);
+    assert.ok(record);
+    const { scopes: _scopes, ...legacy } = record;
+    for (const [scope, expected] of [
+      [undefined, ["create"]],
+      ["create", ["create"]],
+      ["manage", ["manage"]],
+    ] as const) {
+      await keys.putRecord({ ...legacy, ...(scope ? { scope } : {}) });
+      const info = await keys.verify(parsed);
+      assert.deepEqual(info?.scopes, expected, String(scope));
+      assert.equal("scope" in (info ?? {}), false);
+      assert.equal(refusal(info!, "reset") === undefined, scope === "manage");
+      assert.equal(refusal(info!, "group") === undefined, scope === "manage");
+      assert.equal(refusal(info!, "account"), undefined);
+    }
   });
 
   it("stores only the hash of the secret", async () => {
