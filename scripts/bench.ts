@@ -30,14 +30,18 @@ import {
   type Load,
   type Started,
 } from "./bench/measure.js";
+import { listing } from "./bench/listing.js";
 
 const smoke = process.argv.includes("--smoke");
+/** `--only listing` runs only section 6 (issue 17), on its own Prosody. */
+const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
+if (only !== undefined && only !== "listing") throw new Error("--only takes: listing");
 /** Seconds measured per case, and of warm-up before each measured load (V8 optimises for ~4 s). */
 const SECONDS = smoke ? 1 : 10;
 const WARMUP = smoke ? 0.5 : 8;
 const SCALE = smoke ? 1_000 : 100_000;
 /** The whole run is stopped (and everything it started with it) after this long. */
-const WATCHDOG_SECONDS = smoke ? 150 : 1_800;
+const WATCHDOG_SECONDS = smoke ? 240 : 3_600;
 const CONCURRENCY = 16;
 const HOST = "bench.test";
 const RAW = { domain: "raw.bench.test", secret: "bench-raw-secret" };
@@ -519,6 +523,14 @@ async function main(): Promise<void> {
     `machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}, ${fmt(totalmem() / 2 ** 30, 1)} GiB, Node ${process.version}; ` +
       `load: autocannon in this process, ${CONCURRENCY} connections, ${WARMUP} s warm-up + ${SECONDS} s measured per case`,
   );
+  if (only !== "listing") await everythingElse();
+  heading("6. GET /invites, paged, with N pending invites (issue 17), on a Prosody of its own");
+  await listing({ sizes: smoke ? [200] : [1_000, 3_000, 10_000], seconds: smoke ? 1 : 10, report });
+  console.log(`\nbench finished in ${fmt((performance.now() - began) / 1_000)} s`);
+}
+
+/** Sections 1–5 and the targets of issue 12. */
+async function everythingElse(): Promise<void> {
   const prosody = await startProsody({
     hosts: [HOST],
     components: [RAW, ...Object.values(STORES)],
@@ -537,7 +549,6 @@ async function main(): Promise<void> {
   } finally {
     await prosody.dispose();
   }
-  console.log(`\nbench finished in ${fmt((performance.now() - began) / 1_000)} s`);
 }
 
 // Never hang: past the deadline, exit; the exit kills every process the run started (cleanup.ts).
