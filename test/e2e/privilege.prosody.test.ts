@@ -225,6 +225,21 @@ describe("no key gains more than its scope; no request takes the component down"
     assert.ok(pages >= 3);
     const all = (await (await call("manage", "/invites")).json()) as InviteJson[];
     assert.ok(all.length <= 50, "the default page is 50");
+    // Once listed, the module keeps its own index: later changes show on the next walk.
+    const [revoked, used] = [...made];
+    assert.equal((await call("manage", `/invites/${revoked}`, undefined, "DELETE")).status, 204);
+    await register(used ?? "", "uma");
+    const fresh = ((await (await call("manage", "/invites/account", {})).json()) as InviteJson).id;
+    const again: string[] = [];
+    for (let next: string | undefined = "/invites?limit=7"; next;) {
+      const res = await call("manage", next);
+      again.push(...((await res.json()) as InviteJson[]).map((invite) => invite.id));
+      next = /^<([^>]+)>; rel="next"$/.exec(res.headers.get("link") ?? "")?.[1];
+    }
+    assert.ok(again.includes(fresh), "an invite made after the first list is listed");
+    assert.ok(!again.includes(revoked ?? ""), "a revoked one is not");
+    assert.ok(!again.includes(used ?? ""), "a used one is not");
+    assert.equal(again.length, new Set(again).size);
     for (const query of ["limit=201", "limit=0", "after=nope", "limit=5&limit=6"]) {
       assert.equal((await call("manage", `/invites?${query}`)).status, 400, query);
     }

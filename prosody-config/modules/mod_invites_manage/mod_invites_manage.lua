@@ -366,37 +366,102 @@ command("Create a password reset invite", "create-reset", reset_form, function (
 	return created(invites.create_account(username, data, request.ttl or 86400));
 end);
 
--- A page's position: after the invite made at `created` with this token (tokens are base64url).
-local function cursor_of(p) return ("%d.%s"):format(p.invite.created_at or 0, p.token); end
-local function before_or_at(p, time, token)
-	local at = p.invite.created_at or 0;
-	return at < time or (at == time and p.token <= token);
+-- The invite a token names, expired ones included (they stay stored until used or revoked), when
+-- the caller may see it.
+local token_store = module:open_store("invite_token", "map");
+local function visible_invite(token, privileged)
+	local invite = token_store:get(nil, token);
+	if type(invite) ~= "table" or not visible(invite, privileged) then return nil; end
+	return invite;
 end
 
--- Pending invites the caller may see, oldest first, one page at a time: `after` a cursor the
--- previous page gave as `next`, at most `max`. Each page reads every pending invite of the host
--- (mod_invites offers no other way), so its cost grows with their number; its answer does not.
-command("List pending invites", "list", nil, function (request, _, privileged)
-	local after_created, after_token;
-	if request.after then
-		after_created, after_token = request.after:match("^(%d+)%.([%w_%-]+)$");
-		if not after_created then return bad_request("after is not a cursor this command gave"); end
-		after_created = tonumber(after_created);
-	end
-	local pending = {};
+-- Invites are listed oldest first, ties by token; a page's cursor is its last invite's
+-- "created.token" (tokens are base64url, so the dot is unambiguous).
+local function precedes(a_time, a_token, b_time, b_token)
+	return a_time < b_time or (a_time == b_time and a_token < b_token);
+end
+local function cursor_of(p) return ("%d.%s"):format(p.invite.created_at or 0, p.token); end
+
+-- The service's invites as { token, created_at }, in list order: read from storage on the first
+-- list after a (re)load, then kept up to date by invite-created; used, revoked and expired ones
+-- leave it when a page meets them. So a page costs what it shows, not the number of invites.
+local service_index;
+
+local function build_index()
+	local index = {};
 	for token, invite in invites.pending_account_invites() do
-		local p = { token = token, invite = invite };
-		if not (after_created and before_or_at(p, after_created, after_token)) and visible(invite, privileged) then
-			pending[#pending + 1] = p;
+		if made_by_service(invite) then index[#index + 1] = { token = token, created_at = invite.created_at or 0 }; end
+	end
+	table.sort(index, function (a, b) return precedes(a.created_at, a.token, b.created_at, b.token); end);
+	return index;
+end
+
+-- The first position of the index after the cursor (all of it without one), by bisection.
+local function position_after(index, time, token)
+	if not time then return 1; end
+	local low, high = 1, #index + 1;
+	while low < high do
+		local middle = (low + high) // 2;
+		local entry = index[middle];
+		if precedes(time, token, entry.created_at, entry.token) then high = middle; else low = middle + 1; end
+	end
+	return low;
+end
+
+module:hook("invite-created", function (invite)
+	if not (service_index and made_by_service(invite)) then return; end
+	local entry = { token = invite.token, created_at = invite.created_at or 0 };
+	table.insert(service_index, position_after(service_index, entry.created_at, entry.token), entry);
+end);
+
+-- Up to `max` + 1 of the service's pending invites under the ceiling, after the cursor.
+local function service_page(time, token, max)
+	service_index = service_index or build_index();
+	local page, now, i = {}, os.time(), position_after(service_index, time, token);
+	while i <= #service_index and #page <= max do
+		local entry = service_index[i];
+		local invite, err = token_store:get(nil, entry.token);
+		if err then return nil, err; end
+		if type(invite) ~= "table" or invite.expires <= now then
+			table.remove(service_index, i); -- used, revoked or expired: never pending again
+		else
+			if within_ceiling(invite) then page[#page + 1] = { token = entry.token, invite = invite }; end
+			i = i + 1;
+		end
+	end
+	return page;
+end
+
+-- Every pending invite after the cursor, for an admin's own client: his list is not the service's.
+local function full_page(time, token)
+	local pending = {};
+	for t, invite in invites.pending_account_invites() do
+		if not time or precedes(time, token, invite.created_at or 0, t) then
+			pending[#pending + 1] = { token = t, invite = invite };
 		end
 	end
 	table.sort(pending, function (a, b)
-		if a.invite.created_at ~= b.invite.created_at then
-			return (a.invite.created_at or 0) < (b.invite.created_at or 0);
-		end
-		return a.token < b.token;
+		return precedes(a.invite.created_at or 0, a.token, b.invite.created_at or 0, b.token);
 	end);
+	return pending;
+end
+
+-- Pending invites the caller may see, oldest first, one page at a time: `after` a cursor the
+-- previous page gave as `next`, at most `max`.
+command("List pending invites", "list", nil, function (request, _, privileged)
+	local time, token;
+	if request.after then
+		time, token = request.after:match("^(%d+)%.([%w_%-]+)$");
+		if not time then return bad_request("after is not a cursor this command gave"); end
+		time = tonumber(time);
+	end
 	local max = request.max or default_page;
+	local pending, err;
+	if privileged then pending = full_page(time, token); else pending, err = service_page(time, token, max); end
+	if not pending then
+		module:log("error", "Could not read invites: %s", err);
+		return refuse("wait", "internal-server-error", "could not read the invites");
+	end
 	local form = st.stanza("x", { xmlns = "jabber:x:data", type = "result" }):text_tag("title", "Pending invites");
 	if #pending > max then
 		form:tag("field", { var = "next", type = "text-single", label = "More after" })
@@ -410,15 +475,6 @@ command("List pending invites", "list", nil, function (request, _, privileged)
 	end
 	return { status = "completed", other = form };
 end);
-
--- The invite a token names, expired ones included (they stay stored until used or revoked), when
--- the caller may see it.
-local token_store = module:open_store("invite_token", "map");
-local function visible_invite(token, privileged)
-	local invite = token_store:get(nil, token);
-	if type(invite) ~= "table" or not visible(invite, privileged) then return nil; end
-	return invite;
-end
 
 local function no_invite() return refuse("cancel", "item-not-found", "no pending invite with this id"); end
 
