@@ -11,6 +11,8 @@ import { login, registerWithInvite, RegistrationError } from "../support/xmppCli
 // The attacks of issue 17, against a real Prosody where the component is no admin and the host has
 // an admin (boss) and a name listed in `admins` that nobody registered yet (chief).
 const HOST = "guard.test";
+// The component in `admins` as well (the middle of a move from drop-in): it must gain nothing.
+const MIXED = "mixed.guard.test";
 const COMPONENT = { domain: "invites.guard.test", secret: "guard-secret" };
 const PROBE = { domain: "probe.guard.test", secret: "probe-secret" };
 const NODE = (name: string) => `xmpp:invites-api/mod_invites_manage#${name}`;
@@ -32,11 +34,12 @@ describe("no key gains more than its scope; no request takes the component down"
 
   before(async () => {
     prosody = await startProsody({
-      hosts: [HOST],
+      hosts: [HOST, MIXED],
       components: [COMPONENT, PROBE],
       admins: [],
       hostOptions: {
         [HOST]: { modules: [...MANAGE_MODULES, "admin_adhoc"], admins: [`boss@${HOST}`, `chief@${HOST}`] },
+        [MIXED]: { modules: MANAGE_MODULES, admins: [`boss@${MIXED}`, COMPONENT.domain] },
       },
       extra: [
         `invites_manage_jids = { "${COMPONENT.domain}", "${PROBE.domain}" }`,
@@ -51,6 +54,8 @@ describe("no key gains more than its scope; no request takes the component down"
     keys.reset = await createKey(keyStore, HOST, "resets", "--scope", "reset");
     keys.manage = await createKey(keyStore, HOST, "manage", "--scope", "manage");
     keys.quota = await createKey(keyStore, HOST, "one invite", "--max-invites", "1");
+    keys.mixed = await createKey(keyStore, MIXED, "mixed", "--scope", "manage");
+    prosody.ctl(["register", "boss", MIXED, "boss-password-1"]);
     prosody.ctl(["register", "boss", HOST, "boss-password-1"]);
     prosody.ctl(["register", "paul", HOST, "paul-password-1"]);
   });
@@ -112,6 +117,14 @@ describe("no key gains more than its scope; no request takes the component down"
     } finally {
       await boss.close();
     }
+  });
+
+  it("a component that is also in admins gets no more: no reset of an admin there either", async () => {
+    const res = await call("mixed", "/invites/reset", { username: "boss" });
+    assert.equal(res.status, 403);
+    assert.equal(await errorOf(res), "account_protected");
+    const legacy = await call("mixed", "/invites_api?type=reset&username=boss", undefined, "POST");
+    assert.equal(legacy.status, 403);
   });
 
   it("a name listed in admins but not registered is never handed out", async () => {
