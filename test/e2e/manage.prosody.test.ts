@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, it } from "node:test";
-import { component, xml } from "@xmpp/component";
 import { inviteIsValid } from "../support/invites.js";
+import { probeCommand } from "../support/probe.js";
 import { INVITE_MODULES, MANAGE_MODULES, startProsody, type RunningProsody } from "../support/prosody.js";
 import { startService, type RunningService } from "../support/service.js";
 import { createKey, freshKeyStore, serviceEnv, waitReady } from "../support/stack.js";
@@ -95,28 +95,6 @@ describe("least privilege and the /invites resource, through real registrations"
   const session = (username: string, password = `${username}-password-1`) =>
     login({ port: prosody.c2sPort, domain: HOST, username, password });
 
-  /** Runs one IQ as PROBE, a component configured like the service's own. */
-  async function asProbe(node: string, form?: ReturnType<typeof xml>) {
-    const probe = component({
-      service: `xmpp://127.0.0.1:${prosody.componentPort}`,
-      domain: PROBE.domain,
-      password: PROBE.secret,
-    });
-    probe.on("error", () => undefined);
-    await probe.start();
-    try {
-      const command = xml(
-        "command",
-        { xmlns: "http://jabber.org/protocol/commands", node, action: "execute" },
-        ...(form ? [form] : []),
-      );
-      return await probe.iqCaller.request(xml("iq", { type: "set", to: HOST }, command), 5_000);
-    } finally {
-      probe.reconnect.stop();
-      await probe.stop().catch(() => undefined);
-    }
-  }
-
   it("the component is no admin, yet makes invites; an admin command is refused to it", async () => {
     const invite = await create("account", {});
     assert.ok(invite.landing_page && (await inviteIsValid(invite.landing_page, prosody.httpPort)));
@@ -124,14 +102,10 @@ describe("least privilege and the /invites resource, through real registrations"
     assert.equal(legacy.status, 201, "/invites_api goes through mod_invites_manage");
     assert.ok(await inviteIsValid(legacy.headers.get("location") ?? "", prosody.httpPort));
 
-    const made = await asProbe(NODE("create-account"), xml("x", { xmlns: "jabber:x:data", type: "submit" }));
-    assert.equal(made.getChild("command", "http://jabber.org/protocol/commands")?.attrs.status, "completed");
-    const form = xml(
-      "x",
-      { xmlns: "jabber:x:data", type: "submit" },
-      xml("field", { var: "accountjids" }, xml("value", {}, `alice@${HOST}`)),
-    );
-    await assert.rejects(asProbe(DELETE_USER, form), (err: { condition?: string }) => err.condition === "forbidden");
+    const probe = (node: string, fields: Record<string, string>) =>
+      probeCommand(prosody.componentPort, PROBE, HOST, node, fields);
+    assert.equal((await probe(NODE("create-account"), {})).status, "completed");
+    assert.equal((await probe(DELETE_USER, { accountjids: `alice@${HOST}` })).condition, "forbidden");
     const alice = await session("alice");
     await alice.close();
   });

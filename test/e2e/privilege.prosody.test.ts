@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { component, xml } from "@xmpp/component";
 import { inviteIsValid } from "../support/invites.js";
+import { probeCommand } from "../support/probe.js";
 import { MANAGE_MODULES, startProsody, type RunningProsody } from "../support/prosody.js";
 import { rawRequest } from "../support/rawHttp.js";
 import { runCli, startService, type RunningService } from "../support/service.js";
@@ -332,45 +332,6 @@ describe("no key gains more than its scope; no request takes the component down"
     assert.equal(service.output().includes(invite.id), false, "the token is in no log line");
   });
 
-  /** One command as PROBE, a component configured like the service's own: its reply or its error. */
-  async function asProbe(node: string, fields: Record<string, string | string[]>) {
-    const probe = component({
-      service: `xmpp://127.0.0.1:${prosody.componentPort}`,
-      domain: PROBE.domain,
-      password: PROBE.secret,
-    });
-    probe.on("error", () => undefined);
-    await probe.start();
-    try {
-      const form = xml(
-        "x",
-        { xmlns: "jabber:x:data", type: "submit" },
-        ...Object.entries(fields).map(([name, value]) =>
-          xml("field", { var: name }, ...(Array.isArray(value) ? value : [value]).map((v) => xml("value", {}, v))),
-        ),
-      );
-      const command = xml("command", { xmlns: "http://jabber.org/protocol/commands", node, action: "execute" }, form);
-      const reply = await probe.iqCaller
-        .request(xml("iq", { type: "set", to: HOST }, command), 10_000)
-        .catch((err: { condition?: string; text?: string }) => err);
-      if (!("getChild" in reply)) return { condition: reply.condition, text: reply.text, fields: new Map() };
-      const answer = reply.getChild("command", "http://jabber.org/protocol/commands");
-      const values = new Map<string, string[]>();
-      for (const field of answer?.getChild("x", "jabber:x:data")?.getChildren("field") ?? []) {
-        values.set(
-          field.attrs.var as string,
-          field.getChildren("value").map((v) => v.getText()),
-        );
-      }
-      return {
-        status: answer?.attrs.status as string | undefined,
-        fields: values,
-        condition: undefined,
-        text: undefined,
-      };
-    } finally {
-      probe.reconnect.stop();
-      await probe.stop().catch(() => undefined);
-    }
-  }
+  const asProbe = (node: string, fields: Record<string, string | string[]>) =>
+    probeCommand(prosody.componentPort, PROBE, HOST, node, fields);
 });
