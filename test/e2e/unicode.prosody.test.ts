@@ -30,25 +30,46 @@ const queryValue = fc.oneof(
 
 type Request = { path: string; method: string; json?: unknown };
 
+// A ttl as JSON gives it: whole numbers in and out of range, fractions, and text.
+const ttl = fc.oneof(fc.integer(), fc.double(), text);
+
 const requests: fc.Arbitrary<Request> = fc.oneof(
   fc
     .record(
-      { username: text, note: text, groups: fc.array(text, { maxLength: 4 }), roles: fc.array(text, { maxLength: 3 }) },
+      {
+        username: text,
+        ttl,
+        note: text,
+        groups: fc.array(text, { maxLength: 4 }),
+        roles: fc.array(text, { maxLength: 3 }),
+      },
       { requiredKeys: [] },
     )
     .map((json) => ({ path: "/invites/account", method: "POST", json })),
   fc
-    .record({ note: text, groups: fc.array(text, { minLength: 1, maxLength: 4 }) }, { requiredKeys: ["groups"] })
+    .record(
+      {
+        ttl,
+        note: text,
+        groups: fc.array(text, { minLength: 1, maxLength: 4 }),
+        roles: fc.array(text, { maxLength: 3 }),
+      },
+      { requiredKeys: ["groups"] },
+    )
     .map((json) => ({ path: "/invites/group", method: "POST", json })),
-  text.map((username) => ({ path: "/invites/reset", method: "POST", json: { username } })),
+  fc
+    .record({ username: text, ttl }, { requiredKeys: ["username"] })
+    .map((json) => ({ path: "/invites/reset", method: "POST", json })),
   fc
     .tuple(queryValue, queryValue)
     .map(([limit, after]) => ({ path: `/invites?limit=${limit}&after=${after}`, method: "GET" })),
   fc.tuple(queryValue, fc.constantFrom("GET", "DELETE")).map(([id, method]) => ({ path: `/invites/${id}`, method })),
-  fc.tuple(fc.constantFrom("account", "reset"), queryValue, queryValue).map(([type, username, ttl]) => ({
-    path: `/invites_api?type=${type}&username=${username}&ttl=${ttl}`,
-    method: "POST",
-  })),
+  fc
+    .tuple(fc.oneof(fc.constantFrom("account", "reset"), queryValue), queryValue, queryValue, queryValue)
+    .map(([type, username, ttlValue, redirect]) => ({
+      path: `/invites_api?type=${type}&username=${username}&ttl=${ttlValue}&redirect=${redirect}`,
+      method: "POST",
+    })),
 );
 
 describe("random Unicode in every field of every route, against a real Prosody", () => {
