@@ -13,7 +13,10 @@ invites_manage_jids = { "invites.example.com", "invites-a.example.com", "invites
 -- The groups an invite may put new accounts in (id = shown name): members see each other.
 invites_manage_groups = { staff = "Staff" }
 -- The roles an invite from invites-api may give; by default never prosody:admin or operator.
+-- Also the ceiling of the accounts it may reset, and of the invites it may see.
 -- invites_manage_roles = { "prosody:guest", "prosody:registered", "prosody:member" }
+-- How long the record of each registration through an invite is kept, in days.
+-- invites_manage_history_days = 90
 
 ---------- Storage ----------
 

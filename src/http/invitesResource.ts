@@ -28,6 +28,10 @@ export interface InviteJson {
   reset: boolean;
   note: string | null;
   source: string | null;
+  uses: number;
+  max_uses: number | null;
+  /** Only when one invite is shown. */
+  redemptions?: ReadonlyArray<{ jid: string; at: number }>;
 }
 
 export const inviteJson = (invite: ManagedInvite): InviteJson => ({
@@ -45,6 +49,9 @@ export const inviteJson = (invite: ManagedInvite): InviteJson => ({
   reset: invite.reset,
   note: invite.note ?? null,
   source: invite.source ?? null,
+  uses: invite.uses,
+  max_uses: invite.maxUses ?? null,
+  ...(invite.redemptions ? { redemptions: invite.redemptions } : {}),
 });
 
 // Prosody's own checks (nodeprep, known roles and groups, its ttl limit) come after these.
@@ -77,7 +84,11 @@ const username = z.string().regex(USERNAME, "not a valid user name");
 
 const BODIES = {
   account: z.strictObject({ ...common, username: username.optional(), groups: labels(32).optional() }),
-  group: z.strictObject({ ...common, groups: labels(32).pipe(z.array(label).min(1)) }),
+  group: z.strictObject({
+    ...common,
+    groups: labels(32).pipe(z.array(label).min(1)),
+    max_uses: z.number().int().min(1).max(1_000_000).optional(),
+  }),
   reset: z.strictObject({ username, ttl: ttl.optional() }),
 } as const;
 
@@ -122,7 +133,8 @@ function issue(kind: Kind, ctx: Context, deps: ResourceDeps, apiKey: KeyInfo): P
     case "group": {
       const request = body(ctx, kind);
       const ttl = boundedTtl(apiKey, request.ttl);
-      return counted(() => deps.manager.createGroup(host, { ...request, ttl, source }));
+      const { max_uses: maxUses, ...rest } = request;
+      return counted(() => deps.manager.createGroup(host, { ...rest, ttl, source, maxUses }));
     }
     case "reset": {
       const request = body(ctx, kind);

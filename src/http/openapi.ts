@@ -282,6 +282,8 @@ export const openApiDocument = {
           "reset",
           "note",
           "source",
+          "uses",
+          "max_uses",
         ],
         additionalProperties: false,
         properties: {
@@ -299,6 +301,18 @@ export const openApiDocument = {
           reset: { type: "boolean", description: "A password-reset invite" },
           note: { type: ["string", "null"] },
           source: { type: ["string", "null"], description: "invites-api/KEY_ID, or who else made it" },
+          uses: { type: "integer", minimum: 0, description: "Accounts registered with it so far" },
+          max_uses: { type: ["integer", "null"], description: "A reusable invite's cap" },
+          redemptions: {
+            type: "array",
+            description: "GET /invites/{id} only: the registrations through it, oldest first (the first 100)",
+            items: {
+              type: "object",
+              required: ["jid", "at"],
+              additionalProperties: false,
+              properties: { jid: { type: "string" }, at: { type: "integer" } },
+            },
+          },
         },
       },
       AccountInviteRequest: {
@@ -325,6 +339,7 @@ export const openApiDocument = {
           ttl: { type: "integer", minimum: 1 },
           roles: { type: "array", items: { type: "string" } },
           note: { type: "string", maxLength: 1000 },
+          max_uses: { type: "integer", minimum: 1, maximum: 1_000_000 },
         },
       },
       ResetInviteRequest: {

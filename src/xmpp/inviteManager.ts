@@ -32,6 +32,12 @@ export interface ManagedInvite {
   readonly reset: boolean;
   readonly note?: string;
   readonly source?: string;
+  /** Accounts registered with it so far (a single-use invite still pending: 0). */
+  readonly uses: number;
+  /** A reusable invite's cap. */
+  readonly maxUses?: number;
+  /** The registrations through it, oldest first (the first 100); only when shown one by one. */
+  readonly redemptions?: ReadonlyArray<{ readonly jid: string; readonly at: number }>;
 }
 
 export interface NewInvite {
@@ -41,6 +47,8 @@ export interface NewInvite {
   readonly note?: string;
   /** Who asked, recorded with the invite, e.g. "invites-api/KEY_ID". */
   readonly source: string;
+  /** A reusable invite registers at most this many accounts. */
+  readonly maxUses?: number;
 }
 
 export interface PageRequest {
@@ -81,6 +89,11 @@ function inviteFrom(values: Map<string, string[]>, host: string): ManagedInvite 
     throw new ProsodyBadReplyError(host, "an invite without id, uri, created or expires");
   }
   const optional = (name: string, key: string) => (one(values, name) ? { [key]: one(values, name) } : {});
+  const maxUses = Number(one(values, "max-uses"));
+  const redemptions = values.get("redemptions")?.flatMap((line) => {
+    const match = /^(\d+) (\S+)$/.exec(line);
+    return match ? [{ jid: match[2] ?? "", at: Number(match[1]) }] : [];
+  });
   return {
     id,
     type: one(values, "type") ?? "register",
@@ -96,6 +109,9 @@ function inviteFrom(values: Map<string, string[]>, host: string): ManagedInvite 
     reset: yes(one(values, "reset")),
     ...optional("note", "note"),
     ...optional("source", "source"),
+    uses: Number(one(values, "uses") ?? 0) || 0,
+    ...(Number.isInteger(maxUses) && maxUses > 0 ? { maxUses } : {}),
+    ...(redemptions ? { redemptions } : {}),
   };
 }
 
@@ -142,6 +158,7 @@ export function createInviteManager(ctx: AdhocContext, commands: HostCommands): 
     groups: invite.groups,
     note: invite.note,
     source: invite.source,
+    max_uses: invite.maxUses?.toString(),
   });
 
   /**

@@ -30,6 +30,8 @@ export function fakeManager(opts: { loaded?: boolean; now?: () => number } = {})
       reset: invite.reset ?? false,
       ...(invite.note ? { note: invite.note } : {}),
       source: invite.source,
+      uses: 0,
+      ...(invite.maxUses ? { maxUses: invite.maxUses } : {}),
     };
     invites.set(id, stored);
     const { host: _host, ...managed } = stored;

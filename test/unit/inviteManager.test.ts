@@ -27,6 +27,9 @@ const INVITE = {
   reset: ["false"],
   note: ["hello"],
   source: ["invites-api/K1"],
+  uses: ["2"],
+  "max-uses": ["5"],
+  redemptions: ["1800000100 ann@e.test", "1800000200 bob@e.test"],
 };
 const asFields = (values: Record<string, string[]>) => Object.entries(values).map(([n, v]) => field(n, v));
 
@@ -67,6 +70,7 @@ describe("mod_invites_manage over XEP-0050", () => {
       groups: ["team", "staff"],
       ttl: 3600,
       source: "invites-api/K1",
+      maxUses: 5,
     });
     assert.deepEqual(invite, {
       id: "Tok-1",
@@ -82,6 +86,12 @@ describe("mod_invites_manage over XEP-0050", () => {
       reset: false,
       note: "hello",
       source: "invites-api/K1",
+      uses: 2,
+      maxUses: 5,
+      redemptions: [
+        { jid: "ann@e.test", at: 1800000100 },
+        { jid: "bob@e.test", at: 1800000200 },
+      ],
     });
     const command = sent.at(-1)?.getChild("command", NS_COMMANDS);
     assert.equal(command?.attrs.node, MANAGE_NODES.createGroup);
@@ -96,6 +106,7 @@ describe("mod_invites_manage over XEP-0050", () => {
         .map((v) => v.getText());
     assert.deepEqual(values("groups"), ["team", "staff"]);
     assert.deepEqual(values("ttl"), ["3600"]);
+    assert.deepEqual(values("max_uses"), ["5"]);
     assert.equal(values("note"), undefined, "an unset field is not sent");
   });
 

@@ -74,6 +74,7 @@ describe("the /invites resource, with a fake mod_invites_manage", () => {
       "inviter",
       "jid",
       "landing_page",
+      "max_uses",
       "note",
       "reset",
       "reusable",
@@ -81,6 +82,7 @@ describe("the /invites resource, with a fake mod_invites_manage", () => {
       "source",
       "type",
       "uri",
+      "uses",
     ]);
     assert.equal(res.headers.get("location"), `/invites/${String(body.id)}`);
     assert.equal(body.jid, "alice@e.test");

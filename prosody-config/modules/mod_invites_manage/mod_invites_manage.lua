@@ -35,6 +35,8 @@ local grantable_roles = module:get_option_set("invites_manage_roles",
 	{ "prosody:guest", "prosody:registered", "prosody:member" });
 -- The groups an invite may name, as id = display name; the name becomes the roster group.
 local manage_groups = module:get_option("invites_manage_groups", {});
+-- How long, in days, the record of each registration through an invite is kept.
+local history_days = module:get_option_number("invites_manage_history_days", 90);
 -- mod_invites' own option: an invite's lifetime when none is asked for (13 also takes "1 week").
 local default_ttl = module.get_option_period and module:get_option_period("invite_expiry", 86400 * 7)
 	or module:get_option_number("invite_expiry", 86400 * 7);
@@ -51,6 +53,8 @@ local node_prefix = "xmpp:invites-api/mod_invites_manage#";
 local max_note_length = 1000;
 -- Each listed once: a registration does roster work per group, so the list is short and unique.
 local max_groups, max_roles = 32, 16;
+-- The most uses a reusable invite may be capped at.
+local max_max_uses = 1000000;
 -- A page of the list command: a stanza never carries every invite.
 local default_page, max_page = 50, 200;
 -- Roles are Prosody 13's (0.12 has role sets that mod_invites_register would store unchecked).
@@ -155,6 +159,13 @@ local function read_request(form, privileged)
 			return nil, bad_request(("ttl must be a whole number of seconds from 1 to %d"):format(max_ttl));
 		end
 	end
+	local max_uses = single("max_uses");
+	if max_uses then
+		request.max_uses = max_uses:match("^%d+$") and tonumber(max_uses);
+		if not request.max_uses or request.max_uses < 1 or request.max_uses > max_max_uses then
+			return nil, bad_request(("max_uses must be a whole number from 1 to %d"):format(max_max_uses));
+		end
+	end
 	request.groups = multi("groups");
 	if request.groups and #request.groups > max_groups then
 		return nil, bad_request(("at most %d groups"):format(max_groups));
@@ -188,7 +199,7 @@ end
 local function additional_data(request, actor)
 	return {
 		roles = request.roles, groups = request.groups, note = request.note;
-		source = request.source or ("adhoc/"..actor), created_by = actor;
+		source = request.source or ("adhoc/"..actor), created_by = actor, max_uses = request.max_uses;
 	};
 end
 
@@ -218,11 +229,22 @@ local invite_fields = {
 	{ var = "reset", type = "boolean", label = "Password reset" };
 	{ var = "note", type = "text-single", label = "Note" };
 	{ var = "source", type = "text-single", label = "Made by" };
+	{ var = "uses", type = "text-single", label = "Accounts registered with it" };
+	{ var = "max-uses", type = "text-single", label = "At most this many accounts" };
 };
+
+-- Uses of each reusable invite, which mod_invites does not count: token -> { uses = n }.
+local uses_store = module:open_store("invites_manage_uses");
+local function uses_of(token)
+	local record = uses_store:get(token);
+	return type(record) == "table" and tonumber(record.uses) or 0;
+end
 
 local function invite_values(token, invite)
 	local data = invite.additional_data or {};
 	return {
+		uses = ("%d"):format(invite.reusable and uses_of(token) or 0);
+		["max-uses"] = data.max_uses and ("%d"):format(data.max_uses);
 		id = token, type = invite.type, jid = invite.jid, uri = invite.uri;
 		reusable = invite.reusable and "true" or "false";
 		inviter = invite.inviter or (invite.type == "roster" and jid.node(invite.jid) or nil);
@@ -281,6 +303,41 @@ local function invite_result(token, invite)
 	local form = st.stanza("x", { xmlns = "jabber:x:data", type = "result" }):text_tag("title", "Invite");
 	return { status = "completed", other = add_invite_fields(form, invite_values(token, invite)) };
 end
+
+-- Every registration through an invite of this host, whoever made the invite, kept for
+-- invites_manage_history_days: { token, jid, reset, created_by, source } at its time, with = token.
+local redemptions = module:open_store("invites_manage_redemptions", "archive");
+-- How each account came in, by username: purged with the account, so a record without it is
+-- that of a deleted account.
+local arrivals = module:open_store("invites_manage_arrivals");
+-- The most registrations one show lists (a reusable invite may have many).
+local shown_redemptions = 100;
+
+local function record_redemption(invite, username, reset)
+	local data, now = invite.additional_data or {}, os.time();
+	local record = { token = invite.token, jid = username.."@"..module.host, reset = reset or nil;
+		created_by = data.created_by, source = data.source };
+	local ok, err = redemptions:append(nil, nil, record, now, invite.token);
+	if not ok then module:log("error", "Could not record how %s registered: %s", username, err); end
+	arrivals:set(username, { token = invite.token, at = now, reset = reset or nil });
+end
+
+-- "TIME JID" of the first registrations through an invite, oldest first.
+local function redemptions_of(token)
+	local list = {};
+	local found = redemptions:find(nil, { with = token, limit = shown_redemptions });
+	for _, record, when in found or function () end do
+		list[#list + 1] = ("%d %s"):format(when, record.jid);
+	end
+	return list;
+end
+
+local function prune_history()
+	local ok, err = redemptions:delete(nil, { ["end"] = os.time() - history_days * 86400 });
+	if not ok then module:log("warn", "Could not prune the registration records: %s", err); end
+	return 3600;
+end
+module:add_timer(60, prune_history);
 
 local function created(invite)
 	if not invite then return refuse("wait", "internal-server-error", "could not create the invite"); end
@@ -484,7 +541,11 @@ command("Show a pending invite", "show", show_form, function (request, _, privil
 	if not request.id then return bad_request("id is required"); end
 	local invite = invites.get_account_invite_info(request.id);
 	if not (invite and visible_invite(request.id, privileged)) then return no_invite(); end
-	return invite_result(request.id, invite);
+	local result = invite_result(request.id, invite);
+	result.other:tag("field", { var = "redemptions", type = "text-multi", label = "Registered (time, account)" });
+	for _, line in ipairs(redemptions_of(request.id)) do result.other:text_tag("value", line); end
+	result.other:up();
+	return result;
 end);
 
 command("Revoke an invite", "revoke", revoke_form, function (request, _, privileged)
@@ -495,6 +556,31 @@ command("Revoke an invite", "revoke", revoke_form, function (request, _, privile
 	end
 	return { status = "completed", info = "revoked" };
 end);
+
+-- Registrations under way through a capped invite, by token: { username = true }. A use is counted
+-- when the account exists (user-registered); a registration that never completes (a taken name, a
+-- failure) gives its place back after a minute. Counted in memory, so that registrations racing
+-- each other, even across a yield, never pass the cap.
+local under_way = {};
+
+local function release_use(token, username)
+	local holders = under_way[token];
+	if not holders then return; end
+	holders[username] = nil;
+	if next(holders) == nil then under_way[token] = nil; end
+end
+
+local function reserve_use(token, username, max_uses)
+	local holders = under_way[token] or {};
+	local taken = uses_of(token);
+	for holder in pairs(holders) do
+		if holder ~= username then taken = taken + 1; end
+	end
+	if taken >= max_uses then return false; end
+	holders[username], under_way[token] = true, holders;
+	module:add_timer(60, function () release_use(token, username); end);
+	return true;
+end
 
 -- Registration through an invite, whoever made it.
 local function validated_invite(event)
@@ -522,8 +608,35 @@ module:hook("user-registering", function (event)
 	-- since the invite was made. A reset registers under the reset account's own name.
 	if made_by_service(info) and not (within_ceiling(info) and not above_ceiling(event.username)) then
 		event.allowed, event.reason = false, "This invite cannot be used for the account "..event.username;
+		return;
+	end
+	-- A taken name cannot become an account (it fails after this hook): it takes no place.
+	local max_uses = info.reusable and (info.additional_data or {}).max_uses;
+	if max_uses and usermanager.user_exists(event.username, module.host) then return; end
+	if max_uses and not reserve_use(invite.token, event.username, max_uses) then
+		event.allowed, event.reason = false, "This invite has been used as many times as it may be";
 	end
 end, 10);
+
+-- Each account an invite let in: a use of a reusable invite counted, the registration recorded.
+module:hook("user-registered", function (event)
+	local invite = validated_invite(event);
+	if not invite then return; end
+	if invite.reusable then
+		local uses = uses_of(invite.token) + 1;
+		if not uses_store:set(invite.token, { uses = uses }) then
+			module:log("error", "Could not count a use of a reusable invite (by %s)", event.username);
+		end
+		release_use(invite.token, event.username);
+	end
+	record_redemption(invite, event.username, false);
+end);
+
+-- A password reset through an invite (in-band registration fires this, not user-registered).
+module:hook("user-password-reset", function (event)
+	local invite = validated_invite(event);
+	if invite then record_redemption(invite, event.username, true); end
+end);
 
 local group_members = module:open_store("invites_manage_groups"); -- group id -> { username = true }
 -- Per account, the groups it joined: { group id = true }. Deleting an account purges its stores in
