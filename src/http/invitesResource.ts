@@ -31,7 +31,7 @@ export interface InviteJson {
   uses: number;
   max_uses: number | null;
   /** Only when one invite is shown. */
-  redemptions?: ReadonlyArray<{ jid: string; at: number }>;
+  redemptions?: ReadonlyArray<{ jid: string; at: number; deleted: boolean }>;
 }
 
 export const inviteJson = (invite: ManagedInvite): InviteJson => ({
@@ -226,5 +226,26 @@ export function revokeInvite(deps: ResourceDeps) {
     // The audit line names the key, never the invite's token.
     deps.log.info({ audit: "revoke", keyId: apiKey.id, host: apiKey.host }, "invite revoked");
     ctx.status = 204;
+  };
+}
+
+/**
+ * GET /accounts/{jid}/invite: which invite let the account in, when, and the key that made it
+ * (`key`: null for an invite not made through this service's keys). `jid` is `user@host` (the
+ * key's host) or just `user`.
+ */
+export function accountInvite(deps: ResourceDeps) {
+  return async function accountInvite(ctx: Context): Promise<void> {
+    const { apiKey } = ctx.state as ApiKeyState;
+    assertPower(apiKey, "list");
+    const raw = (ctx.params as { jid?: string }).jid ?? "";
+    const at = raw.lastIndexOf("@");
+    const [user, host] = at < 0 ? [raw, apiKey.host] : [raw.slice(0, at), raw.slice(at + 1).toLowerCase()];
+    if (host !== apiKey.host || !USERNAME.test(user)) {
+      throw new AppError("invite_not_found", "no record of an invite for this account on the key's host");
+    }
+    const arrival = await deps.manager.account(apiKey.host, user);
+    const key = arrival.source?.startsWith("invites-api/") ? arrival.source.slice("invites-api/".length) : null;
+    ctx.body = { jid: arrival.jid, invite: arrival.id, at: arrival.at, source: arrival.source ?? null, key };
   };
 }

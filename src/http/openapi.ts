@@ -203,6 +203,30 @@ export const openApiDocument = {
         responses: { "204": { description: "Revoked" }, ...notFound, ...resourceErrors },
       },
     },
+    "/accounts/{jid}/invite": {
+      get: {
+        summary: "Which invite let an account in, when, and the key that made it (scope manage)",
+        parameters: [
+          {
+            name: "jid",
+            in: "path",
+            required: true,
+            description: "user@host (the key's host) or user",
+            schema: { type: "string" },
+          },
+        ],
+        responses: {
+          "200": {
+            description: "How the account came in",
+            content: { "application/json": { schema: { $ref: "#/components/schemas/Arrival" } } },
+          },
+          "404": jsonError(
+            "No such account on the key's host, none that came in through an invite the service may see, or its record is past the window",
+          ),
+          ...resourceErrors,
+        },
+      },
+    },
     "/health": {
       get: {
         summary: "The process is up",
@@ -367,6 +391,18 @@ export const openApiDocument = {
         type: "object",
         required: ["ok"],
         properties: { ok: { type: "boolean" }, problem: { type: "string" } },
+      },
+      Arrival: {
+        type: "object",
+        required: ["jid", "invite", "at", "source", "key"],
+        additionalProperties: false,
+        properties: {
+          jid: { type: "string" },
+          invite: { type: "string", description: "The id (token) of the invite it registered with" },
+          at: { type: "integer", description: "When, in Unix seconds" },
+          source: { type: ["string", "null"], description: "Who made the invite: invites-api/KEY_ID, or adhoc/JID" },
+          key: { type: ["string", "null"], description: "The id of the API key that made the invite, if one did" },
+        },
       },
       Readiness: {
         type: "object",

@@ -17,7 +17,7 @@ import { countError, requestMetrics } from "./requestMetrics.js";
 import { closeWhenStopping, health, readiness } from "./health.js";
 import { errorResponses } from "./errors.js";
 import { issueInvite } from "./invites.js";
-import { createInvite, listInvites, revokeInvite, showInvite } from "./invitesResource.js";
+import { accountInvite, createInvite, listInvites, revokeInvite, showInvite } from "./invitesResource.js";
 import { keyPolicy } from "./keyPolicy.js";
 import { requireApiKey } from "./requireApiKey.js";
 
@@ -88,6 +88,8 @@ export function createHttpApp(deps: HttpDeps): Koa {
   router.get("/invites", authenticated, managing, listInvites(resource));
   router.get("/invites/:id", authenticated, managing, showInvite(resource));
   router.delete("/invites/:id", authenticated, managing, revokeInvite(resource));
+  router.get("/accounts/:jid/invite", authenticated, managing, accountInvite(resource));
+  router.all("/accounts/:jid/invite", onlyMethods("GET"));
   router.all("/invites", onlyMethods("GET"));
   router.all("/invites/:id", onlyMethods("GET, DELETE"));
   router.get("/health", health());

@@ -5,7 +5,7 @@ import type { KeyInfo, KeyScope } from "./keyRecord.js";
  * What a request may do to the host's accounts, from least to most: a single-use account invite
  * lets one person in; a reusable group invite lets in anyone who holds it until it expires; a
  * password reset takes an existing account over; listing and showing hand out pending invites'
- * tokens; revoking takes them away.
+ * tokens (and tell which invite let an account in); revoking takes them away.
  */
 export const POWERS = ["account", "group", "reset", "list", "revoke"] as const;
 export type Power = (typeof POWERS)[number];

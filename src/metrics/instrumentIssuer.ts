@@ -44,5 +44,6 @@ export function instrumentManager(manager: InviteManager, metrics: Metrics): Inv
     list: (host, page) => timed(host, () => manager.list(host, page), false),
     show: (host, id) => timed(host, () => manager.show(host, id), false),
     revoke: (host, id) => timed(host, () => manager.revoke(host, id), false),
+    account: (host, username) => timed(host, () => manager.account(host, username), false),
   };
 }

@@ -14,6 +14,7 @@ export const MANAGE_NODES = {
   list: `${NODE_PREFIX}list`,
   show: `${NODE_PREFIX}show`,
   revoke: `${NODE_PREFIX}revoke`,
+  account: `${NODE_PREFIX}account`,
 } as const;
 
 /** An invite as Prosody's mod_invites keeps it; times in Unix seconds. */
@@ -37,7 +38,22 @@ export interface ManagedInvite {
   /** A reusable invite's cap. */
   readonly maxUses?: number;
   /** The registrations through it, oldest first (the first 100); only when shown one by one. */
-  readonly redemptions?: ReadonlyArray<{ readonly jid: string; readonly at: number }>;
+  readonly redemptions?: readonly Redemption[];
+}
+
+/** A registration through an invite; `deleted`: that account is gone (its name may be reused). */
+export interface Redemption {
+  readonly jid: string;
+  readonly at: number;
+  readonly deleted: boolean;
+}
+
+/** How an account came in: the invite (its id), when, and who made it. */
+export interface Arrival {
+  readonly jid: string;
+  readonly id: string;
+  readonly at: number;
+  readonly source?: string;
 }
 
 export interface NewInvite {
@@ -72,6 +88,8 @@ export interface InviteManager {
   list(host: string, page: PageRequest): Promise<InvitePage>;
   show(host: string, id: string): Promise<ManagedInvite>;
   revoke(host: string, id: string): Promise<void>;
+  /** Which invite let `username` in; `invite_not_found` without a record the component may see. */
+  account(host: string, username: string): Promise<Arrival>;
 }
 
 export const notLoaded = (host: string): AppError =>
@@ -91,8 +109,8 @@ function inviteFrom(values: Map<string, string[]>, host: string): ManagedInvite 
   const optional = (name: string, key: string) => (one(values, name) ? { [key]: one(values, name) } : {});
   const maxUses = Number(one(values, "max-uses"));
   const redemptions = values.get("redemptions")?.flatMap((line) => {
-    const match = /^(\d+) (\S+)$/.exec(line);
-    return match ? [{ jid: match[2] ?? "", at: Number(match[1]) }] : [];
+    const match = /^(\d+) (\S+)( deleted)?$/.exec(line);
+    return match ? [{ jid: match[2] ?? "", at: Number(match[1]), deleted: match[3] !== undefined }] : [];
   });
   return {
     id,
@@ -194,5 +212,17 @@ export function createInviteManager(ctx: AdhocContext, commands: HostCommands): 
     },
     show: (host, id) => notFoundAs(noInvite(host), () => created(host, run(host, MANAGE_NODES.show, { id }))),
     revoke: (host, id) => notFoundAs(noInvite(host), async () => void (await run(host, MANAGE_NODES.revoke, { id }))),
+    account: (host, username) =>
+      notFoundAs(
+        () => new AppError("invite_not_found", `no record of an invite for ${username} on ${host}`),
+        async () => {
+          const values = readFormValues(await run(host, MANAGE_NODES.account, { username }));
+          const id = values && one(values, "id");
+          const at = Number(values && one(values, "at"));
+          if (!values || !id || !Number.isFinite(at)) throw new ProsodyBadReplyError(host, "no arrival in the answer");
+          const source = one(values, "source");
+          return { jid: one(values, "jid") ?? `${username}@${host}`, id, at, ...(source ? { source } : {}) };
+        },
+      ),
   };
 }

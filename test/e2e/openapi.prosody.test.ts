@@ -5,6 +5,7 @@ import { MANAGE_MODULES, startProsody, type RunningProsody } from "../support/pr
 import { startService, type RunningService } from "../support/service.js";
 import { freePort } from "../support/ports.js";
 import { createKey, freshKeyStore, serviceEnv, waitReady } from "../support/stack.js";
+import { registerWithInvite } from "../support/xmppClient.js";
 
 const HOST = "example.test";
 const COMPONENT = { domain: "invites.example.test", secret: "openapi-secret" };
@@ -261,6 +262,28 @@ describe("the OpenAPI document matches the running service's real answers", () =
     for (const method of ["GET", "DELETE"]) {
       await check("/invites/{id}", method, await call(service.url, `/invites/${id}`, { method, key: keys.ok }));
     }
+
+    // GET /accounts/{jid}/invite: an account that came in through an invite of this key's host.
+    const made = (await (
+      await call(service.url, "/invites/account", { method: "POST", key: keys.ok, body: "{}" })
+    ).json()) as { id: string };
+    await registerWithInvite({
+      port: prosody.c2sPort,
+      domain: MANAGED,
+      token: made.id,
+      username: "arrived",
+      password: "arrived-password-1",
+    });
+    const arrival = await call(service.url, "/accounts/arrived/invite", { key: keys.ok });
+    assert.equal(arrival.status, 200, await arrival.clone().text());
+    await check("/accounts/{jid}/invite", "GET", arrival);
+    await check("/accounts/{jid}/invite", "GET", await call(service.url, "/accounts/nobody/invite", { key: keys.ok }));
+    await check(
+      "/accounts/{jid}/invite",
+      "GET",
+      await call(service.url, "/accounts/arrived/invite", { key: keys.createOnly }),
+    );
+    await shared("GET", "/accounts/arrived/invite", "/accounts/{jid}/invite");
   });
 
   it("produces and validates /health, /ready, /metrics and /openapi.json", async () => {

@@ -3,7 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { MANAGE_MODULES, startProsody, type RunningProsody } from "../support/prosody.js";
 import { startService, type RunningService } from "../support/service.js";
 import { createKey, freshKeyStore, serviceEnv, waitReady } from "../support/stack.js";
-import { registerWithInvite, RegistrationError } from "../support/xmppClient.js";
+import { login, registerWithInvite, RegistrationError } from "../support/xmppClient.js";
 
 // Uses and use caps of reusable invites, and the record of who registered through an invite,
 // through real registrations (issue 18, points 1 to 3 in part).
@@ -14,20 +14,39 @@ interface InviteJson {
   id: string;
   uses: number;
   max_uses: number | null;
-  redemptions?: Array<{ jid: string; at: number }>;
+  redemptions?: Array<{ jid: string; at: number; deleted: boolean }>;
+}
+
+const on13 = process.env.PROSODY_VERSION === "13";
+const DELETE_USER = "http://jabber.org/protocol/admin#delete-user";
+
+/** Deletes an account as an admin would: prosodyctl on 0.12; on 13 (whose prosodyctl asks the
+ * running server) the admin's ad-hoc command. */
+async function deleteAccount(prosody: RunningProsody, host: string, username: string): Promise<void> {
+  if (!on13) {
+    prosody.ctl(["deluser", `${username}@${host}`]);
+    return;
+  }
+  const root = await login({ port: prosody.c2sPort, domain: host, username: "root", password: "root-password-1" });
+  try {
+    assert.equal((await root.execute(host, DELETE_USER, { accountjids: `${username}@${host}` })).status, "completed");
+  } finally {
+    await root.close();
+  }
 }
 
 describe("use caps and registration records, against a real Prosody", () => {
   let prosody: RunningProsody;
   let service: RunningService;
   let key: string;
+  const keys: Record<string, string> = {};
 
   before(async () => {
     prosody = await startProsody({
       hosts: [HOST],
       components: [COMPONENT],
       admins: [],
-      hostOptions: { [HOST]: { modules: MANAGE_MODULES } },
+      hostOptions: { [HOST]: { modules: [...MANAGE_MODULES, "admin_adhoc"], admins: [`root@${HOST}`] } },
       extra: [`invites_manage_jids = { "${COMPONENT.domain}" }`, `invites_manage_groups = { team = "Team" }`].join(
         "\n",
       ),
@@ -37,17 +56,19 @@ describe("use caps and registration records, against a real Prosody", () => {
     await waitReady(service.url, 10_000);
     key = await createKey(keyStore, HOST, "manage", "--scope", "manage");
     prosody.ctl(["register", "taken", HOST, "taken-password-1"]);
+    prosody.ctl(["register", "root", HOST, "root-password-1"]);
+    keys.create = await createKey(keyStore, HOST, "sign-up page");
   });
   after(async () => {
     await service?.stop();
     await prosody?.dispose();
   });
 
-  const call = async (path: string, json?: unknown) => {
+  const call = async (path: string, json?: unknown, as = key) => {
     const res = await fetch(`${service.url}${path}`, {
       method: json === undefined ? "GET" : "POST",
       headers: {
-        Authorization: `Bearer ${key}`,
+        Authorization: `Bearer ${as}`,
         ...(json === undefined ? {} : { "Content-Type": "application/json" }),
       },
       ...(json === undefined ? {} : { body: JSON.stringify(json) }),
@@ -103,5 +124,96 @@ describe("use caps and registration records, against a real Prosody", () => {
       assert.equal(res.status, 400, String(max_uses));
     }
     assert.equal((await call("/invites/account", { max_uses: 2 })).status, 400);
+  });
+
+  it("which invite let an account in, made by which key: GET /accounts/{jid}/invite", async () => {
+    const made = await call("/invites/account", {}, keys.create);
+    await register(made.body.id, "kim");
+    for (const jid of [`kim@${HOST}`, "kim", `kim@${HOST.toUpperCase()}`]) {
+      const res = await call(`/accounts/${encodeURIComponent(jid)}/invite`);
+      assert.equal(res.status, 200, jid);
+      const body = res.body as unknown as { jid: string; invite: string; key: string; at: number; source: string };
+      assert.equal(body.jid, `kim@${HOST}`);
+      assert.equal(body.invite, made.body.id);
+      assert.equal(body.key, keys.create?.split("/")[0]);
+      assert.equal(body.source, `invites-api/${body.key}`);
+      assert.ok(Math.abs(body.at - Date.now() / 1_000) < 60);
+    }
+    // No invite behind it, no such account, another host: 404; a create key may not ask: 403.
+    for (const jid of ["taken", "nobody", "kim@elsewhere.test"]) {
+      assert.equal((await call(`/accounts/${encodeURIComponent(jid)}/invite`)).status, 404, jid);
+    }
+    assert.equal((await call(`/accounts/kim/invite`, undefined, keys.create)).status, 403);
+  });
+
+  it("a deleted account's record says so, even once its name is registered again", async () => {
+    const group = await call("/invites/group", { groups: ["team"], ttl: 600 });
+    await register(group.body.id, "lee");
+    await register(group.body.id, "mo");
+    await deleteAccount(prosody, HOST, "lee");
+    const plain = await call("/invites/account", {});
+    await register(plain.body.id, "lee");
+    const shown = await call(`/invites/${group.body.id}`);
+    const byJid = new Map(shown.body.redemptions?.map((r) => [r.jid, r.deleted]));
+    assert.equal(byJid.get(`lee@${HOST}`), true, "lee of the group invite was deleted");
+    assert.equal(byJid.get(`mo@${HOST}`), false);
+    assert.equal(((await call(`/accounts/lee/invite`)).body as unknown as { invite: string }).invite, plain.body.id);
+  });
+});
+
+describe("the registration records' window (invites_manage_history_days)", () => {
+  it("prunes records older than the window, keeps the count of uses", async () => {
+    const prosody = await startProsody({
+      hosts: [HOST],
+      components: [COMPONENT],
+      admins: [],
+      hostOptions: { [HOST]: { modules: MANAGE_MODULES } },
+      extra: [
+        `invites_manage_jids = { "${COMPONENT.domain}" }`,
+        `invites_manage_groups = { team = "Team" }`,
+        "invites_manage_history_days = 2 / 86400 -- two seconds",
+      ].join("\n"),
+    });
+    let service: RunningService | undefined;
+    try {
+      const keyStore = freshKeyStore();
+      service = await startService(serviceEnv(prosody, COMPONENT, keyStore));
+      await waitReady(service.url, 10_000);
+      const manage = await createKey(keyStore, HOST, "manage", "--scope", "manage");
+      const call = async (path: string, json?: unknown) => {
+        const res = await fetch(`${service?.url}${path}`, {
+          method: json === undefined ? "GET" : "POST",
+          headers: { Authorization: `Bearer ${manage}`, "Content-Type": "application/json" },
+          ...(json === undefined ? {} : { body: JSON.stringify(json) }),
+        });
+        return (await res.json()) as InviteJson;
+      };
+      const group = await call("/invites/group", { groups: ["team"], ttl: 600 });
+      const register = (username: string) =>
+        registerWithInvite({
+          port: prosody.c2sPort,
+          domain: HOST,
+          token: group.id,
+          username,
+          password: `${username}-password-1`,
+        });
+      await register("old");
+      assert.deepEqual(
+        (await call(`/invites/${group.id}`)).redemptions?.map((r) => r.jid),
+        [`old@${HOST}`],
+      );
+      await new Promise((resolve) => setTimeout(resolve, 3_500));
+      await register("new");
+      const shown = await call(`/invites/${group.id}`);
+      assert.deepEqual(
+        shown.redemptions?.map((r) => r.jid),
+        [`new@${HOST}`],
+        "the older record is pruned",
+      );
+      assert.equal(shown.uses, 2, "uses are not records: both count");
+    } finally {
+      await service?.stop();
+      await prosody.dispose();
+    }
   });
 });

@@ -68,6 +68,10 @@ export function fakeManager(opts: { loaded?: boolean; now?: () => number } = {})
       };
     },
     show: async (host, id) => (calls.push({ op: "show", host }), find(host, id)),
+    account: async (host, username) => {
+      calls.push({ op: "account", host, args: username });
+      throw new AppError("invite_not_found", `no record of an invite for ${username}`);
+    },
     revoke: async (host, id) => {
       calls.push({ op: "revoke", host });
       find(host, id);

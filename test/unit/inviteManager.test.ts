@@ -29,7 +29,7 @@ const INVITE = {
   source: ["invites-api/K1"],
   uses: ["2"],
   "max-uses": ["5"],
-  redemptions: ["1800000100 ann@e.test", "1800000200 bob@e.test"],
+  redemptions: ["1800000100 ann@e.test", "1800000200 bob@e.test deleted"],
 };
 const asFields = (values: Record<string, string[]>) => Object.entries(values).map(([n, v]) => field(n, v));
 
@@ -89,8 +89,8 @@ describe("mod_invites_manage over XEP-0050", () => {
       uses: 2,
       maxUses: 5,
       redemptions: [
-        { jid: "ann@e.test", at: 1800000100 },
-        { jid: "bob@e.test", at: 1800000200 },
+        { jid: "ann@e.test", at: 1800000100, deleted: false },
+        { jid: "bob@e.test", at: 1800000200, deleted: true },
       ],
     });
     const command = sent.at(-1)?.getChild("command", NS_COMMANDS);

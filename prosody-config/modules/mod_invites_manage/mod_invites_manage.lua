@@ -313,31 +313,46 @@ local arrivals = module:open_store("invites_manage_arrivals");
 -- The most registrations one show lists (a reusable invite may have many).
 local shown_redemptions = 100;
 
-local function record_redemption(invite, username, reset)
-	local data, now = invite.additional_data or {}, os.time();
-	local record = { token = invite.token, jid = username.."@"..module.host, reset = reset or nil;
-		created_by = data.created_by, source = data.source };
-	local ok, err = redemptions:append(nil, nil, record, now, invite.token);
-	if not ok then module:log("error", "Could not record how %s registered: %s", username, err); end
-	arrivals:set(username, { token = invite.token, at = now, reset = reset or nil });
-end
-
--- "TIME JID" of the first registrations through an invite, oldest first.
-local function redemptions_of(token)
-	local list = {};
-	local found = redemptions:find(nil, { with = token, limit = shown_redemptions });
-	for _, record, when in found or function () end do
-		list[#list + 1] = ("%d %s"):format(when, record.jid);
-	end
-	return list;
-end
-
+-- Records older than the window go: at each new record, and hourly for a quiet host.
 local function prune_history()
 	local ok, err = redemptions:delete(nil, { ["end"] = os.time() - history_days * 86400 });
 	if not ok then module:log("warn", "Could not prune the registration records: %s", err); end
 	return 3600;
 end
 module:add_timer(60, prune_history);
+
+local function record_redemption(invite, username, reset)
+	prune_history();
+	local data, now = invite.additional_data or {}, os.time();
+	local record = { token = invite.token, jid = username.."@"..module.host, reset = reset or nil;
+		created_by = data.created_by, source = data.source };
+	local ok, err = redemptions:append(nil, nil, record, now, invite.token);
+	if not ok then module:log("error", "Could not record how %s registered: %s", username, err); end
+	-- A reset is no arrival: the account came in earlier, through whatever it came in by.
+	if not reset then
+		arrivals:set(username, { token = invite.token, at = now, source = data.source, created_by = data.created_by });
+	end
+end
+
+-- Whether the account a record names is still the one that registered then (not deleted since,
+-- its name perhaps taken again by someone else).
+local function still_there(record)
+	local username = jid.node(record.jid);
+	if record.reset then return usermanager.user_exists(username, module.host); end
+	local arrival = arrivals:get(username);
+	return type(arrival) == "table" and arrival.token == record.token;
+end
+
+-- "TIME JID", or "TIME JID deleted", of the first registrations through an invite, oldest first.
+local function redemptions_of(token)
+	local list = {};
+	local found = redemptions:find(nil, { with = token, limit = shown_redemptions });
+	for _, record, when in found or function () end do
+		list[#list + 1] = ("%d %s%s"):format(when, record.jid, still_there(record) and "" or " deleted");
+	end
+	return list;
+end
+
 
 local function created(invite)
 	if not invite then return refuse("wait", "internal-server-error", "could not create the invite"); end
@@ -364,6 +379,7 @@ local reset_form = dataforms.new({ title = "Create a password reset invite",
 	field("username", "User name"), ttl_field, source_field });
 local show_form = dataforms.new({ title = "Show a pending invite", id_field });
 local revoke_form = dataforms.new({ title = "Revoke an invite", id_field });
+local account_lookup_form = dataforms.new({ title = "Show how an account came in", field("username", "User name") });
 
 -- Registers a command: checks the caller, answers cancel and a missing form, then hands the
 -- checked request to `run(request, actor, privileged)`. A command without `blank` form takes no input.
@@ -555,6 +571,27 @@ command("Revoke an invite", "revoke", revoke_form, function (request, _, privile
 		return refuse("wait", "internal-server-error", "could not revoke the invite");
 	end
 	return { status = "completed", info = "revoked" };
+end);
+
+-- Which invite let an account in, when, and who made it. A JID of invites_manage_jids sees it only
+-- for an invite the service made, and only for an account under the ceiling.
+command("Show how an account came in", "account", account_lookup_form, function (request, _, privileged)
+	local username = request.username;
+	if not username then return bad_request("username is required"); end
+	local arrival = usermanager.user_exists(username, module.host) and arrivals:get(username);
+	local seen = type(arrival) == "table" and (privileged or (made_by_service({ additional_data = arrival })
+		and not above_ceiling(username)));
+	if not seen then
+		return refuse("cancel", "item-not-found", "no record of an invite for "..username);
+	end
+	local form = st.stanza("x", { xmlns = "jabber:x:data", type = "result" }):text_tag("title", "Arrival");
+	for _, f in ipairs({
+		{ "jid", username.."@"..module.host }, { "id", arrival.token }, { "at", ("%d"):format(arrival.at) },
+		{ "source", arrival.source },
+	}) do
+		if f[2] then form:tag("field", { var = f[1], type = "text-single" }):text_tag("value", f[2]):up(); end
+	end
+	return { status = "completed", other = form };
 end);
 
 -- Registrations under way through a capped invite, by token: { username = true }. A use is counted
