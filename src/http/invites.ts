@@ -1,6 +1,7 @@
 import type { Context } from "koa";
 import { AppError } from "../errors.js";
 import { assertPower } from "../keys/powers.js";
+import { sourceOfKey } from "../xmpp/inviteManager.js";
 import type { KeyInfo, KeyStore } from "../keys/keyStore.js";
 import type { Logger } from "../log.js";
 import type { InviteIssuer } from "../xmpp/inviteIssuer.js";
@@ -46,7 +47,7 @@ export function issueInvite(opts: { issuer: InviteIssuer; keys: KeyStore; log: L
     const { apiKey } = ctx.state as ApiKeyState;
     const request = inviteRequest(ctx, apiKey);
     assertPower(apiKey, request.type);
-    const options = { ttl: request.ttl, source: `invites-api/${apiKey.id}` };
+    const options = { ttl: request.ttl, source: sourceOfKey(apiKey.id) };
     const invite = await countedInvite(opts.keys, apiKey, opts.now, () =>
       request.type === "reset"
         ? opts.issuer.createResetInvite(apiKey.host, request.username, options)

@@ -4,7 +4,7 @@ import { AppError } from "../errors.js";
 import { assertPower } from "../keys/powers.js";
 import type { KeyInfo, KeyStore } from "../keys/keyStore.js";
 import type { Logger } from "../log.js";
-import type { InviteManager, ManagedInvite } from "../xmpp/inviteManager.js";
+import { keyOfSource, sourceOfKey, type InviteManager, type ManagedInvite } from "../xmpp/inviteManager.js";
 import { boundedTtl, countedInvite } from "./inviteQuota.js";
 import type { ApiKeyState } from "./requireApiKey.js";
 import { USERNAME } from "./usernames.js";
@@ -122,7 +122,7 @@ export interface ResourceDeps {
 function issue(kind: Kind, ctx: Context, deps: ResourceDeps, apiKey: KeyInfo): Promise<ManagedInvite> {
   assertPower(apiKey, kind);
   const { host } = apiKey;
-  const source = `invites-api/${apiKey.id}`;
+  const source = sourceOfKey(apiKey.id);
   const counted = (work: () => Promise<ManagedInvite>) => countedInvite(deps.keys, apiKey, deps.now, work);
   switch (kind) {
     case "account": {
@@ -245,7 +245,7 @@ export function accountInvite(deps: ResourceDeps) {
       throw new AppError("invite_not_found", "no record of an invite for this account on the key's host");
     }
     const arrival = await deps.manager.account(apiKey.host, user);
-    const key = arrival.source?.startsWith("invites-api/") ? arrival.source.slice("invites-api/".length) : null;
+    const key = keyOfSource(arrival.source);
     ctx.body = { jid: arrival.jid, invite: arrival.id, at: arrival.at, source: arrival.source ?? null, key };
   };
 }

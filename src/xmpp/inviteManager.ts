@@ -92,6 +92,14 @@ export interface InviteManager {
   account(host: string, username: string): Promise<Arrival>;
 }
 
+// An invite's `source` names the API key that made it; mod_invites_manage recognises its invites
+// made before it recorded their maker by this prefix.
+const SOURCE_PREFIX = "invites-api/";
+export const sourceOfKey = (keyId: string): string => `${SOURCE_PREFIX}${keyId}`;
+/** The id of the key that made an invite, from its source; null when no key made it. */
+export const keyOfSource = (source: string | undefined): string | null =>
+  source?.startsWith(SOURCE_PREFIX) ? source.slice(SOURCE_PREFIX.length) : null;
+
 export const notLoaded = (host: string): AppError =>
   new AppError("not_implemented", `load "invites_manage" under VirtualHost "${host}" (see prosody-config/modules)`);
 

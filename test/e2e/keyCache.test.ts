@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { freePort } from "../support/ports.js";
-import { runCli, startService, type RunningService } from "../support/service.js";
-import { freshKeyStore } from "../support/stack.js";
+import { runCli, type RunningService } from "../support/service.js";
+import { freshKeyStore, startServiceWithoutXmpp } from "../support/stack.js";
 
 const HOST = "example.test";
 const CLIENTS = 8;
@@ -18,14 +17,7 @@ describe("key records kept between commits, under load", () => {
   const env = { KEY_STORE: freshKeyStore() };
 
   before(async () => {
-    service = await startService({
-      ...env,
-      // Nothing listens there: this test needs no XMPP.
-      COMPONENT_SERVICE: `xmpp://127.0.0.1:${await freePort()}`,
-      COMPONENT_DOMAIN: "invites.example.test",
-      COMPONENT_SECRET: "unused",
-      AUTH_FAILURE_LIMIT: "off",
-    });
+    service = await startServiceWithoutXmpp(env);
   });
 
   after(async () => {

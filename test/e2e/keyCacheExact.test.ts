@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import Database from "better-sqlite3";
-import { freePort } from "../support/ports.js";
-import { runCli, startService, type RunningService } from "../support/service.js";
+import { runCli, type RunningService } from "../support/service.js";
+import { createKey, startServiceWithoutXmpp } from "../support/stack.js";
 
 const HOST = "example.test";
 
@@ -43,17 +43,8 @@ describe("key records kept between commits, with KEY_STORE a symlink", () => {
     (await fetch(`${service.url}/invites_api`, { method: "POST", headers: { Authorization: `Bearer ${key}` } })).status;
 
   it("refuses a key on the first request after a CLI delete", async () => {
-    const made = await runCli(["create", HOST, "linked", "--methods", "GET"], env);
-    assert.equal(made.code, 0, made.stderr);
-    const key = made.stdout.trim().split("\n").at(-1) ?? "";
-    service = await startService({
-      ...env,
-      // Nothing listens there: this test needs no XMPP.
-      COMPONENT_SERVICE: `xmpp://127.0.0.1:${await freePort()}`,
-      COMPONENT_DOMAIN: "invites.example.test",
-      COMPONENT_SECRET: "unused",
-      AUTH_FAILURE_LIMIT: "off",
-    });
+    const key = await createKey(link, HOST, "linked", "--methods", "GET");
+    service = await startServiceWithoutXmpp(env);
     for (let i = 0; i < 3; i++) assert.equal(await post(key), 405, "the key is accepted");
     const deleted = await runCli(["delete", HOST, "--", key.split("/")[0] ?? ""], env);
     assert.equal(deleted.code, 0, deleted.stderr);

@@ -3,10 +3,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, it } from "node:test";
 import { inviteIsValid } from "../support/invites.js";
 import { probeCommand } from "../support/probe.js";
-import { INVITE_MODULES, MANAGE_MODULES, startProsody, type RunningProsody } from "../support/prosody.js";
-import { startService, type RunningService } from "../support/service.js";
-import { createKey, freshKeyStore, serviceEnv, waitReady } from "../support/stack.js";
+import { INVITE_MODULES, MANAGE_MODULES, type RunningProsody } from "../support/prosody.js";
+import type { RunningService } from "../support/service.js";
+import { createKey, startStack, type RunningStack } from "../support/stack.js";
 import { login, registerWithInvite, RegistrationError, XmppStanzaError } from "../support/xmppClient.js";
+import type { InviteJson } from "../../src/http/invitesResource.js";
 
 // Least privilege: neither component is an admin anywhere; mod_invites_manage names both.
 const HOST = "manage.test";
@@ -20,61 +21,44 @@ const NODE = (name: string) => `xmpp:invites-api/mod_invites_manage#${name}`;
 const DELETE_USER = "http://jabber.org/protocol/admin#delete-user";
 const on13 = process.env.PROSODY_VERSION === "13";
 
-interface InviteJson {
-  id: string;
-  type: string;
-  reusable: boolean;
-  jid: string;
-  uri: string;
-  landing_page: string | null;
-  created_at: number;
-  expires: number;
-  groups: string[];
-  roles: string[];
-  reset: boolean;
-  note: string | null;
-  source: string | null;
-}
-
 describe("least privilege and the /invites resource, through real registrations", () => {
   let prosody: RunningProsody;
   let service: RunningService;
+  let stack: RunningStack | undefined;
   let keyStore: string;
   const keys: Record<string, string> = {};
 
   before(async () => {
-    prosody = await startProsody({
-      hosts: [HOST, PLAIN, STRICT, LISTED],
-      components: [COMPONENT, PROBE],
-      admins: [],
-      hostOptions: {
-        [HOST]: {
-          modules: [...MANAGE_MODULES, "admin_adhoc"],
-          admins: [`boss@${HOST}`],
-          lines: [`invites_manage_roles = { "prosody:admin", "prosody:registered" }`],
+    stack = await startStack(
+      {
+        hosts: [HOST, PLAIN, STRICT, LISTED],
+        components: [COMPONENT, PROBE],
+        admins: [],
+        hostOptions: {
+          [HOST]: {
+            modules: [...MANAGE_MODULES, "admin_adhoc"],
+            admins: [`boss@${HOST}`],
+            lines: [`invites_manage_roles = { "prosody:admin", "prosody:registered" }`],
+          },
+          [PLAIN]: { modules: INVITE_MODULES, admins: [COMPONENT.domain] },
+          [STRICT]: { modules: MANAGE_MODULES },
+          [LISTED]: { modules: MANAGE_MODULES },
         },
-        [PLAIN]: { modules: INVITE_MODULES, admins: [COMPONENT.domain] },
-        [STRICT]: { modules: MANAGE_MODULES },
-        [LISTED]: { modules: MANAGE_MODULES },
+        extra: [
+          `invites_manage_jids = { "${COMPONENT.domain}", "${PROBE.domain}" }`,
+          `invites_manage_groups = { team = "Team" }`,
+        ].join("\n"),
       },
-      extra: [
-        `invites_manage_jids = { "${COMPONENT.domain}", "${PROBE.domain}" }`,
-        `invites_manage_groups = { team = "Team" }`,
-      ].join("\n"),
-    });
-    keyStore = freshKeyStore();
-    service = await startService(serviceEnv(prosody, COMPONENT, keyStore));
-    await waitReady(service.url, 10_000);
+      { component: COMPONENT },
+    );
+    ({ prosody, service, keyStore } = stack);
     for (const host of [HOST, PLAIN, STRICT, LISTED]) {
       keys[host] = await createKey(keyStore, host, "manage", "--scope", "manage");
     }
     prosody.ctl(["register", "alice", HOST, "alice-password-1"]);
     prosody.ctl(["register", "boss", HOST, "boss-password-1"]);
   });
-  after(async () => {
-    await service?.stop();
-    await prosody?.dispose();
-  });
+  after(() => stack?.stop());
 
   const call = (path: string, init: { method?: string; json?: unknown; host?: string } = {}) =>
     fetch(`${service.url}${path}`, {

@@ -2,11 +2,12 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { inviteIsValid } from "../support/invites.js";
 import { probeCommand } from "../support/probe.js";
-import { MANAGE_MODULES, startProsody, type RunningProsody } from "../support/prosody.js";
+import { MANAGE_MODULES, type RunningProsody } from "../support/prosody.js";
 import { rawRequest } from "../support/rawHttp.js";
-import { runCli, startService, type RunningService } from "../support/service.js";
-import { createKey, freshKeyStore, serviceEnv, waitReady } from "../support/stack.js";
+import { runCli, type RunningService } from "../support/service.js";
+import { createKey, startStack, waitReady, type RunningStack } from "../support/stack.js";
 import { login, registerWithInvite, RegistrationError } from "../support/xmppClient.js";
+import type { InviteJson } from "../../src/http/invitesResource.js";
 
 // The attacks of issue 17, against a real Prosody where the component is no admin and the host has
 // an admin (boss) and a name listed in `admins` that nobody registered yet (chief).
@@ -19,36 +20,31 @@ const NODE = (name: string) => `xmpp:invites-api/mod_invites_manage#${name}`;
 const DELETE_USER = "http://jabber.org/protocol/admin#delete-user";
 const on13 = process.env.PROSODY_VERSION === "13";
 
-interface InviteJson {
-  id: string;
-  jid: string;
-  groups: string[];
-  landing_page: string | null;
-}
-
 describe("no key gains more than its scope; no request takes the component down", () => {
   let prosody: RunningProsody;
   let service: RunningService;
+  let stack: RunningStack | undefined;
   let keyStore: string;
   const keys: Record<string, string> = {};
 
   before(async () => {
-    prosody = await startProsody({
-      hosts: [HOST, MIXED],
-      components: [COMPONENT, PROBE],
-      admins: [],
-      hostOptions: {
-        [HOST]: { modules: [...MANAGE_MODULES, "admin_adhoc"], admins: [`boss@${HOST}`, `chief@${HOST}`] },
-        [MIXED]: { modules: MANAGE_MODULES, admins: [`boss@${MIXED}`, COMPONENT.domain] },
+    stack = await startStack(
+      {
+        hosts: [HOST, MIXED],
+        components: [COMPONENT, PROBE],
+        admins: [],
+        hostOptions: {
+          [HOST]: { modules: [...MANAGE_MODULES, "admin_adhoc"], admins: [`boss@${HOST}`, `chief@${HOST}`] },
+          [MIXED]: { modules: MANAGE_MODULES, admins: [`boss@${MIXED}`, COMPONENT.domain] },
+        },
+        extra: [
+          `invites_manage_jids = { "${COMPONENT.domain}", "${PROBE.domain}" }`,
+          `invites_manage_groups = { team = "Team" }`,
+        ].join("\n"),
       },
-      extra: [
-        `invites_manage_jids = { "${COMPONENT.domain}", "${PROBE.domain}" }`,
-        `invites_manage_groups = { team = "Team" }`,
-      ].join("\n"),
-    });
-    keyStore = freshKeyStore();
-    service = await startService(serviceEnv(prosody, COMPONENT, keyStore, { MANAGE_RATE: "1000/1m" }));
-    await waitReady(service.url, 10_000);
+      { component: COMPONENT, env: { MANAGE_RATE: "1000/1m" } },
+    );
+    ({ prosody, service, keyStore } = stack);
     keys.create = await createKey(keyStore, HOST, "create");
     keys.getOnly = await createKey(keyStore, HOST, "get only", "--methods", "GET");
     keys.reset = await createKey(keyStore, HOST, "resets", "--scope", "reset");
@@ -59,10 +55,7 @@ describe("no key gains more than its scope; no request takes the component down"
     prosody.ctl(["register", "boss", HOST, "boss-password-1"]);
     prosody.ctl(["register", "paul", HOST, "paul-password-1"]);
   });
-  after(async () => {
-    await service?.stop();
-    await prosody?.dispose();
-  });
+  after(() => stack?.stop());
 
   const call = (key: string, path: string, json?: unknown, method = json === undefined ? "GET" : "POST") =>
     fetch(`${service.url}${path}`, {

@@ -1,21 +1,15 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { MANAGE_MODULES, startProsody, type RunningProsody } from "../support/prosody.js";
-import { startService, type RunningService } from "../support/service.js";
-import { createKey, freshKeyStore, serviceEnv, waitReady } from "../support/stack.js";
+import { MANAGE_MODULES, type RunningProsody } from "../support/prosody.js";
+import type { RunningService } from "../support/service.js";
+import { createKey, startStack, waitReady, withStack, type RunningStack } from "../support/stack.js";
 import { login, registerWithInvite, RegistrationError } from "../support/xmppClient.js";
+import type { InviteJson } from "../../src/http/invitesResource.js";
 
 // Uses and use caps of reusable invites, and the record of who registered through an invite,
 // through real registrations (issue 18, points 1 to 3 in part).
 const HOST = "uses.test";
 const COMPONENT = { domain: "invites.uses.test", secret: "uses-secret" };
-
-interface InviteJson {
-  id: string;
-  uses: number;
-  max_uses: number | null;
-  redemptions?: Array<{ jid: string; at: number; deleted: boolean }>;
-}
 
 const on13 = process.env.PROSODY_VERSION === "13";
 const DELETE_USER = "http://jabber.org/protocol/admin#delete-user";
@@ -38,31 +32,31 @@ async function deleteAccount(prosody: RunningProsody, host: string, username: st
 describe("use caps and registration records, against a real Prosody", () => {
   let prosody: RunningProsody;
   let service: RunningService;
+  let stack: RunningStack | undefined;
+  let keyStore: string;
   let key: string;
   const keys: Record<string, string> = {};
 
   before(async () => {
-    prosody = await startProsody({
-      hosts: [HOST],
-      components: [COMPONENT],
-      admins: [],
-      hostOptions: { [HOST]: { modules: [...MANAGE_MODULES, "admin_adhoc"], admins: [`root@${HOST}`] } },
-      extra: [`invites_manage_jids = { "${COMPONENT.domain}" }`, `invites_manage_groups = { team = "Team" }`].join(
-        "\n",
-      ),
-    });
-    const keyStore = freshKeyStore();
-    service = await startService(serviceEnv(prosody, COMPONENT, keyStore));
-    await waitReady(service.url, 10_000);
+    stack = await startStack(
+      {
+        hosts: [HOST],
+        components: [COMPONENT],
+        admins: [],
+        hostOptions: { [HOST]: { modules: [...MANAGE_MODULES, "admin_adhoc"], admins: [`root@${HOST}`] } },
+        extra: [`invites_manage_jids = { "${COMPONENT.domain}" }`, `invites_manage_groups = { team = "Team" }`].join(
+          "\n",
+        ),
+      },
+      { component: COMPONENT },
+    );
+    ({ prosody, service, keyStore } = stack);
     key = await createKey(keyStore, HOST, "manage", "--scope", "manage");
     prosody.ctl(["register", "taken", HOST, "taken-password-1"]);
     prosody.ctl(["register", "root", HOST, "root-password-1"]);
     keys.create = await createKey(keyStore, HOST, "sign-up page");
   });
-  after(async () => {
-    await service?.stop();
-    await prosody?.dispose();
-  });
+  after(() => stack?.stop());
 
   const call = async (path: string, json?: unknown, as = key) => {
     const res = await fetch(`${service.url}${path}`, {
@@ -163,57 +157,53 @@ describe("use caps and registration records, against a real Prosody", () => {
 
 describe("the registration records' window (invites_manage_history_days)", () => {
   it("prunes records older than the window, keeps the count of uses", async () => {
-    const prosody = await startProsody({
-      hosts: [HOST],
-      components: [COMPONENT],
-      admins: [],
-      hostOptions: { [HOST]: { modules: MANAGE_MODULES } },
-      extra: [
-        `invites_manage_jids = { "${COMPONENT.domain}" }`,
-        `invites_manage_groups = { team = "Team" }`,
-        "invites_manage_history_days = 2 / 86400 -- two seconds",
-      ].join("\n"),
-    });
-    let service: RunningService | undefined;
-    try {
-      const keyStore = freshKeyStore();
-      service = await startService(serviceEnv(prosody, COMPONENT, keyStore));
-      await waitReady(service.url, 10_000);
-      const manage = await createKey(keyStore, HOST, "manage", "--scope", "manage");
-      const call = async (path: string, json?: unknown) => {
-        const res = await fetch(`${service?.url}${path}`, {
-          method: json === undefined ? "GET" : "POST",
-          headers: { Authorization: `Bearer ${manage}`, "Content-Type": "application/json" },
-          ...(json === undefined ? {} : { body: JSON.stringify(json) }),
-        });
-        return (await res.json()) as InviteJson;
-      };
-      const group = await call("/invites/group", { groups: ["team"], ttl: 600 });
-      const register = (username: string) =>
-        registerWithInvite({
-          port: prosody.c2sPort,
-          domain: HOST,
-          token: group.id,
-          username,
-          password: `${username}-password-1`,
-        });
-      await register("old");
-      assert.deepEqual(
-        (await call(`/invites/${group.id}`)).redemptions?.map((r) => r.jid),
-        [`old@${HOST}`],
-      );
-      await new Promise((resolve) => setTimeout(resolve, 3_500));
-      await register("new");
-      const shown = await call(`/invites/${group.id}`);
-      assert.deepEqual(
-        shown.redemptions?.map((r) => r.jid),
-        [`new@${HOST}`],
-        "the older record is pruned",
-      );
-      assert.equal(shown.uses, 2, "uses are not records: both count");
-    } finally {
-      await service?.stop();
-      await prosody.dispose();
-    }
+    await withStack(
+      {
+        hosts: [HOST],
+        components: [COMPONENT],
+        admins: [],
+        hostOptions: { [HOST]: { modules: MANAGE_MODULES } },
+        extra: [
+          `invites_manage_jids = { "${COMPONENT.domain}" }`,
+          `invites_manage_groups = { team = "Team" }`,
+          "invites_manage_history_days = 2 / 86400 -- two seconds",
+        ].join("\n"),
+      },
+      { component: COMPONENT },
+      async ({ prosody, service, keyStore }) => {
+        const manage = await createKey(keyStore, HOST, "manage", "--scope", "manage");
+        const call = async (path: string, json?: unknown) => {
+          const res = await fetch(`${service.url}${path}`, {
+            method: json === undefined ? "GET" : "POST",
+            headers: { Authorization: `Bearer ${manage}`, "Content-Type": "application/json" },
+            ...(json === undefined ? {} : { body: JSON.stringify(json) }),
+          });
+          return (await res.json()) as InviteJson;
+        };
+        const group = await call("/invites/group", { groups: ["team"], ttl: 600 });
+        const register = (username: string) =>
+          registerWithInvite({
+            port: prosody.c2sPort,
+            domain: HOST,
+            token: group.id,
+            username,
+            password: `${username}-password-1`,
+          });
+        await register("old");
+        assert.deepEqual(
+          (await call(`/invites/${group.id}`)).redemptions?.map((r) => r.jid),
+          [`old@${HOST}`],
+        );
+        await new Promise((resolve) => setTimeout(resolve, 3_500));
+        await register("new");
+        const shown = await call(`/invites/${group.id}`);
+        assert.deepEqual(
+          shown.redemptions?.map((r) => r.jid),
+          [`new@${HOST}`],
+          "the older record is pruned",
+        );
+        assert.equal(shown.uses, 2, "uses are not records: both count");
+      },
+    );
   });
 });

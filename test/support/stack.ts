@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { startProsody, type ProsodyOptions, type RunningProsody } from "./prosody.js";
+import { freePort } from "./ports.js";
 import { runCli, startService, type RunningService } from "./service.js";
 
 export interface Component {
@@ -67,6 +68,45 @@ export interface Stack {
   readonly keyStore: string;
 }
 
+export type RunningStack = Stack & { stop(): Promise<void> };
+
+/**
+ * Starts a fresh Prosody and a fresh service (connected as `component`, with its own key store),
+ * ready unless `ready: false`; `stop()` takes both down. A failed start stops what did start.
+ */
+export async function startStack(
+  prosodyOptions: ProsodyOptions,
+  opts: { component: Component; env?: Record<string, string>; ready?: boolean },
+): Promise<RunningStack> {
+  const prosody = await startProsody(prosodyOptions);
+  let service: RunningService | undefined;
+  const stop = async () => {
+    prosody.signal("SIGCONT"); // a test may have frozen it
+    await service?.stop();
+    await prosody.dispose();
+  };
+  try {
+    const keyStore = freshKeyStore();
+    service = await startService(serviceEnv(prosody, opts.component, keyStore, opts.env));
+    if (opts.ready !== false) await waitReady(service.url, 10_000);
+    return { prosody, service, keyStore, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** The service with nothing listening for its component: for tests of keys alone, no XMPP. */
+export async function startServiceWithoutXmpp(env: Record<string, string>): Promise<RunningService> {
+  return startService({
+    ...env,
+    COMPONENT_SERVICE: `xmpp://127.0.0.1:${await freePort()}`,
+    COMPONENT_DOMAIN: "invites.example.test",
+    COMPONENT_SECRET: "unused",
+    AUTH_FAILURE_LIMIT: "off",
+  });
+}
+
 /**
  * Runs a test against a fresh Prosody and a fresh service (connected as `component`, with its own
  * key store), and takes both down afterwards, whatever the test did to them.
@@ -76,16 +116,10 @@ export async function withStack(
   opts: { component: Component; env?: Record<string, string>; ready?: boolean },
   test: (stack: Stack) => Promise<void>,
 ): Promise<void> {
-  const prosody = await startProsody(prosodyOptions);
-  let service: RunningService | undefined;
+  const stack = await startStack(prosodyOptions, opts);
   try {
-    const keyStore = freshKeyStore();
-    service = await startService(serviceEnv(prosody, opts.component, keyStore, opts.env));
-    if (opts.ready !== false) await waitReady(service.url, 10_000);
-    await test({ prosody, service, keyStore });
+    await test(stack);
   } finally {
-    prosody.signal("SIGCONT"); // a test may have frozen it
-    await service?.stop();
-    await prosody.dispose();
+    await stack.stop();
   }
 }

@@ -273,10 +273,11 @@ local function add_invite_fields(parent, values, complete)
 	return parent;
 end
 
--- Whether an invite was made through a JID of invites_manage_jids (invites-api). Invites made
--- before created_by existed are recognised by the source invites-api gave them.
-local function made_by_service(invite)
-	local data = invite.additional_data or {};
+-- Whether an invite's data (or an arrival, which carries the same two fields) says it was made
+-- through a JID of invites_manage_jids (invites-api). Invites made before created_by existed are
+-- recognised by the source invites-api gave them.
+local function made_by_service(data)
+	data = data or {};
 	if data.created_by then return manage_jids:contains(data.created_by); end
 	return type(data.source) == "string" and data.source:sub(1, 12) == "invites-api/";
 end
@@ -296,7 +297,7 @@ end
 -- What the caller may see and revoke: an admin everything; a JID of invites_manage_jids only the
 -- service's invites whose effect is within the ceiling.
 local function visible(invite, privileged)
-	return privileged or (made_by_service(invite) and within_ceiling(invite));
+	return privileged or (made_by_service(invite.additional_data) and within_ceiling(invite));
 end
 
 local function invite_result(token, invite)
@@ -465,7 +466,7 @@ local service_index;
 local function build_index()
 	local index = {};
 	for token, invite in invites.pending_account_invites() do
-		if made_by_service(invite) then index[#index + 1] = { token = token, created_at = invite.created_at or 0 }; end
+		if made_by_service(invite.additional_data) then index[#index + 1] = { token = token, created_at = invite.created_at or 0 }; end
 	end
 	table.sort(index, function (a, b) return precedes(a.created_at, a.token, b.created_at, b.token); end);
 	return index;
@@ -484,7 +485,7 @@ local function position_after(index, time, token)
 end
 
 module:hook("invite-created", function (invite)
-	if not (service_index and made_by_service(invite)) then return; end
+	if not (service_index and made_by_service(invite.additional_data)) then return; end
 	local entry = { token = invite.token, created_at = invite.created_at or 0 };
 	table.insert(service_index, position_after(service_index, entry.created_at, entry.token), entry);
 end);
@@ -579,7 +580,7 @@ command("Show how an account came in", "account", account_lookup_form, function 
 	local username = request.username;
 	if not username then return bad_request("username is required"); end
 	local arrival = usermanager.user_exists(username, module.host) and arrivals:get(username);
-	local seen = type(arrival) == "table" and (privileged or (made_by_service({ additional_data = arrival })
+	local seen = type(arrival) == "table" and (privileged or (made_by_service(arrival)
 		and not above_ceiling(username)));
 	if not seen then
 		return refuse("cancel", "item-not-found", "no record of an invite for "..username);
@@ -643,7 +644,7 @@ module:hook("user-registering", function (event)
 	end
 	-- Checked again at use: the account may have been promoted, or the name listed in `admins`,
 	-- since the invite was made. A reset registers under the reset account's own name.
-	if made_by_service(info) and not (within_ceiling(info) and not above_ceiling(event.username)) then
+	if made_by_service(info.additional_data) and not (within_ceiling(info) and not above_ceiling(event.username)) then
 		event.allowed, event.reason = false, "This invite cannot be used for the account "..event.username;
 		return;
 	end
