@@ -148,6 +148,9 @@ describe("no key gains more than its scope; no request takes the component down"
     const legacy = await call("reset", "/invites_api?type=reset&username=%EF%BF%BF", undefined, "POST");
     assert.equal(legacy.status, 400);
     assert.match(((await legacy.json()) as { message: string }).message, /^username: /);
+    const account = await call("manage", "/accounts/%EF%BF%BF/invite");
+    assert.equal(account.status, 400);
+    assert.match(((await account.json()) as { message: string }).message, /^username: U\+FFFF /);
     assert.ok(await componentOnline());
     assert.equal(connects(), before, "no reconnection");
     const after = await call("create", "/invites_api", undefined, "POST");

@@ -60,6 +60,7 @@ const requests: fc.Arbitrary<Request> = fc.oneof(
         note: text,
         groups: fc.array(text, { minLength: 1, maxLength: 4 }),
         roles: fc.array(text, { maxLength: 3 }),
+        max_uses: fc.oneof(fc.integer(), text),
       },
       { requiredKeys: ["groups"] },
     )
@@ -71,6 +72,7 @@ const requests: fc.Arbitrary<Request> = fc.oneof(
     .tuple(queryValue, queryValue)
     .map(([limit, after]) => ({ path: `/invites?limit=${limit}&after=${after}`, method: "GET" })),
   fc.tuple(queryValue, fc.constantFrom("GET", "DELETE")).map(([id, method]) => ({ path: `/invites/${id}`, method })),
+  queryValue.map((jid) => ({ path: `/accounts/${jid}/invite`, method: "GET" })),
   fc
     .tuple(fc.oneof(fc.constantFrom("account", "reset"), queryValue), queryValue, queryValue, queryValue)
     .map(([type, username, ttlValue, redirect]) => ({
