@@ -12,7 +12,8 @@ import type { Logger } from "./log.js";
 import { connectComponent, type ComponentConnection } from "./xmpp/connection.js";
 import { cachedCommands } from "./xmpp/adhoc.js";
 import { createInviteIssuer } from "./xmpp/inviteIssuer.js";
-import { createInviteManager } from "./xmpp/inviteManager.js";
+import { createInviteManager, REDEEMED_NUDGE } from "./xmpp/inviteManager.js";
+import { startRedemptionSync } from "./redemptions/redemptionSync.js";
 
 export interface Service {
   /** http://HOST:PORT the API listens on (the real port when HTTP_PORT=0). */
@@ -32,7 +33,10 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
   const keys = createKeyStore(backend.keyv, backend.usage, { changes: backend.changes });
 
   const connection = connectComponent({ ...config.component, reconnect: config.reconnect, log });
-  const metrics = createMetrics({ xmppOnline: () => connection.status().online });
+  const metrics = createMetrics({
+    xmppOnline: () => connection.status().online,
+    redemptionTotals: () => backend.usage.redemptionTotals(),
+  });
   const adhoc = { request: connection.request, componentJid: connection.jid, timeoutMs: config.inviteTimeoutMs };
   const commands = cachedCommands(adhoc);
   const manager = createInviteManager(adhoc, commands);
@@ -42,6 +46,21 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
     failureLimit: config.authFailureLimit,
     manageRate: config.manageRate,
     limiters: backend.limiters,
+  });
+  const redemptions = startRedemptionSync({
+    manager,
+    usage: backend.usage,
+    hosts: () => keys.hosts(),
+    online: () => connection.status().online,
+    intervalMs: config.redemptionSyncMs,
+    log,
+  });
+  connection.onOnline(() => redemptions.poke());
+  // mod_invites_manage says so at each registration; any <message/> from elsewhere is ignored.
+  connection.onMessage((message) => {
+    if (message.getChild("redeemed", REDEEMED_NUDGE) && !String(message.attrs.from ?? "").includes("@")) {
+      redemptions.poke();
+    }
   });
   let stopping = false;
   const app = createHttpApp({
@@ -63,6 +82,7 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
   try {
     await once(server, "listening");
   } catch (err) {
+    await redemptions.stop();
     await connection.stop();
     await backend.close().catch(() => undefined);
     throw err;
@@ -97,6 +117,7 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
         );
         server.closeAllConnections();
       }
+      await redemptions.stop();
       await connection.stop();
       await keys.flush();
       await backend.close().catch(() => undefined);

@@ -65,6 +65,9 @@ const serviceSchema = storeSchema.extend({
     .string()
     .regex(/^(true|false|\d{1,2})$/, "expected false, true (one proxy) or the number of proxies in front, e.g. 2")
     .default("false"),
+  // How often the service reads each host's registration records (accounts per key, the redeemed
+  // metric) when Prosody does not tell it of a new one first (mod_invites_manage does, at once).
+  REDEMPTION_SYNC_MS: intFromEnv(1_000, 86_400_000).default(60_000),
   // On SIGTERM/SIGINT: /ready turns 503 and answers say `Connection: close` at once; the listener
   // stays open this long more, so that a load balancer stops sending first.
   SHUTDOWN_GRACE_MS: intFromEnv(0, 600_000).default(2_000),
@@ -86,6 +89,7 @@ export interface ServiceConfig extends StoreConfig {
   readonly reconnect: { readonly minMs: number; readonly maxMs: number };
   readonly shutdownGraceMs: number;
   readonly shutdownTimeoutMs: number;
+  readonly redemptionSyncMs: number;
   readonly defaultKeyRate: Rate | undefined;
   readonly authFailureLimit: Rate | undefined;
   readonly manageRate: Rate | undefined;
@@ -133,6 +137,7 @@ export function loadServiceConfig(env: Env): ServiceConfig {
     reconnect: Object.freeze({ minMs: raw.RECONNECT_MIN_MS, maxMs: raw.RECONNECT_MAX_MS }),
     shutdownGraceMs: raw.SHUTDOWN_GRACE_MS,
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
+    redemptionSyncMs: raw.REDEMPTION_SYNC_MS,
     defaultKeyRate: raw.DEFAULT_KEY_RATE === "off" ? undefined : parseRate(raw.DEFAULT_KEY_RATE),
     authFailureLimit: raw.AUTH_FAILURE_LIMIT === "off" ? undefined : parseRate(raw.AUTH_FAILURE_LIMIT),
     manageRate: raw.MANAGE_RATE === "off" ? undefined : parseRate(raw.MANAGE_RATE),

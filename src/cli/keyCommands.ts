@@ -59,6 +59,8 @@ function describe(info: KeyInfo): Array<[string, string]> {
     ["max ttl", info.maxTtlSeconds === undefined ? "Prosody's" : `${info.maxTtlSeconds}s`],
     ["invites", String(info.invitesIssued)],
     ["last used", info.lastUsedAt ?? "never"],
+    ["accounts", String(info.accountsRegistered)],
+    ["last account", info.lastRegistrationAt ?? "never"],
     ...(info.importedFrom ? [["imported from", info.importedFrom] as [string, string]] : []),
   ];
 }

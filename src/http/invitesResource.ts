@@ -4,7 +4,13 @@ import { AppError } from "../errors.js";
 import { assertPower } from "../keys/powers.js";
 import type { KeyInfo, KeyStore } from "../keys/keyStore.js";
 import type { Logger } from "../log.js";
-import { keyOfSource, sourceOfKey, type InviteManager, type ManagedInvite } from "../xmpp/inviteManager.js";
+import {
+  INVITE_STATES,
+  keyOfSource,
+  sourceOfKey,
+  type InviteManager,
+  type ManagedInvite,
+} from "../xmpp/inviteManager.js";
 import { boundedTtl, countedInvite } from "./inviteQuota.js";
 import type { ApiKeyState } from "./requireApiKey.js";
 import { USERNAME } from "./usernames.js";
@@ -30,6 +36,10 @@ export interface InviteJson {
   source: string | null;
   uses: number;
   max_uses: number | null;
+  /** pending, used, expired or revoked. */
+  state: string;
+  /** When it was used up, revoked or expired; null while pending. */
+  closed_at: number | null;
   /** Only when one invite is shown. */
   redemptions?: ReadonlyArray<{ jid: string; at: number; deleted: boolean }>;
 }
@@ -51,6 +61,8 @@ export const inviteJson = (invite: ManagedInvite): InviteJson => ({
   source: invite.source ?? null,
   uses: invite.uses,
   max_uses: invite.maxUses ?? null,
+  state: invite.state,
+  closed_at: invite.closedAt ?? null,
   ...(invite.redemptions ? { redemptions: invite.redemptions } : {}),
 });
 
@@ -169,8 +181,10 @@ function inviteId(ctx: Context): string {
 
 export const PAGE = { default: 50, max: 200 } as const;
 
-// `limit` and `after` of GET /invites; `after` is the cursor of a previous page's Link (created.token).
+// `limit`, `after` and `state` of GET /invites; `after` is the cursor of a previous page's Link
+// (created.token for pending invites, a token for the others).
 const pageQuery = z.strictObject({
+  state: z.enum(INVITE_STATES, { message: `one of ${INVITE_STATES.join(", ")}` }).optional(),
   limit: z
     .string()
     .regex(/^[1-9]\d{0,2}$/, `a whole number from 1 to ${PAGE.max}`)
@@ -179,23 +193,25 @@ const pageQuery = z.strictObject({
     .optional(),
   after: z
     .string()
-    .regex(/^\d{1,12}\.[A-Za-z0-9_-]{1,128}$/, "a cursor from a previous page's Link header")
+    .regex(/^(\d{1,12}\.)?[A-Za-z0-9_-]{1,128}$/, "a cursor from a previous page's Link header")
     .optional(),
 });
 
-function page(ctx: Context): { limit: number; after?: string } {
+function page(ctx: Context): { limit: number; after?: string; state?: (typeof INVITE_STATES)[number] } {
   const parsed = pageQuery.safeParse(ctx.query);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = issue?.path.length ? issue.path.join(".") : "query";
     throw new AppError("bad_request", `${where}: ${issue?.code === "invalid_type" ? "give it once" : issue?.message}`);
   }
-  return { limit: parsed.data.limit ?? PAGE.default, ...(parsed.data.after ? { after: parsed.data.after } : {}) };
+  const { limit, after, state } = parsed.data;
+  return { limit: limit ?? PAGE.default, ...(after ? { after } : {}), ...(state ? { state } : {}) };
 }
 
 /**
- * GET /invites: one page of the host's pending invites the service may see, oldest first, as a
- * JSON array (mod_http_admin_api's shape); `Link: <…>; rel="next"` (RFC 8288) when there are more.
+ * GET /invites: one page of the host's invites the service may see, oldest first, as a JSON array
+ * (mod_http_admin_api's shape); `Link: <…>; rel="next"` (RFC 8288) when there are more. Pending
+ * ones by default; `state=used|expired|revoked` lists the history the module keeps.
  */
 export function listInvites(deps: ResourceDeps) {
   return async function listInvites(ctx: Context): Promise<void> {
@@ -203,7 +219,10 @@ export function listInvites(deps: ResourceDeps) {
     assertPower(apiKey, "list");
     const request = page(ctx);
     const { invites, next } = await deps.manager.list(apiKey.host, request);
-    if (next) ctx.set("Link", `</invites?limit=${request.limit}&after=${encodeURIComponent(next)}>; rel="next"`);
+    if (next) {
+      const state = request.state ? `state=${request.state}&` : "";
+      ctx.set("Link", `</invites?${state}limit=${request.limit}&after=${encodeURIComponent(next)}>; rel="next"`);
+    }
     ctx.body = invites.map(inviteJson);
   };
 }

@@ -158,8 +158,15 @@ export const openApiDocument = {
     }),
     "/invites": {
       get: {
-        summary: "One page of the pending invites of the key's host the service may see, oldest first (scope manage)",
+        summary: "One page of the invites of the key's host the service may see, oldest first (scope manage)",
         parameters: [
+          {
+            name: "state",
+            in: "query",
+            description:
+              "pending (the default), or used, expired, revoked: from the history mod_invites_manage keeps (invites_manage_history_days)",
+            schema: { type: "string", enum: ["pending", "used", "expired", "revoked"] },
+          },
           {
             name: "limit",
             in: "query",
@@ -175,10 +182,10 @@ export const openApiDocument = {
         ],
         responses: {
           "200": {
-            description: "Pending invites",
+            description: "Invites in the state asked for",
             headers: {
               Link: {
-                description: '</invites?limit=N&after=CURSOR>; rel="next", when there are more',
+                description: '</invites?[state=S&]limit=N&after=CURSOR>; rel="next", when there are more',
                 schema: { type: "string" },
               },
             },
@@ -186,14 +193,16 @@ export const openApiDocument = {
               "application/json": { schema: { type: "array", items: { $ref: "#/components/schemas/InviteRecord" } } },
             },
           },
-          "400": jsonError("limit or after is not valid, or given twice"),
+          "400": jsonError(
+            "state, limit or after is not valid, or given twice; or after names an invite the history no longer has",
+          ),
           ...resourceErrors,
         },
       },
     },
     "/invites/{id}": {
       get: {
-        summary: "One pending invite (scope manage)",
+        summary: "One invite, pending or in the history, with its registrations (scope manage)",
         parameters: idParameter,
         responses: { "200": { description: "The invite", content: invitesRecord }, ...notFound, ...resourceErrors },
       },
@@ -308,6 +317,8 @@ export const openApiDocument = {
           "source",
           "uses",
           "max_uses",
+          "state",
+          "closed_at",
         ],
         additionalProperties: false,
         properties: {
@@ -327,14 +338,23 @@ export const openApiDocument = {
           source: { type: ["string", "null"], description: "invites-api/KEY_ID, or who else made it" },
           uses: { type: "integer", minimum: 0, description: "Accounts registered with it so far" },
           max_uses: { type: ["integer", "null"], description: "A reusable invite's cap" },
+          state: { type: "string", enum: ["pending", "used", "expired", "revoked"] },
+          closed_at: {
+            type: ["integer", "null"],
+            description: "When it was used up, revoked or expired; null while pending",
+          },
           redemptions: {
             type: "array",
             description: "GET /invites/{id} only: the registrations through it, oldest first (the first 100)",
             items: {
               type: "object",
-              required: ["jid", "at"],
+              required: ["jid", "at", "deleted"],
               additionalProperties: false,
-              properties: { jid: { type: "string" }, at: { type: "integer" } },
+              properties: {
+                jid: { type: "string" },
+                at: { type: "integer" },
+                deleted: { type: "boolean", description: "The account is gone (its name may be taken again)" },
+              },
             },
           },
         },

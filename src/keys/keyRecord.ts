@@ -39,6 +39,9 @@ export interface KeyRecord {
 
 export type KeyInfo = Omit<KeyRecord, "secretHash" | "scope" | "scopes"> & {
   readonly invitesIssued: number;
+  /** Accounts registered through its invites (counted from Prosody's records, see redemptions/). */
+  readonly accountsRegistered: number;
+  readonly lastRegistrationAt?: string;
   readonly scopes: readonly KeyScope[];
 };
 

@@ -22,6 +22,8 @@ export interface KeyStore {
   /** The key with its usage. */
   get(host: string, id: string): Promise<KeyInfo | undefined>;
   list(host: string): Promise<KeyInfo[]>;
+  /** The hosts that have keys. */
+  hosts(): Promise<string[]>;
   /** Throws KeyNotFoundError when the host has no key with that id. Final: nothing writes the key back. */
   delete(host: string, id: string): Promise<void>;
   /** The stored record of an id, whatever its host (imports compare against it). */
@@ -55,7 +57,12 @@ export const USAGE_FLUSH_MS = 1_000;
 function publicPart(record: KeyRecord, usage?: Usage): KeyInfo {
   const { secretHash: _secretHash, invitesIssued, lastUsedAt, scope, scopes, ...info } = record;
   const current = usage ?? { invitesIssued: invitesIssued ?? 0, ...(lastUsedAt ? { lastUsedAt } : {}) };
-  return { ...info, scopes: scopes ?? [scope ?? "create"], ...current };
+  return {
+    ...info,
+    scopes: scopes ?? [scope ?? "create"],
+    ...current,
+    accountsRegistered: current.accountsRegistered ?? 0,
+  };
 }
 
 /** What is written for a key: its usage lives in the counters, never in the record. */
@@ -156,6 +163,16 @@ export function createKeyStore(
         return publicPart(record, (await usage.read([id])).get(id));
       }),
 
+    hosts: () =>
+      guarded("list hosts", async () => {
+        const hosts = new Set<string>();
+        if (!keyv.iterator) throw new Error("store cannot list keys");
+        for await (const [, value] of keyv.iterator(undefined)) {
+          const host = (value as KeyRecord | undefined)?.host;
+          if (host) hosts.add(host);
+        }
+        return [...hosts].sort();
+      }),
     list: (host) =>
       guarded("list keys", async () => {
         const found: KeyRecord[] = [];

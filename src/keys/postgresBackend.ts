@@ -3,7 +3,7 @@ import KeyvPostgres from "@keyv/postgres";
 import pg from "pg";
 import { RateLimiterPostgres } from "rate-limiter-flexible";
 import { NAMESPACE, quiet, type KeyBackend } from "./openStore.js";
-import { POSTGRES_USAGE_TABLE, postgresCounters } from "./usage/postgresCounters.js";
+import { POSTGRES_USAGE_SCHEMA, postgresCounters } from "./usage/postgresCounters.js";
 
 const LIMITS_TABLE = "invites_api_rate_limits";
 // Any fixed number: every instance takes the same advisory lock while it creates the tables.
@@ -14,7 +14,7 @@ const CONNECT_TIMEOUT_MS = 5_000;
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS public.keyv (key VARCHAR(255) PRIMARY KEY, value TEXT)`,
   `CREATE TABLE IF NOT EXISTS ${LIMITS_TABLE} (key varchar(255) PRIMARY KEY, points integer NOT NULL DEFAULT 0, expire bigint)`,
-  POSTGRES_USAGE_TABLE,
+  ...POSTGRES_USAGE_SCHEMA,
 ];
 
 // COMPAT: @keyv/postgres keeps its pg pool to itself and listens for none of its errors. A pool

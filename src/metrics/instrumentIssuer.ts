@@ -45,5 +45,6 @@ export function instrumentManager(manager: InviteManager, metrics: Metrics): Inv
     show: (host, id) => timed(host, () => manager.show(host, id), false),
     revoke: (host, id) => timed(host, () => manager.revoke(host, id), false),
     account: (host, username) => timed(host, () => manager.account(host, username), false),
+    redemptions: (host, page) => manager.redemptions(host, page),
   };
 }

@@ -10,7 +10,13 @@ export interface Metrics {
   adhocDuration(outcome: string, seconds: number): void;
 }
 
-export function createMetrics(opts: { xmppOnline: () => boolean }): Metrics {
+export interface MetricSources {
+  readonly xmppOnline: () => boolean;
+  /** Counted from Prosody's registration records (redemptions/): right after a restart of either side. */
+  readonly redemptionTotals?: () => Promise<ReadonlyArray<{ host: string; registrations: number; resets: number }>>;
+}
+
+export function createMetrics(opts: MetricSources): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "invites_api_" });
 
@@ -44,6 +50,22 @@ export function createMetrics(opts: { xmppOnline: () => boolean }): Metrics {
     registers: [registry],
     collect() {
       this.set(opts.xmppOnline() ? 1 : 0);
+    },
+  });
+  new Counter({
+    name: "invites_api_invites_redeemed_total",
+    help: "Invites used, by VirtualHost and type (account: a registration, reset: a password reset), from Prosody's records",
+    labelNames: ["host", "type"],
+    registers: [registry],
+    async collect() {
+      if (!opts.redemptionTotals) return;
+      // A store that does not answer leaves the series out of this scrape rather than failing it.
+      const totals = await opts.redemptionTotals().catch(() => []);
+      this.reset();
+      for (const { host, registrations, resets } of totals) {
+        this.inc({ host, type: "account" }, registrations);
+        this.inc({ host, type: "reset" }, resets);
+      }
     },
   });
   const adhoc = new Histogram({

@@ -25,6 +25,10 @@ export interface ComponentConnection {
   request(stanza: Element, timeoutMs: number): Promise<Element>;
   /** Resolves on the first successful connection (tests and start-up use it); never rejects. */
   online(): Promise<void>;
+  /** Called at each (re)connection. */
+  onOnline(listener: () => void): void;
+  /** Called with each <message/> Prosody sends the component. */
+  onMessage(listener: (message: Element) => void): void;
   stop(): Promise<void>;
 }
 
@@ -44,6 +48,12 @@ export function connectComponent(opts: ConnectionOptions): ComponentConnection {
   let problem: string | undefined;
   const inflight = new Set<(err: Error) => void>();
   const onlineWaiters: Array<() => void> = [];
+  const onlineListeners: Array<() => void> = [];
+  const messageListeners: Array<(message: Element) => void> = [];
+
+  entity.on("stanza", (stanza: Element) => {
+    if (stanza.name === "message") for (const listener of messageListeners) listener(stanza);
+  });
 
   const setProblem = (next: string, fields: Record<string, unknown>) => {
     if (next === problem) return;
@@ -75,6 +85,7 @@ export function connectComponent(opts: ConnectionOptions): ComponentConnection {
     problem = undefined;
     log.info({ component: domain, service }, "connected to Prosody");
     onlineWaiters.splice(0).forEach((resolve) => resolve());
+    for (const listener of onlineListeners) listener();
   });
 
   entity.on("disconnect", () => {
@@ -129,6 +140,8 @@ export function connectComponent(opts: ConnectionOptions): ComponentConnection {
     },
 
     online: () => (online ? Promise.resolve() : new Promise<void>((resolve) => onlineWaiters.push(resolve))),
+    onOnline: (listener) => void onlineListeners.push(listener),
+    onMessage: (listener) => void messageListeners.push(listener),
 
     async stop() {
       stopped = true;

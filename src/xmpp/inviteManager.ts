@@ -15,7 +15,15 @@ export const MANAGE_NODES = {
   show: `${NODE_PREFIX}show`,
   revoke: `${NODE_PREFIX}revoke`,
   account: `${NODE_PREFIX}account`,
+  redemptions: `${NODE_PREFIX}redemptions`,
 } as const;
+
+/** The payload of the <message/> the module sends the component when it records a registration. */
+export const REDEEMED_NUDGE = "xmpp:invites-api/mod_invites_manage#redeemed";
+
+/** What became of an invite: still valid, used up, past its expiry unused (or not used up), revoked. */
+export const INVITE_STATES = ["pending", "used", "expired", "revoked"] as const;
+export type InviteState = (typeof INVITE_STATES)[number];
 
 /** An invite as Prosody's mod_invites keeps it; times in Unix seconds. */
 export interface ManagedInvite {
@@ -37,6 +45,9 @@ export interface ManagedInvite {
   readonly uses: number;
   /** A reusable invite's cap. */
   readonly maxUses?: number;
+  readonly state: InviteState;
+  /** When it was used up or revoked, or when it expired (Unix seconds); absent while pending. */
+  readonly closedAt?: number;
   /** The registrations through it, oldest first (the first 100); only when shown one by one. */
   readonly redemptions?: readonly Redemption[];
 }
@@ -71,6 +82,20 @@ export interface PageRequest {
   /** The `next` of the previous page. */
   readonly after?: string;
   readonly limit: number;
+  /** Pending (the default) or a state of the history. */
+  readonly state?: InviteState;
+}
+
+/** One registration (or password reset) through an invite, as the module's records give it. */
+export interface RedemptionRecord {
+  /** Where the next read starts: pass it as `after`. */
+  readonly cursor: string;
+  /** The invite's id. */
+  readonly id: string;
+  readonly jid: string;
+  readonly at: number;
+  readonly source?: string;
+  readonly reset: boolean;
 }
 
 export interface InvitePage {
@@ -90,6 +115,8 @@ export interface InviteManager {
   revoke(host: string, id: string): Promise<void>;
   /** Which invite let `username` in; `invite_not_found` without a record the component may see. */
   account(host: string, username: string): Promise<Arrival>;
+  /** Up to `max` records after the cursor, oldest first: those of the service's invites. */
+  redemptions(host: string, page: { after?: string; max: number }): Promise<RedemptionRecord[]>;
 }
 
 // An invite's `source` names the API key that made it; mod_invites_manage recognises its invites
@@ -116,6 +143,8 @@ function inviteFrom(values: Map<string, string[]>, host: string): ManagedInvite 
   }
   const optional = (name: string, key: string) => (one(values, name) ? { [key]: one(values, name) } : {});
   const maxUses = Number(one(values, "max-uses"));
+  const state = one(values, "state") ?? "pending";
+  const closedAt = Number(one(values, "closed"));
   const redemptions = values.get("redemptions")?.flatMap((line) => {
     const match = /^(\d+) (\S+)( deleted)?$/.exec(line);
     return match ? [{ jid: match[2] ?? "", at: Number(match[1]), deleted: match[3] !== undefined }] : [];
@@ -137,6 +166,8 @@ function inviteFrom(values: Map<string, string[]>, host: string): ManagedInvite 
     ...optional("source", "source"),
     uses: Number(one(values, "uses") ?? 0) || 0,
     ...(Number.isInteger(maxUses) && maxUses > 0 ? { maxUses } : {}),
+    state: (INVITE_STATES as readonly string[]).includes(state) ? (state as InviteState) : "pending",
+    ...(one(values, "closed") && Number.isFinite(closedAt) ? { closedAt } : {}),
     ...(redemptions ? { redemptions } : {}),
   };
 }
@@ -199,7 +230,8 @@ export function createInviteManager(ctx: AdhocContext, commands: HostCommands): 
       throw err;
     }
   }
-  const noInvite = (host: string) => () =>
+  const noInvite = (host: string) => () => new AppError("invite_not_found", `no invite with this id on ${host}`);
+  const noPendingInvite = (host: string) => () =>
     new AppError("invite_not_found", `no pending invite with this id on ${host}`);
 
   return {
@@ -212,14 +244,15 @@ export function createInviteManager(ctx: AdhocContext, commands: HostCommands): 
       const noUser = () => new AppError("user_not_found", `no account ${invite.username} on ${host}`);
       return notFoundAs(noUser, () => created(host, run(host, MANAGE_NODES.createReset, fields)));
     },
-    list: async (host, { after, limit }) => {
-      const table = readFormItems(await run(host, MANAGE_NODES.list, { after, max: String(limit) }));
+    list: async (host, { after, limit, state }) => {
+      const table = readFormItems(await run(host, MANAGE_NODES.list, { after, max: String(limit), state }));
       if (!table) throw new ProsodyBadReplyError(host, "no result form for the list of invites");
       const next = one(table.fields, "next");
       return { invites: table.items.map((values) => inviteFrom(values, host)), ...(next ? { next } : {}) };
     },
     show: (host, id) => notFoundAs(noInvite(host), () => created(host, run(host, MANAGE_NODES.show, { id }))),
-    revoke: (host, id) => notFoundAs(noInvite(host), async () => void (await run(host, MANAGE_NODES.revoke, { id }))),
+    revoke: (host, id) =>
+      notFoundAs(noPendingInvite(host), async () => void (await run(host, MANAGE_NODES.revoke, { id }))),
     account: (host, username) =>
       notFoundAs(
         () => new AppError("invite_not_found", `no record of an invite for ${username} on ${host}`),
@@ -232,5 +265,21 @@ export function createInviteManager(ctx: AdhocContext, commands: HostCommands): 
           return { jid: one(values, "jid") ?? `${username}@${host}`, id, at, ...(source ? { source } : {}) };
         },
       ),
+    redemptions: async (host, { after, max }) => {
+      const table = readFormItems(await run(host, MANAGE_NODES.redemptions, { after, max: String(max) }));
+      if (!table) throw new ProsodyBadReplyError(host, "no result form for the registration records");
+      return table.items.map((values) => {
+        const cursor = one(values, "cursor");
+        const id = one(values, "id");
+        const jid = one(values, "jid");
+        const at = Number(one(values, "at"));
+        // Never skipped: the cursor must not pass a record that was not counted.
+        if (!cursor || !id || !jid || !Number.isFinite(at)) {
+          throw new ProsodyBadReplyError(host, "a registration record without cursor, id, jid or time");
+        }
+        const source = one(values, "source");
+        return { cursor, id, jid, at, reset: yes(one(values, "reset")), ...(source ? { source } : {}) };
+      });
+    },
   };
 }

@@ -31,6 +31,7 @@ export function fakeManager(opts: { loaded?: boolean; now?: () => number } = {})
       ...(invite.note ? { note: invite.note } : {}),
       source: invite.source,
       uses: 0,
+      state: "pending" as const,
       ...(invite.maxUses ? { maxUses: invite.maxUses } : {}),
     };
     invites.set(id, stored);
@@ -72,6 +73,7 @@ export function fakeManager(opts: { loaded?: boolean; now?: () => number } = {})
       calls.push({ op: "account", host, args: username });
       throw new AppError("invite_not_found", `no record of an invite for ${username}`);
     },
+    redemptions: async (host, page) => (calls.push({ op: "redemptions", host, args: page }), []),
     revoke: async (host, id) => {
       calls.push({ op: "revoke", host });
       find(host, id);

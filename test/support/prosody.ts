@@ -55,7 +55,8 @@ export interface RunningProsody {
   log(): string;
 }
 
-// invites_register_web is left out: on Debian 0.12 it needs mod_password_policy, which prosody-modules lacks.
+// invites_register_web is loaded only by webRegistration.prosody.test.ts (support/webRegister.ts): on 0.12 it needs
+// mod_password_policy, which only the backports prosody-modules ships.
 /** The project's own Prosody modules (mod_invites_manage), copied beside each test Prosody's config. */
 export const PROJECT_MODULES = fileURLToPath(new URL("../../prosody-config/modules", import.meta.url));
 
@@ -123,7 +124,8 @@ export function prosodyUser(): { uid: number; gid: number } | undefined {
   return { uid, gid };
 }
 
-function chownTree(path: string, owner: { uid: number; gid: number }): void {
+/** Gives a folder and everything in it to `owner` (Prosody's user, which must read and write it). */
+export function chownTree(path: string, owner: { uid: number; gid: number }): void {
   chownSync(path, owner.uid, owner.gid);
   for (const entry of readdirSync(path, { withFileTypes: true })) {
     const child = join(path, entry.name);

@@ -29,6 +29,8 @@ const INVITE = {
   source: ["invites-api/K1"],
   uses: ["2"],
   "max-uses": ["5"],
+  state: ["used"],
+  closed: ["1800000300"],
   redemptions: ["1800000100 ann@e.test", "1800000200 bob@e.test deleted"],
 };
 const asFields = (values: Record<string, string[]>) => Object.entries(values).map(([n, v]) => field(n, v));
@@ -88,6 +90,8 @@ describe("mod_invites_manage over XEP-0050", () => {
       source: "invites-api/K1",
       uses: 2,
       maxUses: 5,
+      state: "used",
+      closedAt: 1800000300,
       redemptions: [
         { jid: "ann@e.test", at: 1800000100, deleted: false },
         { jid: "bob@e.test", at: 1800000200, deleted: true },

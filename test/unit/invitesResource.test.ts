@@ -67,6 +67,7 @@ describe("the /invites resource, with a fake mod_invites_manage", () => {
     assert.equal(res.status, 201);
     const body = (await res.json()) as Record<string, unknown>;
     assert.deepEqual(Object.keys(body).sort(), [
+      "closed_at",
       "created_at",
       "expires",
       "groups",
@@ -80,6 +81,7 @@ describe("the /invites resource, with a fake mod_invites_manage", () => {
       "reusable",
       "roles",
       "source",
+      "state",
       "type",
       "uri",
       "uses",

@@ -24,6 +24,7 @@ local nodeprep = require "util.encodings".stringprep.nodeprep;
 local usermanager = require "core.usermanager";
 local rostermanager = require "core.rostermanager";
 local adhoc_new = module:require "adhoc".new;
+local history = module:require "history";
 
 -- Bare JIDs that may use these commands besides the host's admins, e.g. the invites-api component.
 local manage_jids = module:get_option_set("invites_manage_jids", {});
@@ -35,8 +36,6 @@ local grantable_roles = module:get_option_set("invites_manage_roles",
 	{ "prosody:guest", "prosody:registered", "prosody:member" });
 -- The groups an invite may name, as id = display name; the name becomes the roster group.
 local manage_groups = module:get_option("invites_manage_groups", {});
--- How long, in days, the record of each registration through an invite is kept.
-local history_days = module:get_option_number("invites_manage_history_days", 90);
 -- mod_invites' own option: an invite's lifetime when none is asked for (13 also takes "1 week").
 local default_ttl = module.get_option_period and module:get_option_period("invite_expiry", 86400 * 7)
 	or module:get_option_number("invite_expiry", 86400 * 7);
@@ -57,6 +56,8 @@ local max_groups, max_roles = 32, 16;
 local max_max_uses = 1000000;
 -- A page of the list command: a stanza never carries every invite.
 local default_page, max_page = 50, 200;
+-- What the list command lists: pending invites, or those of the history in another state.
+local states = { pending = true, used = true, expired = true, revoked = true };
 -- Roles are Prosody 13's (0.12 has role sets that mod_invites_register would store unchecked).
 local have_roles = usermanager.get_role_by_name ~= nil;
 
@@ -136,7 +137,9 @@ local function read_request(form, privileged)
 	local function single(name) return values[name] and values[name][1]; end
 	local function multi(name) return values[name] and values[name][1] and unique(values[name]); end
 
-	local request = { note = single("note"), source = single("source"), id = single("id"), after = single("after") };
+	local request = { note = single("note"), source = single("source"), id = single("id"), after = single("after"),
+		state = single("state") or "pending" };
+	if not states[request.state] then return nil, bad_request("state must be pending, used, expired or revoked"); end
 	local max = single("max");
 	if max then
 		request.max = max:match("^%d+$") and tonumber(max);
@@ -231,6 +234,8 @@ local invite_fields = {
 	{ var = "source", type = "text-single", label = "Made by" };
 	{ var = "uses", type = "text-single", label = "Accounts registered with it" };
 	{ var = "max-uses", type = "text-single", label = "At most this many accounts" };
+	{ var = "state", type = "text-single", label = "pending, used, expired or revoked" };
+	{ var = "closed", type = "text-single", label = "Used up, revoked or expired at (Unix time)" };
 };
 
 -- Uses of each reusable invite, which mod_invites does not count: token -> { uses = n }.
@@ -240,9 +245,11 @@ local function uses_of(token)
 	return type(record) == "table" and tonumber(record.uses) or 0;
 end
 
-local function invite_values(token, invite)
+-- `state` and `closed` (a time) come from the history; a pending invite has no `closed`.
+local function invite_values(token, invite, state, closed)
 	local data = invite.additional_data or {};
 	return {
+		state = state or "pending", closed = closed and ("%d"):format(closed);
 		uses = ("%d"):format(invite.reusable and uses_of(token) or 0);
 		["max-uses"] = data.max_uses and ("%d"):format(data.max_uses);
 		id = token, type = invite.type, jid = invite.jid, uri = invite.uri;
@@ -250,7 +257,7 @@ local function invite_values(token, invite)
 		inviter = invite.inviter or (invite.type == "roster" and jid.node(invite.jid) or nil);
 		["landing-url"] = invite.landing_page;
 		created = invite.created_at and ("%d"):format(invite.created_at);
-		expires = ("%d"):format(invite.expires);
+		expires = ("%d"):format(invite.expires or 0);
 		groups = names(data.groups), roles = names(data.roles);
 		reset = data.allow_reset and "true" or "false";
 		note = data.note, source = data.source;
@@ -294,45 +301,54 @@ local function within_ceiling(invite)
 	return not (reserved and above_ceiling(reserved));
 end
 
+-- A reusable invite that reached its max_uses: mod_invites keeps it until it expires, but it is
+-- used, not pending.
+local function used_up(token, invite)
+	local max_uses = invite.reusable and (invite.additional_data or {}).max_uses;
+	return max_uses ~= nil and uses_of(token) >= max_uses;
+end
+
 -- What the caller may see and revoke: an admin everything; a JID of invites_manage_jids only the
 -- service's invites whose effect is within the ceiling.
 local function visible(invite, privileged)
 	return privileged or (made_by_service(invite.additional_data) and within_ceiling(invite));
 end
 
-local function invite_result(token, invite)
+local function invite_result(token, invite, state, closed)
 	local form = st.stanza("x", { xmlns = "jabber:x:data", type = "result" }):text_tag("title", "Invite");
-	return { status = "completed", other = add_invite_fields(form, invite_values(token, invite)) };
+	return { status = "completed", other = add_invite_fields(form, invite_values(token, invite, state, closed)) };
 end
 
--- Every registration through an invite of this host, whoever made the invite, kept for
--- invites_manage_history_days: { token, jid, reset, created_by, source } at its time, with = token.
-local redemptions = module:open_store("invites_manage_redemptions", "archive");
 -- How each account came in, by username: purged with the account, so a record without it is
 -- that of a deleted account.
 local arrivals = module:open_store("invites_manage_arrivals");
 -- The most registrations one show lists (a reusable invite may have many).
 local shown_redemptions = 100;
 
--- Records older than the window go: at each new record, and hourly for a quiet host.
-local function prune_history()
-	local ok, err = redemptions:delete(nil, { ["end"] = os.time() - history_days * 86400 });
-	if not ok then module:log("warn", "Could not prune the registration records: %s", err); end
-	return 3600;
+-- Tells each connected component of invites_manage_jids that a registration was recorded, so that
+-- it reads the records now rather than at its next poll. The records are the truth: a component
+-- that is down reads them when it is back.
+local nudge_ns = "xmpp:invites-api/mod_invites_manage#redeemed";
+local function nudge()
+	for manage_jid in manage_jids do
+		local host = prosody.hosts[manage_jid];
+		local component = host and host.modules and host.modules.component;
+		if component and component.connected then
+			module:send(st.message({ from = module.host, to = manage_jid, type = "headline" })
+				:tag("redeemed", { xmlns = nudge_ns }));
+		end
+	end
 end
-module:add_timer(60, prune_history);
 
 local function record_redemption(invite, username, reset)
-	prune_history();
+	history.prune();
 	local data, now = invite.additional_data or {}, os.time();
-	local record = { token = invite.token, jid = username.."@"..module.host, reset = reset or nil;
-		created_by = data.created_by, source = data.source };
-	local ok, err = redemptions:append(nil, nil, record, now, invite.token);
-	if not ok then module:log("error", "Could not record how %s registered: %s", username, err); end
+	history.redeemed(invite, username, reset, now);
 	-- A reset is no arrival: the account came in earlier, through whatever it came in by.
 	if not reset then
 		arrivals:set(username, { token = invite.token, at = now, source = data.source, created_by = data.created_by });
 	end
+	nudge();
 end
 
 -- Whether the account a record names is still the one that registered then (not deleted since,
@@ -347,13 +363,11 @@ end
 -- "TIME JID", or "TIME JID deleted", of the first registrations through an invite, oldest first.
 local function redemptions_of(token)
 	local list = {};
-	local found = redemptions:find(nil, { with = token, limit = shown_redemptions });
-	for _, record, when in found or function () end do
-		list[#list + 1] = ("%d %s%s"):format(when, record.jid, still_there(record) and "" or " deleted");
+	for _, entry in ipairs(history.redemptions_of(token, shown_redemptions)) do
+		list[#list + 1] = ("%d %s%s"):format(entry.at, entry.record.jid, still_there(entry.record) and "" or " deleted");
 	end
 	return list;
 end
-
 
 local function created(invite)
 	if not invite then return refuse("wait", "internal-server-error", "could not create the invite"); end
@@ -485,6 +499,7 @@ local function position_after(index, time, token)
 end
 
 module:hook("invite-created", function (invite)
+	history.opened(invite);
 	if not (service_index and made_by_service(invite.additional_data)) then return; end
 	local entry = { token = invite.token, created_at = invite.created_at or 0 };
 	table.insert(service_index, position_after(service_index, entry.created_at, entry.token), entry);
@@ -498,7 +513,7 @@ local function service_page(time, token, max)
 		local entry = service_index[i];
 		local invite, err = token_store:get(nil, entry.token);
 		if err then return nil, err; end
-		if type(invite) ~= "table" or invite.expires <= now then
+		if type(invite) ~= "table" or invite.expires <= now or used_up(entry.token, invite) then
 			table.remove(service_index, i); -- used, revoked or expired: never pending again
 		else
 			if within_ceiling(invite) then page[#page + 1] = { token = entry.token, invite = invite }; end
@@ -512,7 +527,7 @@ end
 local function full_page(time, token)
 	local pending = {};
 	for t, invite in invites.pending_account_invites() do
-		if not time or precedes(time, token, invite.created_at or 0, t) then
+		if (not time or precedes(time, token, invite.created_at or 0, t)) and not used_up(t, invite) then
 			pending[#pending + 1] = { token = t, invite = invite };
 		end
 	end
@@ -524,41 +539,67 @@ end
 
 -- Pending invites the caller may see, oldest first, one page at a time: `after` a cursor the
 -- previous page gave as `next`, at most `max`.
-command("List pending invites", "list", nil, function (request, _, privileged)
-	local time, token;
-	if request.after then
-		time, token = request.after:match("^(%d+)%.([%w_%-]+)$");
-		if not time then return bad_request("after is not a cursor this command gave"); end
-		time = tonumber(time);
-	end
+-- The invites the caller may see in one state, oldest first, one page at a time: `after` a cursor
+-- the previous page gave as `next`, at most `max`. Pending ones come from mod_invites; the others
+-- from the history (kept for invites_manage_history_days), where the cursor is the last token.
+command("List invites", "list", nil, function (request, _, privileged)
 	local max = request.max or default_page;
-	local pending, err;
-	if privileged then pending = full_page(time, token); else pending, err = service_page(time, token, max); end
-	if not pending then
+	local page, err, cursor;
+	if request.state == "pending" then
+		local time, token;
+		if request.after then
+			time, token = request.after:match("^(%d+)%.([%w_%-]+)$");
+			if not time then return bad_request("after is not a cursor this command gave"); end
+			time = tonumber(time);
+		end
+		if privileged then page = full_page(time, token); else page, err = service_page(time, token, max); end
+		cursor = cursor_of;
+	else
+		if request.after and not request.after:match("^[%w_%-]+$") then
+			return bad_request("after is not a cursor this command gave");
+		end
+		page, err = history.page(request.state, request.after, max, function (invite)
+			return visible(invite, privileged);
+		end);
+		if not page and err == "item-not-found" then
+			return bad_request("after names an invite no longer in the history: start again without it");
+		end
+		cursor = function (p) return p.token; end
+	end
+	if not page then
 		module:log("error", "Could not read invites: %s", err);
 		return refuse("wait", "internal-server-error", "could not read the invites");
 	end
-	local form = st.stanza("x", { xmlns = "jabber:x:data", type = "result" }):text_tag("title", "Pending invites");
-	if #pending > max then
+	local form = st.stanza("x", { xmlns = "jabber:x:data", type = "result" }):text_tag("title", "Invites");
+	if #page > max then
 		form:tag("field", { var = "next", type = "text-single", label = "More after" })
-			:text_tag("value", cursor_of(pending[max])):up();
+			:text_tag("value", cursor(page[max])):up();
 	end
 	form:tag("reported");
 	for _, f in ipairs(invite_fields) do form:tag("field", { var = f.var, type = f.type, label = f.label }):up(); end
 	form:up();
-	for i = 1, math.min(max, #pending) do
-		add_invite_fields(form:tag("item"), invite_values(pending[i].token, pending[i].invite), true):up();
+	for i = 1, math.min(max, #page) do
+		local p = page[i];
+		local closed = p.state and p.state ~= "pending" and p.at;
+		add_invite_fields(form:tag("item"), invite_values(p.token, p.invite, p.state, closed), true):up();
 	end
 	return { status = "completed", other = form };
 end);
 
-local function no_invite() return refuse("cancel", "item-not-found", "no pending invite with this id"); end
+local function no_invite() return refuse("cancel", "item-not-found", "no invite with this id"); end
 
-command("Show a pending invite", "show", show_form, function (request, _, privileged)
+-- A pending invite as mod_invites has it, or one the history still holds, in whatever state.
+command("Show an invite", "show", show_form, function (request, _, privileged)
 	if not request.id then return bad_request("id is required"); end
 	local invite = invites.get_account_invite_info(request.id);
-	if not (invite and visible_invite(request.id, privileged)) then return no_invite(); end
-	local result = invite_result(request.id, invite);
+	local state, closed = "pending", nil;
+	if invite and not used_up(request.id, invite) then
+		if not visible_invite(request.id, privileged) then return no_invite(); end
+	else
+		invite, state, closed = history.lookup(request.id, false);
+		if not (invite and visible(invite, privileged)) then return no_invite(); end
+	end
+	local result = invite_result(request.id, invite, state, closed);
 	result.other:tag("field", { var = "redemptions", type = "text-multi", label = "Registered (time, account)" });
 	for _, line in ipairs(redemptions_of(request.id)) do result.other:text_tag("value", line); end
 	result.other:up();
@@ -567,10 +608,15 @@ end);
 
 command("Revoke an invite", "revoke", revoke_form, function (request, _, privileged)
 	if not request.id then return bad_request("id is required"); end
-	if not visible_invite(request.id, privileged) then return no_invite(); end
+	local invite = visible_invite(request.id, privileged);
+	if not invite or used_up(request.id, invite) then
+		return refuse("cancel", "item-not-found", "no pending invite with this id");
+	end
 	if not invites.delete_account_invite(request.id) then
 		return refuse("wait", "internal-server-error", "could not revoke the invite");
 	end
+	invite.token = request.id;
+	history.closed(invite, "revoked");
 	return { status = "completed", info = "revoked" };
 end);
 
@@ -591,6 +637,41 @@ command("Show how an account came in", "account", account_lookup_form, function 
 		{ "source", arrival.source },
 	}) do
 		if f[2] then form:tag("field", { var = f[1], type = "text-single" }):text_tag("value", f[2]):up(); end
+	end
+	return { status = "completed", other = form };
+end);
+
+-- The registrations and resets through invites, in the order they happened, after a cursor this
+-- command gave (`after`), at most `max`: how invites-api counts accounts per key and sends events,
+-- catching up on whatever happened while it was away. A JID of invites_manage_jids reads only
+-- those through the service's invites.
+local feed_fields = { "cursor", "id", "jid", "at", "source", "reset" };
+command("Registrations through invites", "redemptions", nil, function (request, _, privileged)
+	local when, key;
+	if request.after then
+		when, key = request.after:match("^(%d+)%.([%w_%-]+)$");
+		if not when then return bad_request("after is not a cursor this command gave"); end
+	end
+	local list, err = history.feed(tonumber(when), key, request.max or default_page, function (record)
+		return privileged or made_by_service(record);
+	end);
+	if not list then
+		module:log("error", "Could not read the registration records: %s", err);
+		return refuse("wait", "internal-server-error", "could not read the registration records");
+	end
+	local form = st.stanza("x", { xmlns = "jabber:x:data", type = "result" }):text_tag("title", "Registrations");
+	form:tag("reported");
+	for _, name in ipairs(feed_fields) do form:tag("field", { var = name, type = "text-single" }):up(); end
+	form:up();
+	for _, entry in ipairs(list) do
+		local record = entry.record;
+		local values = { cursor = entry.cursor, id = record.token, jid = record.jid, at = ("%d"):format(entry.at),
+			source = record.source or "", reset = record.reset and "true" or "false" };
+		form:tag("item");
+		for _, name in ipairs(feed_fields) do
+			form:tag("field", { var = name }):text_tag("value", values[name]):up();
+		end
+		form:up();
 	end
 	return { status = "completed", other = form };
 end);
@@ -660,20 +741,27 @@ end, 10);
 module:hook("user-registered", function (event)
 	local invite = validated_invite(event);
 	if not invite then return; end
+	local finished = true;
 	if invite.reusable then
 		local uses = uses_of(invite.token) + 1;
 		if not uses_store:set(invite.token, { uses = uses }) then
 			module:log("error", "Could not count a use of a reusable invite (by %s)", event.username);
 		end
 		release_use(invite.token, event.username);
+		local max_uses = (invite.additional_data or {}).max_uses;
+		finished = max_uses ~= nil and uses >= max_uses;
 	end
 	record_redemption(invite, event.username, false);
+	if finished then history.closed(invite, "used"); end
 end);
 
 -- A password reset through an invite (in-band registration fires this, not user-registered).
 module:hook("user-password-reset", function (event)
 	local invite = validated_invite(event);
-	if invite then record_redemption(invite, event.username, true); end
+	if invite then
+		record_redemption(invite, event.username, true);
+		history.closed(invite, "used");
+	end
 end);
 
 local group_members = module:open_store("invites_manage_groups"); -- group id -> { username = true }

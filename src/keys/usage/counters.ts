@@ -11,6 +11,33 @@ export type CountResult = "counted" | "exhausted" | "missing";
 export interface Usage {
   readonly invitesIssued: number;
   readonly lastUsedAt?: string;
+  /** Accounts registered through its invites, as counted from the module's records. */
+  readonly accountsRegistered?: number;
+  readonly lastRegistrationAt?: string;
+}
+
+/**
+ * Registrations read from one host's records (mod_invites_manage's `redemptions` command), to be
+ * counted in one step with the cursor that says how far the records have been read.
+ */
+export interface RedemptionBatch {
+  readonly host: string;
+  /** The cursor the batch was read after; null: from the oldest record. */
+  readonly from: string | null;
+  /** The last record's cursor. */
+  readonly to: string;
+  /** Accounts registered through each key's invites, with the latest time (ISO 8601). */
+  readonly accounts: ReadonlyMap<string, { readonly count: number; readonly lastAt: string }>;
+  /** Every account registered in the batch, and every password reset. */
+  readonly registrations: number;
+  readonly resets: number;
+}
+
+/** What a host's records have counted so far, over the life of the store. */
+export interface RedemptionTotals {
+  readonly host: string;
+  readonly registrations: number;
+  readonly resets: number;
 }
 
 export interface UsageCounters {
@@ -27,4 +54,13 @@ export interface UsageCounters {
   release(id: string): Promise<void>;
   read(ids: readonly string[]): Promise<Map<string, Usage>>;
   remove(id: string): Promise<void>;
+  /** How far the host's records have been counted; null before the first batch. */
+  redemptionCursor(host: string): Promise<string | null>;
+  /**
+   * Counts the batch and moves the host's cursor to `to`, all or nothing, only if the cursor is
+   * still `from`; false when another process (instance) counted it first. Keys deleted since are
+   * not counted (nor brought back).
+   */
+  applyRedemptions(batch: RedemptionBatch): Promise<boolean>;
+  redemptionTotals(): Promise<RedemptionTotals[]>;
 }

@@ -1,13 +1,17 @@
-import type { CountResult, Usage, UsageCounters } from "./counters.js";
+import type { CountResult, RedemptionTotals, Usage, UsageCounters } from "./counters.js";
 
 /** The few commands used here, as node-redis offers them. */
 interface RedisClient {
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
   hGetAll(key: string): Promise<unknown>;
+  hGet(key: string, field: string): Promise<unknown>;
+  sMembers(key: string): Promise<unknown>;
   del(key: string): Promise<unknown>;
 }
 
 const counterKey = (id: string) => `invites-api:usage:${id}`;
+const cursorKey = (host: string) => `invites-api:redemptions:${host}`;
+const HOSTS = "invites-api:redemption-hosts";
 
 // Lua scripts run atomically in Redis: the check and the update cannot be split by another client.
 const RESET = `redis.call('DEL', KEYS[1])
@@ -26,6 +30,25 @@ redis.call('HSET', KEYS[1], 'lastUsedAt', ARGV[2])
 return 1`;
 const RELEASE = `local issued = tonumber(redis.call('HGET', KEYS[1], 'issued') or '0')
 if issued > 0 then redis.call('HINCRBY', KEYS[1], 'issued', -1) end
+return 1`;
+
+// KEYS: the host's cursor hash, the set of hosts, then each key's counter. ARGV: from ('' for
+// none), to, registrations, resets, then a count and a time per counter. Counters that are gone
+// (deleted keys) are not made again.
+const APPLY = `local cursor = redis.call('HGET', KEYS[1], 'cursor') or ''
+if cursor ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'cursor', ARGV[2])
+redis.call('HINCRBY', KEYS[1], 'registrations', ARGV[3])
+redis.call('HINCRBY', KEYS[1], 'resets', ARGV[4])
+redis.call('SADD', KEYS[2], KEYS[1])
+for i = 3, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    local at = ARGV[2 * i]
+    redis.call('HINCRBY', KEYS[i], 'accounts', ARGV[2 * i - 1])
+    local last = redis.call('HGET', KEYS[i], 'lastRegistrationAt')
+    if not last or last < at then redis.call('HSET', KEYS[i], 'lastRegistrationAt', at) end
+  end
+end
 return 1`;
 
 /** Counters as Redis hashes, each update one Lua script. */
@@ -55,12 +78,37 @@ export function redisCounters(client: RedisClient): UsageCounters {
         found.set(id, {
           invitesIssued: Number(hash.issued),
           ...(hash.lastUsedAt ? { lastUsedAt: hash.lastUsedAt } : {}),
+          accountsRegistered: Number(hash.accounts ?? 0),
+          ...(hash.lastRegistrationAt ? { lastRegistrationAt: hash.lastRegistrationAt } : {}),
         });
       });
       return found;
     },
     async remove(id) {
       await client.del(counterKey(id));
+    },
+    async redemptionCursor(host) {
+      const cursor = await client.hGet(cursorKey(host), "cursor");
+      return typeof cursor === "string" && cursor !== "" ? cursor : null;
+    },
+    async applyRedemptions(batch) {
+      const entries = [...batch.accounts];
+      const keys = [cursorKey(batch.host), HOSTS, ...entries.map(([id]) => counterKey(id))];
+      const args = [batch.from ?? "", batch.to, String(batch.registrations), String(batch.resets)];
+      for (const [, { count, lastAt }] of entries) args.push(String(count), lastAt);
+      return Number(await client.eval(APPLY, { keys, arguments: args })) === 1;
+    },
+    async redemptionTotals() {
+      const hosts = ((await client.sMembers(HOSTS)) as string[]) ?? [];
+      const hashes = await Promise.all(hosts.map((key) => client.hGetAll(key)));
+      return hosts.map((key, i): RedemptionTotals => {
+        const hash = (hashes[i] ?? {}) as Record<string, string>;
+        return {
+          host: key.slice("invites-api:redemptions:".length),
+          registrations: Number(hash.registrations ?? 0),
+          resets: Number(hash.resets ?? 0),
+        };
+      });
     },
   };
 }

@@ -1,0 +1,180 @@
+-- What became of each invite of the host, and of each registration through one: the two archives
+-- mod_invites_manage keeps beside mod_invites' own store, which forgets an invite once used.
+--
+-- invites_manage_history has one item per invite, keyed by its token, holding the invite as it was
+-- made. Its `with` is the invite's state: "open" while it may be used (`when` is then its expiry,
+-- so "expired" is an open item whose `when` has passed), "used" or "revoked" once closed (`when`
+-- is then the closing time). Listing one state is then one indexed query per page.
+--
+-- invites_manage_redemptions has one item per registration (or password reset) through an invite,
+-- with = token, in the order they happened: the feed invites-api reads with a cursor.
+--
+-- Items are stanzas holding JSON, because file storage keeps nothing else in an archive; items a
+-- SQL store kept as tables (before this) are read as they are.
+
+local st = require "util.stanza";
+local json = require "util.json";
+
+local history_days = module:get_option_number("invites_manage_history_days", 90);
+
+local xmlns = "xmpp:invites-api/mod_invites_manage#history";
+local invites_store = module:open_store("invites_manage_history", "archive");
+local redemptions = module:open_store("invites_manage_redemptions", "archive");
+
+-- Finds items after a cursor. A cursor naming no item is item-not-found: so SQL storage and
+-- 0.12's file storage say, while 13's file storage finds nothing at all; asked here for all three.
+local function find_after(store, query)
+	local found, err = store:find(nil, query);
+	if not (found and query.after) then return found, err; end
+	local first = { found() };
+	if first[1] == nil and not store:get(nil, query.after) then return nil, "item-not-found"; end
+	local done = first[1] == nil;
+	return function ()
+		if done then return nil; end
+		if first then
+			local item = first;
+			first = nil;
+			return table.unpack(item);
+		end
+		return found();
+	end;
+end
+
+local function pack(name, t) return st.stanza(name, { xmlns = xmlns }):text(json.encode(t)); end
+local function unpack_item(value)
+	if st.is_stanza(value) then return json.decode(value:get_text()); end
+	return type(value) == "table" and value or nil;
+end
+
+-- What is kept of an invite: what the commands show of it.
+local function snapshot(invite)
+	return pack("invite", {
+		token = invite.token, type = invite.type, jid = invite.jid, uri = invite.uri,
+		landing_page = invite.landing_page, inviter = invite.inviter, reusable = invite.reusable or nil,
+		created_at = invite.created_at, expires = invite.expires, additional_data = invite.additional_data,
+	});
+end
+
+local function warn_on_failure(what, ok, err)
+	if not ok then module:log("error", "Could not record %s: %s", what, err); end
+	return ok;
+end
+
+local history = {};
+
+-- An invite was made.
+function history.opened(invite)
+	warn_on_failure("a new invite", invites_store:append(nil, invite.token, snapshot(invite), invite.expires, "open"));
+end
+
+-- An invite was used up ("used") or revoked ("revoked"). An invite made before the history existed
+-- gets its item now.
+function history.closed(invite, state)
+	local now = os.time();
+	local value = invites_store:get(nil, invite.token);
+	local ok, err;
+	if value then ok, err = invites_store:set(nil, invite.token, value, now, state); end
+	if not ok then ok, err = invites_store:append(nil, invite.token, snapshot(invite), now, state); end
+	warn_on_failure("the end of an invite", ok, err);
+end
+
+-- The invite a token named, its state and the time of it (closing time, or expiry); nil when the
+-- history has no such invite. `pending` says whether mod_invites still has it as valid.
+function history.lookup(token, pending)
+	local value, when, with = invites_store:get(nil, token);
+	local invite = value and unpack_item(value);
+	if not invite then return nil; end
+	invite.token = token;
+	if with ~= "open" then return invite, with, when; end
+	if pending then return invite, "pending", when; end
+	-- Gone from mod_invites before its expiry, without a use seen here: deleted by someone else.
+	return invite, when <= os.time() and "expired" or "revoked", when;
+end
+
+-- Up to max + 1 invites in a state other than pending that `keep` accepts, after the token
+-- `after`, oldest first: { token, invite, state, at }. nil, "item-not-found" for a stale cursor.
+function history.page(state, after, max, keep)
+	local query = { with = state == "expired" and "open" or state, after = after, limit = max + 1 };
+	if state == "expired" then query["end"] = os.time(); end
+	local page = {};
+	while true do
+		local found, err = find_after(invites_store, query);
+		if not found then return nil, err; end
+		local seen, last = 0, nil;
+		for key, value, when in found do
+			seen, last = seen + 1, key;
+			local invite = unpack_item(value);
+			if invite then
+				invite.token = key;
+				if keep(invite) then
+					page[#page + 1] = { token = key, invite = invite, state = state, at = when };
+					if #page > max then return page; end
+				end
+			end
+		end
+		if seen < query.limit then return page; end
+		query.after = last;
+	end
+end
+
+-- A registration (or a reset, `reset` true) through an invite; returns the record.
+function history.redeemed(invite, username, reset, now)
+	local data = invite.additional_data or {};
+	local record = { token = invite.token, jid = username.."@"..module.host, reset = reset or nil,
+		created_by = data.created_by, source = data.source };
+	warn_on_failure("how "..username.." registered",
+		redemptions:append(nil, nil, pack("redemption", record), now, invite.token));
+	return record;
+end
+
+-- The first `max` registrations through an invite, oldest first: record, time.
+function history.redemptions_of(token, max)
+	local found = redemptions:find(nil, { with = token, limit = max });
+	local list = {};
+	for _, value, when in found or function () end do
+		local record = unpack_item(value);
+		if record then list[#list + 1] = { record = record, at = when }; end
+	end
+	return list;
+end
+
+-- Registrations after a cursor ("WHEN.KEY", or nil for the oldest kept), in the order they
+-- happened, that `keep` accepts: up to `max` of { cursor, record, at }. A cursor whose item was
+-- pruned restarts at its time: pruning removes whole seconds, so nothing after it is skipped.
+function history.feed(cursor_when, cursor_key, max, keep)
+	local query = { after = cursor_key, limit = max };
+	local list = {};
+	while true do
+		local found, err = find_after(redemptions, query);
+		if not found and err == "item-not-found" and query.after then
+			query.after, query.start = nil, cursor_when;
+			found, err = redemptions:find(nil, query);
+		end
+		if not found then return nil, err; end
+		local seen, last = 0, nil;
+		for key, value, when in found do
+			seen, last = seen + 1, key;
+			local record = unpack_item(value);
+			if record and keep(record) then
+				list[#list + 1] = { cursor = ("%d.%s"):format(when, key), record = record, at = when };
+				if #list >= max then return list; end
+			end
+		end
+		if seen < max then return list; end
+		query.after, query.start = last, nil;
+	end
+end
+
+-- Everything older than the window goes: registrations, closed invites, and invites that expired
+-- before it. At each registration, and hourly for a quiet host.
+function history.prune()
+	local cutoff = os.time() - history_days * 86400;
+	for _, store in ipairs({ redemptions, invites_store }) do
+		local ok, err = store:delete(nil, { ["end"] = cutoff });
+		if not ok then module:log("warn", "Could not prune %s: %s", store.store or "the history", err); end
+	end
+	return 3600;
+end
+module:add_timer(60, history.prune);
+
+return history;
