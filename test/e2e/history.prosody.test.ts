@@ -183,7 +183,7 @@ for (const storage of ["sql", "internal"] as const) {
         return res.body as InviteJson;
       };
       const usedShown = await shown(used.id);
-      assert.equal(usedShown.state, "used");
+      assert.deepEqual([usedShown.state, usedShown.uses], ["used", 1]);
       assert.equal(usedShown.note, "used");
       assert.ok(Math.abs((usedShown.closed_at ?? 0) - now()) < 60);
       assert.deepEqual(

@@ -259,8 +259,12 @@ describe("the OpenAPI document matches the running service's real answers", () =
     const revoked = await call(service.url, `/invites/${id}`, { method: "DELETE", key: keys.ok });
     assert.equal(revoked.status, 204, await revoked.clone().text());
     await check("/invites/{id}", "DELETE", revoked);
+    // A revoked invite is still shown (its state says so), but cannot be revoked again; an id that
+    // never named an invite is a 404 for both.
+    await check("/invites/{id}", "GET", await call(service.url, `/invites/${id}`, { key: keys.ok }));
     for (const method of ["GET", "DELETE"]) {
       await check("/invites/{id}", method, await call(service.url, `/invites/${id}`, { method, key: keys.ok }));
+      await check("/invites/{id}", method, await call(service.url, "/invites/NoSuchInvite0", { method, key: keys.ok }));
     }
 
     // GET /accounts/{jid}/invite: an account that came in through an invite of this key's host.

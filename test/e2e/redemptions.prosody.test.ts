@@ -194,6 +194,17 @@ describe("the registration records' window (invites_manage_history_days)", () =>
           (await call(`/invites/${group.id}`)).redemptions?.map((r) => r.jid),
           [`old@${HOST}`],
         );
+        // A single-use invite used now: in the history, until the window passes it.
+        const single = await call("/invites/account", {});
+        await registerWithInvite({
+          port: prosody.c2sPort,
+          domain: HOST,
+          token: single.id,
+          username: "single",
+          password: "single-password-1",
+        });
+        const usedIds = async () => ((await call("/invites?state=used")) as unknown as InviteJson[]).map((i) => i.id);
+        assert.deepEqual(await usedIds(), [single.id]);
         await new Promise((resolve) => setTimeout(resolve, 3_500));
         await register("new");
         const shown = await call(`/invites/${group.id}`);
@@ -203,6 +214,11 @@ describe("the registration records' window (invites_manage_history_days)", () =>
           "the older record is pruned",
         );
         assert.equal(shown.uses, 2, "uses are not records: both count");
+        assert.deepEqual(await usedIds(), [], "the used invite is pruned from the history");
+        const gone = await fetch(`${service.url}/invites/${single.id}`, {
+          headers: { Authorization: `Bearer ${manage}` },
+        });
+        assert.equal(gone.status, 404);
       },
     );
   });

@@ -69,8 +69,11 @@ const requests: fc.Arbitrary<Request> = fc.oneof(
     .record({ username: text, ttl }, { requiredKeys: ["username"] })
     .map((json) => ({ path: "/invites/reset", method: "POST", json })),
   fc
-    .tuple(queryValue, queryValue)
-    .map(([limit, after]) => ({ path: `/invites?limit=${limit}&after=${after}`, method: "GET" })),
+    .tuple(fc.oneof(fc.constantFrom("pending", "used", "expired", "revoked"), queryValue), queryValue, queryValue)
+    .map(([state, limit, after]) => ({ path: `/invites?state=${state}&limit=${limit}&after=${after}`, method: "GET" })),
+  fc
+    .tuple(fc.constantFrom("used", "expired", "revoked"), fc.stringMatching(/^[A-Za-z0-9_-]{1,40}$/))
+    .map(([state, after]) => ({ path: `/invites?state=${state}&after=${after}`, method: "GET" })),
   fc.tuple(queryValue, fc.constantFrom("GET", "DELETE")).map(([id, method]) => ({ path: `/invites/${id}`, method })),
   queryValue.map((jid) => ({ path: `/accounts/${jid}/invite`, method: "GET" })),
   fc

@@ -250,7 +250,8 @@ local function invite_values(token, invite, state, closed)
 	local data = invite.additional_data or {};
 	return {
 		state = state or "pending", closed = closed and ("%d"):format(closed);
-		uses = ("%d"):format(invite.reusable and uses_of(token) or 0);
+		-- A single-use invite has had its one use once it is used.
+		uses = ("%d"):format(invite.reusable and uses_of(token) or (state == "used" and 1 or 0));
 		["max-uses"] = data.max_uses and ("%d"):format(data.max_uses);
 		id = token, type = invite.type, jid = invite.jid, uri = invite.uri;
 		reusable = invite.reusable and "true" or "false";
