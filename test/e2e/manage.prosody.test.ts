@@ -133,7 +133,11 @@ describe("least privilege and the /invites resource, through real registrations"
     assert.equal((await call(`/invites/${invite.id}`, { method: "DELETE" })).status, 204);
     assert.equal(await inviteIsValid(invite.landing_page ?? "", prosody.httpPort), false);
     await assert.rejects(register(invite.id, "revoked"), RegistrationError);
-    assert.equal((await call(`/invites/${invite.id}`)).status, 404);
+    // Still shown, from the history, as revoked; no longer revocable.
+    const shown = await call(`/invites/${invite.id}`);
+    assert.equal(shown.status, 200);
+    assert.equal(((await shown.json()) as { state: string }).state, "revoked");
+    assert.equal((await call(`/invites/${invite.id}`, { method: "DELETE" })).status, 404);
   });
 
   it("a ttl is honoured: valid until it runs out, expired after, on both APIs", async () => {
