@@ -14,6 +14,8 @@ import { cachedCommands } from "./xmpp/adhoc.js";
 import { createInviteIssuer } from "./xmpp/inviteIssuer.js";
 import { createInviteManager, REDEEMED_NUDGE } from "./xmpp/inviteManager.js";
 import { startRedemptionSync } from "./redemptions/redemptionSync.js";
+import { startDeliverer } from "./webhooks/deliverer.js";
+import { createEventSink } from "./webhooks/sink.js";
 
 export interface Service {
   /** http://HOST:PORT the API listens on (the real port when HTTP_PORT=0). */
@@ -36,7 +38,16 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
   const metrics = createMetrics({
     xmppOnline: () => connection.status().online,
     redemptionTotals: () => backend.usage.redemptionTotals(),
+    webhookBacklog: () => backend.webhooks.backlog(),
   });
+  const deliverer = startDeliverer({
+    store: backend.webhooks,
+    log,
+    counted: (outcome) => metrics.webhookDelivery(outcome),
+    ...config.webhooks,
+    concurrency: 8,
+  });
+  const events = createEventSink({ store: backend.webhooks, log, queued: () => deliverer.wake() });
   const adhoc = { request: connection.request, componentJid: connection.jid, timeoutMs: config.inviteTimeoutMs };
   const commands = cachedCommands(adhoc);
   const manager = createInviteManager(adhoc, commands);
@@ -50,7 +61,11 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
   const redemptions = startRedemptionSync({
     manager,
     usage: backend.usage,
-    hosts: () => keys.hosts(),
+    subscriptions: (host) => backend.webhooks.listSubscriptions(host),
+    queued: () => deliverer.wake(),
+    hosts: async () => [
+      ...new Set([...(await keys.hosts()), ...(await backend.webhooks.listSubscriptions()).map((s) => s.host)]),
+    ],
     online: () => connection.status().online,
     intervalMs: config.redemptionSyncMs,
     log,
@@ -73,6 +88,7 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
     log,
     xmppStatus: connection.status,
     trustedProxies: config.trustedProxies,
+    events,
   });
   const server: Server = app.listen(config.http.port, config.http.host);
   // Node drops a CONNECT request silently when nobody listens for it; answer it like any odd method.
@@ -83,6 +99,7 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
     await once(server, "listening");
   } catch (err) {
     await redemptions.stop();
+    await deliverer.stop();
     await connection.stop();
     await backend.close().catch(() => undefined);
     throw err;
@@ -118,6 +135,7 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
         server.closeAllConnections();
       }
       await redemptions.stop();
+      await deliverer.stop();
       await connection.stop();
       await keys.flush();
       await backend.close().catch(() => undefined);

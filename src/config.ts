@@ -68,6 +68,17 @@ const serviceSchema = storeSchema.extend({
   // How often the service reads each host's registration records (accounts per key, the redeemed
   // metric) when Prosody does not tell it of a new one first (mod_invites_manage does, at once).
   REDEMPTION_SYNC_MS: intFromEnv(1_000, 86_400_000).default(60_000),
+  // Webhooks: how long one delivery may take; the first retry's delay (doubling, with jitter, up
+  // to the maximum); how long after its event a delivery is retried before it is dropped; how long
+  // a delivery taken by an instance stays its own (then another may send it: it must exceed the
+  // timeout); how often the outbox is looked at; one warning per failing subscription per interval.
+  WEBHOOK_TIMEOUT_MS: intFromEnv(100, 120_000).default(10_000),
+  WEBHOOK_RETRY_MIN_MS: intFromEnv(10, 3_600_000).default(5_000),
+  WEBHOOK_RETRY_MAX_MS: intFromEnv(10, 86_400_000).default(3_600_000),
+  WEBHOOK_RETRY_HOURS: intFromEnv(24, 24 * 30).default(24),
+  WEBHOOK_LEASE_MS: intFromEnv(200, 3_600_000).default(60_000),
+  WEBHOOK_POLL_MS: intFromEnv(50, 600_000).default(1_000),
+  WEBHOOK_WARN_INTERVAL_MS: intFromEnv(1_000, 86_400_000).default(900_000),
   // On SIGTERM/SIGINT: /ready turns 503 and answers say `Connection: close` at once; the listener
   // stays open this long more, so that a load balancer stops sending first.
   SHUTDOWN_GRACE_MS: intFromEnv(0, 600_000).default(2_000),
@@ -90,6 +101,14 @@ export interface ServiceConfig extends StoreConfig {
   readonly shutdownGraceMs: number;
   readonly shutdownTimeoutMs: number;
   readonly redemptionSyncMs: number;
+  readonly webhooks: {
+    readonly timeoutMs: number;
+    readonly retry: { readonly minMs: number; readonly maxMs: number };
+    readonly windowMs: number;
+    readonly leaseMs: number;
+    readonly pollMs: number;
+    readonly warnEveryMs: number;
+  };
   readonly defaultKeyRate: Rate | undefined;
   readonly authFailureLimit: Rate | undefined;
   readonly manageRate: Rate | undefined;
@@ -124,6 +143,12 @@ export function loadServiceConfig(env: Env): ServiceConfig {
   if (raw.RECONNECT_MAX_MS < raw.RECONNECT_MIN_MS) {
     throw new ConfigError("invalid configuration: RECONNECT_MAX_MS must be at least RECONNECT_MIN_MS");
   }
+  if (raw.WEBHOOK_RETRY_MAX_MS < raw.WEBHOOK_RETRY_MIN_MS) {
+    throw new ConfigError("invalid configuration: WEBHOOK_RETRY_MAX_MS must be at least WEBHOOK_RETRY_MIN_MS");
+  }
+  if (raw.WEBHOOK_LEASE_MS <= raw.WEBHOOK_TIMEOUT_MS) {
+    throw new ConfigError("invalid configuration: WEBHOOK_LEASE_MS must be longer than WEBHOOK_TIMEOUT_MS");
+  }
   return Object.freeze({
     keyStore: raw.KEY_STORE,
     logLevel: raw.LOG_LEVEL,
@@ -138,6 +163,14 @@ export function loadServiceConfig(env: Env): ServiceConfig {
     shutdownGraceMs: raw.SHUTDOWN_GRACE_MS,
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
     redemptionSyncMs: raw.REDEMPTION_SYNC_MS,
+    webhooks: Object.freeze({
+      timeoutMs: raw.WEBHOOK_TIMEOUT_MS,
+      retry: Object.freeze({ minMs: raw.WEBHOOK_RETRY_MIN_MS, maxMs: raw.WEBHOOK_RETRY_MAX_MS }),
+      windowMs: raw.WEBHOOK_RETRY_HOURS * 3_600_000,
+      leaseMs: raw.WEBHOOK_LEASE_MS,
+      pollMs: raw.WEBHOOK_POLL_MS,
+      warnEveryMs: raw.WEBHOOK_WARN_INTERVAL_MS,
+    }),
     defaultKeyRate: raw.DEFAULT_KEY_RATE === "off" ? undefined : parseRate(raw.DEFAULT_KEY_RATE),
     authFailureLimit: raw.AUTH_FAILURE_LIMIT === "off" ? undefined : parseRate(raw.AUTH_FAILURE_LIMIT),
     manageRate: raw.MANAGE_RATE === "off" ? undefined : parseRate(raw.MANAGE_RATE),

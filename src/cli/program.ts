@@ -2,6 +2,8 @@ import { Command, InvalidArgumentError } from "commander";
 import { MAX_COUNT, parseDuration, parseRate } from "../keys/durations.js";
 import { HTTP_METHODS, KEY_SCOPES, type HttpMethod, type KeyScope, type Rate } from "../keys/keyStore.js";
 import { createKey, deleteKey, listKeys, showKey, withKeyStore, type Output } from "./keyCommands.js";
+import { addWebhook, deleteWebhook, listWebhooks, showWebhook } from "./webhookCommands.js";
+import { WEBHOOK_EVENTS, type WebhookEvent } from "../webhooks/webhookStore.js";
 
 type Env = Record<string, string | undefined>;
 
@@ -57,6 +59,15 @@ function count(value: string): number {
     throw new InvalidArgumentError(`expected a whole number from 1 to ${MAX_COUNT}`);
   }
   return Number(value);
+}
+
+function events(value: string): WebhookEvent[] {
+  const list = value.split(",").map((e) => e.trim());
+  const allowed = (e: string): e is WebhookEvent => (WEBHOOK_EVENTS as readonly string[]).includes(e);
+  if (list.length === 0 || !list.every(allowed)) {
+    throw new InvalidArgumentError(`expected a comma-separated list of ${WEBHOOK_EVENTS.join(", ")}`);
+  }
+  return [...new Set(list)];
 }
 
 const MAX_NAME_LENGTH = 200;
@@ -166,6 +177,46 @@ export function buildProgram(deps: ProgramDeps): Command {
     .argument("<host>", "the VirtualHost", host)
     .argument("<id>", "the key id (the part before the slash; put -- before an id that begins with -)")
     .action((h: string, id: string) => withKeyStore(deps.env, (keys) => deleteKey(keys, deps.io, h, id)));
+
+  const webhook = program
+    .command("webhook")
+    .description("signed webhooks of a host's invite events (README, Webhooks)");
+  webhook
+    .command("add")
+    .description("subscribe URL to HOST's events; prints the signing secret once, on the last line")
+    .argument("<host>", "the VirtualHost", host)
+    .argument("<url>", "where events are POSTed: https://… (http:// with --allow-http)")
+    .option("--events <list>", `the events to send (default: all): ${WEBHOOK_EVENTS.join(", ")}`, events)
+    .option("--allow-http", "allow a plain http:// URL")
+    .option("--allow-private", "allow a URL that leads to loopback, link-local or private addresses")
+    .action((h: string, url: string, opts: { events?: WebhookEvent[]; allowHttp?: boolean; allowPrivate?: boolean }) =>
+      addWebhook(deps.env, deps.io, h, url, {
+        events: opts.events ?? [...WEBHOOK_EVENTS],
+        allowHttp: opts.allowHttp ?? false,
+        allowPrivate: opts.allowPrivate ?? false,
+      }),
+    );
+  webhook
+    .command("list")
+    .description("HOST's webhooks, one line each: id, url, events, last success, last failure, backlog")
+    .argument("<host>", "the VirtualHost", host)
+    .option("--json", "every field (never the secret), as JSON")
+    .action((h: string, opts: { json?: boolean }) => listWebhooks(deps.env, deps.io, h, opts.json ?? false));
+  webhook
+    .command("show")
+    .description("every field of one webhook (never its secret), with its deliveries' state")
+    .argument("<host>", "the VirtualHost", host)
+    .argument("<id>", "the webhook id")
+    .option("--json", "as JSON")
+    .action((h: string, id: string, opts: { json?: boolean }) =>
+      showWebhook(deps.env, deps.io, h, id, opts.json ?? false),
+    );
+  webhook
+    .command("delete")
+    .description("delete a webhook and the deliveries still waiting for it")
+    .argument("<host>", "the VirtualHost", host)
+    .argument("<id>", "the webhook id")
+    .action((h: string, id: string) => deleteWebhook(deps.env, deps.io, h, id));
 
   program
     .command("serve")

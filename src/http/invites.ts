@@ -4,6 +4,7 @@ import { assertPower } from "../keys/powers.js";
 import { sourceOfKey } from "../xmpp/inviteManager.js";
 import type { KeyInfo, KeyStore } from "../keys/keyStore.js";
 import type { Logger } from "../log.js";
+import type { EventSink } from "../webhooks/sink.js";
 import type { InviteIssuer } from "../xmpp/inviteIssuer.js";
 import { boundedTtl, countedInvite } from "./inviteQuota.js";
 import { wantsJson } from "./negotiation.js";
@@ -42,7 +43,13 @@ function inviteRequest(ctx: Context, apiKey: KeyInfo): InviteRequest {
  * 201 with the invite link in Location and an empty body; with any `redirect` parameter, 303 to it
  * (handy in a bookmark), as mod_invites_api answers; JSON when asked for.
  */
-export function issueInvite(opts: { issuer: InviteIssuer; keys: KeyStore; log: Logger; now: () => Date }) {
+export function issueInvite(opts: {
+  issuer: InviteIssuer;
+  keys: KeyStore;
+  log: Logger;
+  now: () => Date;
+  events?: EventSink;
+}) {
   return async function issueInvite(ctx: Context): Promise<void> {
     const { apiKey } = ctx.state as ApiKeyState;
     const request = inviteRequest(ctx, apiKey);
@@ -59,6 +66,20 @@ export function issueInvite(opts: { issuer: InviteIssuer; keys: KeyStore; log: L
       { audit: "invite", type: request.type, keyId: apiKey.id, host: apiKey.host, expires: invite.expires, ...account },
       "invite issued",
     );
+    // The invite's id is its token, the preauth of its xmpp: URI.
+    const id = /[?;&]preauth=([A-Za-z0-9_-]+)/.exec(invite.uri)?.[1];
+    if (id) {
+      await opts.events?.emit("invite.created", {
+        host: apiKey.host,
+        invite: id,
+        key: apiKey.id,
+        kind: request.type,
+        jid: request.type === "reset" ? `${request.username}@${apiKey.host}` : apiKey.host,
+        reusable: false,
+        max_uses: null,
+        expires: Math.floor(Date.parse(invite.expires) / 1_000),
+      });
+    }
     ctx.set("Location", invite.url);
     ctx.status = ctx.query.redirect !== undefined ? 303 : 201;
     if (wantsJson(ctx)) ctx.body = { url: invite.url, uri: invite.uri, expires: invite.expires };

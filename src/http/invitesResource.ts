@@ -4,6 +4,7 @@ import { AppError } from "../errors.js";
 import { assertPower } from "../keys/powers.js";
 import type { KeyInfo, KeyStore } from "../keys/keyStore.js";
 import type { Logger } from "../log.js";
+import type { EventSink } from "../webhooks/sink.js";
 import {
   INVITE_STATES,
   keyOfSource,
@@ -129,6 +130,8 @@ export interface ResourceDeps {
   readonly keys: KeyStore;
   readonly log: Logger;
   readonly now: () => Date;
+  /** Webhook events of what the routes do (created, revoked); none in unit tests. */
+  readonly events?: EventSink;
 }
 
 function issue(kind: Kind, ctx: Context, deps: ResourceDeps, apiKey: KeyInfo): Promise<ManagedInvite> {
@@ -167,6 +170,16 @@ export function createInvite(kind: Kind, deps: ResourceDeps) {
       { audit: "invite", type: kind, keyId: apiKey.id, host: apiKey.host, expires: invite.expires, ...account },
       "invite issued",
     );
+    await deps.events?.emit("invite.created", {
+      host: apiKey.host,
+      invite: invite.id,
+      key: apiKey.id,
+      kind,
+      jid: invite.jid,
+      reusable: invite.reusable,
+      max_uses: invite.maxUses ?? null,
+      expires: invite.expires,
+    });
     ctx.status = 201;
     ctx.set("Location", `/invites/${invite.id}`);
     ctx.body = inviteJson(invite);
@@ -241,7 +254,14 @@ export function revokeInvite(deps: ResourceDeps) {
   return async function revokeInvite(ctx: Context): Promise<void> {
     const { apiKey } = ctx.state as ApiKeyState;
     assertPower(apiKey, "revoke");
-    await deps.manager.revoke(apiKey.host, inviteId(ctx));
+    const id = inviteId(ctx);
+    const revoked = await deps.manager.revoke(apiKey.host, id);
+    await deps.events?.emit("invite.revoked", {
+      host: apiKey.host,
+      invite: id,
+      key: keyOfSource(revoked?.source),
+      revoked_by: apiKey.id,
+    });
     // The audit line names the key, never the invite's token.
     deps.log.info({ audit: "revoke", keyId: apiKey.id, host: apiKey.host }, "invite revoked");
     ctx.status = 204;

@@ -17,6 +17,7 @@ import { countError, requestMetrics } from "./requestMetrics.js";
 import { closeWhenStopping, health, readiness } from "./health.js";
 import { errorResponses } from "./errors.js";
 import { issueInvite } from "./invites.js";
+import type { EventSink } from "../webhooks/sink.js";
 import { accountInvite, createInvite, listInvites, revokeInvite, showInvite } from "./invitesResource.js";
 import { keyPolicy } from "./keyPolicy.js";
 import { requireApiKey } from "./requireApiKey.js";
@@ -37,6 +38,8 @@ export interface HttpDeps {
   readonly stopping?: () => boolean;
   /** false: no key gate in front of Koa (tests compare both ways' answers). */
   readonly gate?: boolean;
+  /** Webhook events of invites made and revoked here. */
+  readonly events?: EventSink;
 }
 
 function onlyMethods(allow: string) {
@@ -70,14 +73,26 @@ export function createHttpApp(deps: HttpDeps): Koa {
   const invite = [
     authenticated,
     keyPolicy({ limits: deps.limits, now }),
-    issueInvite({ issuer: deps.issuer, keys: deps.keys, log: lines, now }),
+    issueInvite({
+      issuer: deps.issuer,
+      keys: deps.keys,
+      log: lines,
+      now,
+      ...(deps.events ? { events: deps.events } : {}),
+    }),
   ];
   router.get("/invites_api", ...invite);
   router.post("/invites_api", ...invite);
 
   // The /invites resource (mod_http_admin_api's shape). Its methods are fixed by the route, so a
   // key's --methods do not apply; its scope does (listing and revoking need "manage").
-  const resource = { manager: deps.manager, keys: deps.keys, log: lines, now };
+  const resource = {
+    manager: deps.manager,
+    keys: deps.keys,
+    log: lines,
+    now,
+    ...(deps.events ? { events: deps.events } : {}),
+  };
   const json = bodyParser({ enableTypes: ["json"], jsonLimit: "16kb", encoding: "utf-8" });
   const creating = keyPolicy({ limits: deps.limits, now, methods: false });
   const managing = keyPolicy({ limits: deps.limits, now, methods: false, invites: false });

@@ -8,6 +8,8 @@ import { storeKind } from "./storeUrl.js";
 import type { UsageCounters } from "./usage/counters.js";
 import { SqliteStore } from "./sqliteStore.js";
 import { sqliteCounters } from "./usage/sqliteCounters.js";
+import { sqliteWebhooks } from "../webhooks/stores/sqliteWebhooks.js";
+import type { WebhookStore } from "../webhooks/webhookStore.js";
 import { walStamp, type ChangeStamp } from "./walStamp.js";
 
 // How long a statement waits for another process's write (the CLI's) before it fails.
@@ -23,6 +25,8 @@ export const NAMESPACE = "invites-api";
 export interface KeyBackend {
   readonly keyv: Keyv;
   readonly usage: UsageCounters;
+  /** Webhook subscriptions and their outbox (webhooks/). */
+  readonly webhooks: WebhookStore;
   readonly limiters: LimiterFactory;
   /**
    * Tells of every commit, from any process, where the store can (SQLite): key lookups are then
@@ -114,9 +118,11 @@ function openSqlite(keyStore: string, { log }: BackendOptions): KeyBackend {
     commit: () => store.commitNothing(),
     log: (reason) => log?.info({ reason }, "key lookups not cached"),
   });
+  const webhooks = sqliteWebhooks(store.db);
   return {
     keyv,
-    usage: sqliteCounters(store.db),
+    usage: sqliteCounters(store.db, webhooks.enqueueNow),
+    webhooks,
     limiters: memoryLimiters,
     changes,
     init: async () => {},

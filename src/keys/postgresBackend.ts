@@ -4,6 +4,7 @@ import pg from "pg";
 import { RateLimiterPostgres } from "rate-limiter-flexible";
 import { NAMESPACE, quiet, type KeyBackend } from "./openStore.js";
 import { POSTGRES_USAGE_SCHEMA, postgresCounters } from "./usage/postgresCounters.js";
+import { POSTGRES_WEBHOOK_SCHEMA, postgresWebhooks } from "../webhooks/stores/postgresWebhooks.js";
 
 const LIMITS_TABLE = "invites_api_rate_limits";
 // Any fixed number: every instance takes the same advisory lock while it creates the tables.
@@ -15,6 +16,7 @@ const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS public.keyv (key VARCHAR(255) PRIMARY KEY, value TEXT)`,
   `CREATE TABLE IF NOT EXISTS ${LIMITS_TABLE} (key varchar(255) PRIMARY KEY, points integer NOT NULL DEFAULT 0, expire bigint)`,
   ...POSTGRES_USAGE_SCHEMA,
+  ...POSTGRES_WEBHOOK_SCHEMA,
 ];
 
 // COMPAT: @keyv/postgres keeps its pg pool to itself and listens for none of its errors. A pool
@@ -68,6 +70,7 @@ export async function openPostgres(url: string): Promise<KeyBackend> {
   return {
     keyv,
     usage: postgresCounters(pool),
+    webhooks: postgresWebhooks(pool),
     limiters: (rate, keyPrefix) =>
       new RateLimiterPostgres({
         storeClient: pool,

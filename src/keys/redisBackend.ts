@@ -3,6 +3,7 @@ import KeyvRedis, { createClient } from "@keyv/redis";
 import { RateLimiterRedis } from "rate-limiter-flexible";
 import { NAMESPACE, quiet, type KeyBackend } from "./openStore.js";
 import { redisCounters } from "./usage/redisCounters.js";
+import { redisWebhooks } from "../webhooks/stores/redisWebhooks.js";
 
 /** Keys, usage and rate-limit counts in Redis, shared by every instance that points at it. */
 export function openRedis(url: string): KeyBackend {
@@ -14,6 +15,7 @@ export function openRedis(url: string): KeyBackend {
   return {
     keyv,
     usage: redisCounters(client),
+    webhooks: redisWebhooks(client),
     limiters: (rate, keyPrefix) =>
       new RateLimiterRedis({
         storeClient: client,

@@ -8,12 +8,15 @@ export interface Metrics {
   authFailure(reason: string): void;
   rateLimited(kind: "key" | "address"): void;
   adhocDuration(outcome: string, seconds: number): void;
+  webhookDelivery(outcome: "delivered" | "failed" | "dropped"): void;
 }
 
 export interface MetricSources {
   readonly xmppOnline: () => boolean;
   /** Counted from Prosody's registration records (redemptions/): right after a restart of either side. */
   readonly redemptionTotals?: () => Promise<ReadonlyArray<{ host: string; registrations: number; resets: number }>>;
+  /** The webhook outbox: deliveries waiting, and when the oldest one's event happened (ms). */
+  readonly webhookBacklog?: () => Promise<{ count: number; oldestAt?: number }>;
 }
 
 export function createMetrics(opts: MetricSources): Metrics {
@@ -68,6 +71,32 @@ export function createMetrics(opts: MetricSources): Metrics {
       }
     },
   });
+  const deliveries = new Counter({
+    name: "invites_api_webhook_deliveries_total",
+    help: "Webhook delivery attempts, by outcome: delivered (2xx), failed (retried), dropped (retried for the whole window)",
+    labelNames: ["outcome"],
+    registers: [registry],
+  });
+  for (const outcome of ["delivered", "failed", "dropped"]) deliveries.inc({ outcome }, 0);
+  const backlog = async () => (opts.webhookBacklog ? opts.webhookBacklog().catch(() => undefined) : undefined);
+  new Gauge({
+    name: "invites_api_webhook_backlog",
+    help: "Webhook deliveries waiting in the outbox (every instance's)",
+    registers: [registry],
+    async collect() {
+      const found = await backlog();
+      if (found) this.set(found.count);
+    },
+  });
+  new Gauge({
+    name: "invites_api_webhook_oldest_pending_seconds",
+    help: "Age of the oldest undelivered webhook event (0 when none waits)",
+    registers: [registry],
+    async collect() {
+      const found = await backlog();
+      if (found) this.set(found.oldestAt === undefined ? 0 : Math.max(0, (Date.now() - found.oldestAt) / 1_000));
+    },
+  });
   const adhoc = new Histogram({
     name: "invites_api_adhoc_duration_seconds",
     help: "Time of the ad-hoc create-account call to Prosody, by outcome",
@@ -95,5 +124,6 @@ export function createMetrics(opts: MetricSources): Metrics {
     authFailure: (reason) => authFailures.inc({ reason }),
     rateLimited: (kind) => rateLimited.inc({ kind }),
     adhocDuration: (outcome, seconds) => adhoc.observe({ outcome }, seconds),
+    webhookDelivery: (outcome) => deliveries.inc({ outcome }),
   };
 }

@@ -2,6 +2,7 @@ import type { UsageCounters } from "../keys/usage/counters.js";
 import type { Logger } from "../log.js";
 import type { InviteManager } from "../xmpp/inviteManager.js";
 import { tally } from "./tally.js";
+import type { Subscription } from "../webhooks/webhookStore.js";
 
 /** Records read per command: one stanza of ~200 small items. */
 export const FEED_PAGE = 200;
@@ -11,6 +12,10 @@ const MAX_PAGES_PER_PASS = 500;
 export interface RedemptionSyncOptions {
   readonly manager: Pick<InviteManager, "available" | "redemptions">;
   readonly usage: Pick<UsageCounters, "redemptionCursor" | "applyRedemptions">;
+  /** The host's webhook subscriptions: each record becomes a delivery for those that take it. */
+  readonly subscriptions?: (host: string) => Promise<readonly Subscription[]>;
+  /** Told when a page queued webhook deliveries. */
+  readonly queued?: () => void;
   /** The hosts to read: those with keys. */
   readonly hosts: () => Promise<string[]>;
   readonly online: () => boolean;
@@ -45,8 +50,9 @@ export function startRedemptionSync(opts: RedemptionSyncOptions): RedemptionSync
       const from = await usage.redemptionCursor(host);
       const records = await manager.redemptions(host, { ...(from ? { after: from } : {}), max: FEED_PAGE });
       if (records.length === 0) return;
+      const batch = tally(host, from, records, (await opts.subscriptions?.(host)) ?? []);
       // false: another instance counted this page first; read on from where it left the cursor.
-      await usage.applyRedemptions(tally(host, from, records));
+      if ((await usage.applyRedemptions(batch)) && batch.deliveries.length > 0) opts.queued?.();
       if (records.length < FEED_PAGE) return;
     }
   }

@@ -1,14 +1,32 @@
 import type { RedemptionBatch } from "../keys/usage/counters.js";
+import { deliveriesFor } from "../webhooks/events.js";
+import type { Delivery, Subscription } from "../webhooks/webhookStore.js";
 import { keyOfSource, type RedemptionRecord } from "../xmpp/inviteManager.js";
 
-/** One page of a host's records as a batch to count: accounts per key, registrations, resets. */
-export function tally(host: string, from: string | null, records: readonly RedemptionRecord[]): RedemptionBatch {
+/**
+ * One page of a host's records as a batch to count: accounts per key, registrations, resets, and
+ * an invite.redeemed (or reset.redeemed) delivery per record for each subscription that takes it.
+ */
+export function tally(
+  host: string,
+  from: string | null,
+  records: readonly RedemptionRecord[],
+  subscriptions: readonly Subscription[] = [],
+): RedemptionBatch {
   const last = records.at(-1);
   if (!last) throw new Error("tally needs at least one record");
   const accounts = new Map<string, { count: number; lastAt: string }>();
   let registrations = 0;
   let resets = 0;
+  const deliveries: Delivery[] = [];
   for (const record of records) {
+    const data = { host, invite: record.id, key: keyOfSource(record.source), jid: record.jid, at: record.at };
+    const body = {
+      type: record.reset ? "reset.redeemed" : "invite.redeemed",
+      timestamp: new Date(record.at * 1_000).toISOString(),
+      data,
+    } as const;
+    deliveries.push(...deliveriesFor(subscriptions, `${host}\n${record.cursor}`, body, record.at * 1_000));
     if (record.reset) {
       resets += 1;
       continue;
@@ -20,5 +38,5 @@ export function tally(host: string, from: string | null, records: readonly Redem
     const seen = accounts.get(key);
     accounts.set(key, { count: (seen?.count ?? 0) + 1, lastAt: seen && seen.lastAt > at ? seen.lastAt : at });
   }
-  return { host, from, to: last.cursor, accounts, registrations, resets };
+  return { host, from, to: last.cursor, accounts, registrations, resets, deliveries };
 }

@@ -112,7 +112,8 @@ export interface InviteManager {
   /** One page of the pending invites the component may see, oldest first; `next` when there are more. */
   list(host: string, page: PageRequest): Promise<InvitePage>;
   show(host: string, id: string): Promise<ManagedInvite>;
-  revoke(host: string, id: string): Promise<void>;
+  /** The invite as it was (absent from an older module, which answers without it). */
+  revoke(host: string, id: string): Promise<ManagedInvite | undefined>;
   /** Which invite let `username` in; `invite_not_found` without a record the component may see. */
   account(host: string, username: string): Promise<Arrival>;
   /** Up to `max` records after the cursor, oldest first: those of the service's invites. */
@@ -252,7 +253,10 @@ export function createInviteManager(ctx: AdhocContext, commands: HostCommands): 
     },
     show: (host, id) => notFoundAs(noInvite(host), () => created(host, run(host, MANAGE_NODES.show, { id }))),
     revoke: (host, id) =>
-      notFoundAs(noPendingInvite(host), async () => void (await run(host, MANAGE_NODES.revoke, { id }))),
+      notFoundAs(noPendingInvite(host), async () => {
+        const values = readFormValues(await run(host, MANAGE_NODES.revoke, { id }));
+        return values ? inviteFrom(values, host) : undefined;
+      }),
     account: (host, username) =>
       notFoundAs(
         () => new AppError("invite_not_found", `no record of an invite for ${username} on ${host}`),

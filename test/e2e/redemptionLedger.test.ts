@@ -121,6 +121,7 @@ interface Ids {
 function raceBatch(host: string, prefix: string, ids: Ids, round: number): RedemptionBatch {
   return {
     host,
+    deliveries: [],
     from: round === 0 ? null : `${prefix}${round}`,
     to: `${prefix}${round + 1}`,
     accounts: new Map([
@@ -218,6 +219,7 @@ for (const kind of kinds) {
       await a.usage.reset(other, { invitesIssued: 0 });
       const batch = (from: string | null, to: string, count: number, lastAt: string): RedemptionBatch => ({
         host,
+        deliveries: [],
         from,
         to,
         accounts: new Map([
@@ -298,6 +300,7 @@ for (const kind of kinds) {
         const url = await legacy(store!, id);
         const batch = (from: string | null, to: string, lastAt: string): RedemptionBatch => ({
           host,
+          deliveries: [],
           from,
           to,
           accounts: new Map([[id, { count: 2, lastAt }]]),

@@ -76,8 +76,9 @@ export function fakeManager(opts: { loaded?: boolean; now?: () => number } = {})
     redemptions: async (host, page) => (calls.push({ op: "redemptions", host, args: page }), []),
     revoke: async (host, id) => {
       calls.push({ op: "revoke", host });
-      find(host, id);
+      const invite = find(host, id);
       invites.delete(id);
+      return { ...invite, state: "revoked" as const };
     },
   };
   return { manager, calls, state };

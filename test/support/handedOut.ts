@@ -23,9 +23,13 @@ export function recordSecret(secret: string): void {
   append("handed-out.txt", `${secret}\n`);
 }
 
-/** Every key secret in the output of the CLI's `create`. */
+// A webhook's signing secret, as `webhook add` prints it (Standard Webhooks' whsec_ form).
+const WEBHOOK_SECRET = /^whsec_([A-Za-z0-9+/=]{40,})$/gm;
+
+/** Every key secret in the output of the CLI's `create`, every signing secret of `webhook add`. */
 export function recordKeysIn(stdout: string): void {
   for (const match of stdout.matchAll(KEY)) recordSecret(match[1] ?? "");
+  for (const match of stdout.matchAll(WEBHOOK_SECRET)) recordSecret(match[1] ?? "");
 }
 
 /** Every invite token in a link, a URI or an invite's JSON. */

@@ -618,7 +618,8 @@ command("Revoke an invite", "revoke", revoke_form, function (request, _, privile
 	end
 	invite.token = request.id;
 	history.closed(invite, "revoked");
-	return { status = "completed", info = "revoked" };
+	-- The invite as it was, so that the caller can say whose invite it revoked.
+	return invite_result(request.id, invite, "revoked", os.time());
 end);
 
 -- Which invite let an account in, when, and who made it. A JID of invites_manage_jids sees it only

@@ -1,3 +1,5 @@
+import type { Delivery } from "../../webhooks/webhookStore.js";
+
 /**
  * A key's usage (invites issued, last use) is kept apart from its record, in each store's own
  * atomic operations, so that counting never writes the record back: a `delete` from the CLI or
@@ -31,6 +33,8 @@ export interface RedemptionBatch {
   /** Every account registered in the batch, and every password reset. */
   readonly registrations: number;
   readonly resets: number;
+  /** Webhook deliveries of these records, queued in the same step (none without subscriptions). */
+  readonly deliveries: readonly Delivery[];
 }
 
 /** What a host's records have counted so far, over the life of the store. */

@@ -1,7 +1,7 @@
-import type { CountResult, RedemptionTotals, Usage, UsageCounters } from "./counters.js";
+import type { CountResult, RedemptionBatch, RedemptionTotals, Usage, UsageCounters } from "./counters.js";
 
 /** Counters in this process's memory, for a keyv kept in memory (unit tests, one process). */
-export function memoryCounters(): UsageCounters {
+export function memoryCounters(enqueue?: (deliveries: RedemptionBatch["deliveries"]) => Promise<void>): UsageCounters {
   const counters = new Map<string, Usage>();
   const cursors = new Map<string, string>();
   const totals = new Map<string, RedemptionTotals>();
@@ -35,6 +35,7 @@ export function memoryCounters(): UsageCounters {
     async applyRedemptions(batch) {
       if ((cursors.get(batch.host) ?? null) !== batch.from) return false;
       cursors.set(batch.host, batch.to);
+      await enqueue?.(batch.deliveries);
       const total = totals.get(batch.host) ?? { host: batch.host, registrations: 0, resets: 0 };
       totals.set(batch.host, {
         host: batch.host,

@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { enqueueWith } from "../../webhooks/stores/postgresWebhooks.js";
 import type { CountResult, RedemptionTotals, Usage, UsageCounters } from "./counters.js";
 
 interface Row {
@@ -102,6 +103,7 @@ export function postgresCounters(pool: pg.Pool): UsageCounters {
             [id, count, lastAt],
           );
         }
+        await enqueueWith(client, batch.deliveries);
         await client.query("COMMIT");
         return true;
       } catch (err) {

@@ -1,3 +1,4 @@
+import { ENQUEUE_LUA, enqueueArguments, OUTBOX_KEYS } from "../../webhooks/stores/redisWebhooks.js";
 import type { CountResult, RedemptionTotals, Usage, UsageCounters } from "./counters.js";
 
 /** The few commands used here, as node-redis offers them. */
@@ -32,23 +33,28 @@ const RELEASE = `local issued = tonumber(redis.call('HGET', KEYS[1], 'issued') o
 if issued > 0 then redis.call('HINCRBY', KEYS[1], 'issued', -1) end
 return 1`;
 
-// KEYS: the host's cursor hash, the set of hosts, then each key's counter. ARGV: from ('' for
-// none), to, registrations, resets, then a count and a time per counter. Counters that are gone
+// KEYS: the host's cursor hash, the set of hosts, each key's counter, then the outbox's keys and
+// each delivery's (ENQUEUE_LUA). ARGV: from ('' for none), to, registrations, resets, the number of
+// counters, a count and a time per counter, five values per delivery. Counters that are gone
 // (deleted keys) are not made again.
-const APPLY = `local cursor = redis.call('HGET', KEYS[1], 'cursor') or ''
+const APPLY = `${ENQUEUE_LUA}
+local cursor = redis.call('HGET', KEYS[1], 'cursor') or ''
 if cursor ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'cursor', ARGV[2])
 redis.call('HINCRBY', KEYS[1], 'registrations', ARGV[3])
 redis.call('HINCRBY', KEYS[1], 'resets', ARGV[4])
 redis.call('SADD', KEYS[2], KEYS[1])
-for i = 3, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 1 then
-    local at = ARGV[2 * i]
-    redis.call('HINCRBY', KEYS[i], 'accounts', ARGV[2 * i - 1])
-    local last = redis.call('HGET', KEYS[i], 'lastRegistrationAt')
-    if not last or last < at then redis.call('HSET', KEYS[i], 'lastRegistrationAt', at) end
+local n = tonumber(ARGV[5])
+for i = 0, n - 1 do
+  local k, x = 3 + i, 6 + 2 * i
+  if redis.call('EXISTS', KEYS[k]) == 1 then
+    redis.call('HINCRBY', KEYS[k], 'accounts', ARGV[x])
+    local last = redis.call('HGET', KEYS[k], 'lastRegistrationAt')
+    if not last or last < ARGV[x + 1] then redis.call('HSET', KEYS[k], 'lastRegistrationAt', ARGV[x + 1]) end
   end
 end
+local b = 3 + n
+enqueue_all(b, 6 + 2 * n, (#KEYS - b - 2) / 2)
 return 1`;
 
 /** Counters as Redis hashes, each update one Lua script. */
@@ -93,9 +99,23 @@ export function redisCounters(client: RedisClient): UsageCounters {
     },
     async applyRedemptions(batch) {
       const entries = [...batch.accounts];
-      const keys = [cursorKey(batch.host), HOSTS, ...entries.map(([id]) => counterKey(id))];
-      const args = [batch.from ?? "", batch.to, String(batch.registrations), String(batch.resets)];
+      const outbox = enqueueArguments(batch.deliveries);
+      const keys = [
+        cursorKey(batch.host),
+        HOSTS,
+        ...entries.map(([id]) => counterKey(id)),
+        ...OUTBOX_KEYS,
+        ...outbox.keys,
+      ];
+      const args = [
+        batch.from ?? "",
+        batch.to,
+        String(batch.registrations),
+        String(batch.resets),
+        String(entries.length),
+      ];
       for (const [, { count, lastAt }] of entries) args.push(String(count), lastAt);
+      args.push(...outbox.args);
       return Number(await client.eval(APPLY, { keys, arguments: args })) === 1;
     },
     async redemptionTotals() {

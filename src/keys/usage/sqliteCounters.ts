@@ -35,7 +35,10 @@ function addMissingColumns(db: Database.Database): void {
  * Counters in the SQLite file beside keyv's table. SQLite runs one writer at a time, so a single
  * `UPDATE … WHERE … RETURNING` is atomic across every process that opens the file (CLI included).
  */
-export function sqliteCounters(db: Database.Database): UsageCounters {
+export function sqliteCounters(
+  db: Database.Database,
+  enqueueNow: (deliveries: RedemptionBatch["deliveries"]) => void,
+): UsageCounters {
   db.transaction(() => {
     db.exec(
       `CREATE TABLE IF NOT EXISTS ${TABLE} (id TEXT PRIMARY KEY, issued INTEGER NOT NULL DEFAULT 0, last_used_at TEXT)`,
@@ -85,6 +88,7 @@ export function sqliteCounters(db: Database.Database): UsageCounters {
     const { host, from, to, registrations, resets } = batch;
     if (statements.advance.run({ host, from, to, registrations, resets }).changes !== 1) return false;
     for (const [id, { count, lastAt }] of batch.accounts) statements.countAccounts.run({ id, count, at: lastAt });
+    enqueueNow(batch.deliveries);
     return true;
   });
   return {

@@ -1,0 +1,107 @@
+import { randomBytes } from "node:crypto";
+import { loadStoreConfig } from "../config.js";
+import { openKeyBackend, type KeyBackend } from "../keys/openStore.js";
+import { checkTarget, checkUrl } from "../webhooks/target.js";
+import type { Subscription, SubscriptionStatus, WebhookEvent } from "../webhooks/webhookStore.js";
+import type { Output } from "./keyCommands.js";
+
+type Env = Record<string, string | undefined>;
+
+/** A subscription the CLI was asked about does not exist (exit status 1). */
+export class WebhookNotFoundError extends Error {
+  override readonly name = "WebhookNotFoundError";
+}
+
+/** Opens the store KEY_STORE names, runs one command, closes it. */
+async function withBackend<T>(env: Env, work: (backend: KeyBackend) => Promise<T>): Promise<T> {
+  const backend = await openKeyBackend(loadStoreConfig(env).keyStore);
+  try {
+    return await work(backend);
+  } finally {
+    await backend.close().catch(() => undefined);
+  }
+}
+
+export interface AddOptions {
+  readonly events: readonly WebhookEvent[];
+  readonly allowHttp: boolean;
+  readonly allowPrivate: boolean;
+}
+
+/** Checks the URL (form, then where it leads now), stores the subscription, prints its secret once. */
+export async function addWebhook(env: Env, io: Output, host: string, rawUrl: string, opts: AddOptions): Promise<void> {
+  const url = checkUrl(rawUrl, opts);
+  await checkTarget(url, opts);
+  const subscription: Subscription = {
+    id: randomBytes(9).toString("base64url").replace(/^[-_]/, "w"),
+    host,
+    url: url.href,
+    events: opts.events,
+    allowHttp: opts.allowHttp,
+    allowPrivate: opts.allowPrivate,
+    // Standard Webhooks' form: whsec_ and 32 random bytes in base64.
+    secret: `whsec_${randomBytes(32).toString("base64")}`,
+    createdAt: new Date().toISOString(),
+  };
+  await withBackend(env, (backend) => backend.webhooks.addSubscription(subscription));
+  io.out(`webhook ${subscription.id} of ${host}: ${subscription.events.join(",")} to ${subscription.url}`);
+  // The only time the secret leaves the store: alone on the last line, as `create` prints a key.
+  io.out(subscription.secret);
+}
+
+type Shown = Omit<Subscription, "secret"> & SubscriptionStatus;
+
+async function shown(backend: KeyBackend, host: string): Promise<Shown[]> {
+  const subscriptions = await backend.webhooks.listSubscriptions(host);
+  const statuses = await backend.webhooks.status(subscriptions.map((s) => s.id));
+  return subscriptions.map(({ secret: _secret, ...rest }) => ({ ...rest, backlog: 0, ...statuses.get(rest.id) }));
+}
+
+const lines = (s: Shown): Array<[string, string]> => [
+  ["id", s.id],
+  ["host", s.host],
+  ["url", s.url],
+  ["events", s.events.join(",")],
+  ["created", s.createdAt],
+  ["allow", [s.allowHttp ? "http" : "", s.allowPrivate ? "private" : ""].filter(Boolean).join(",") || "-"],
+  ["last success", s.lastSuccessAt ?? "never"],
+  ["last failure", s.lastFailureAt ? `${s.lastFailureAt} (${s.lastError ?? "?"})` : "never"],
+  ["backlog", s.oldestAt ? `${s.backlog} (oldest ${new Date(s.oldestAt).toISOString()})` : String(s.backlog)],
+];
+
+export async function listWebhooks(env: Env, io: Output, host: string, json: boolean): Promise<void> {
+  const found = await withBackend(env, (backend) => shown(backend, host));
+  if (json) {
+    io.out(JSON.stringify(found, null, 2));
+    return;
+  }
+  for (const s of found) {
+    const failure = s.lastFailureAt ?? "never";
+    io.out(
+      [
+        s.id,
+        s.url,
+        s.events.join(","),
+        `ok:${s.lastSuccessAt ?? "never"}`,
+        `failed:${failure}`,
+        `backlog:${s.backlog}`,
+      ].join("\t"),
+    );
+  }
+}
+
+export async function showWebhook(env: Env, io: Output, host: string, id: string, json: boolean): Promise<void> {
+  const found = (await withBackend(env, (backend) => shown(backend, host))).find((s) => s.id === id);
+  if (!found) throw new WebhookNotFoundError(`no webhook ${id} for host ${host}`);
+  if (json) io.out(JSON.stringify(found, null, 2));
+  else for (const [label, value] of lines(found)) io.out(`${`${label}:`.padEnd(14)}${value}`);
+}
+
+export async function deleteWebhook(env: Env, io: Output, host: string, id: string): Promise<void> {
+  const deleted = await withBackend(env, async (backend) => {
+    const found = (await backend.webhooks.listSubscriptions(host)).some((s) => s.id === id);
+    return found && (await backend.webhooks.deleteSubscription(id));
+  });
+  if (!deleted) throw new WebhookNotFoundError(`no webhook ${id} for host ${host}`);
+  io.out(`deleted webhook ${id} of ${host} and its waiting deliveries`);
+}

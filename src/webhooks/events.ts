@@ -1,0 +1,40 @@
+import { createHash } from "node:crypto";
+import type { Delivery, Subscription, WebhookEvent } from "./webhookStore.js";
+
+/**
+ * The body of every webhook (Standard Webhooks' recommended shape): `type`, `timestamp` (ISO 8601)
+ * and `data`, which names the host, the invite (its id is its token: receivers must keep it as
+ * secret as the link), the key that made it, and for a redemption the new account. Never a key's
+ * secret, a password, or anything a client wrote (no note).
+ */
+export interface WebhookBody {
+  readonly type: WebhookEvent;
+  readonly timestamp: string;
+  readonly data: { readonly host: string; readonly invite: string; readonly key: string | null } & Record<
+    string,
+    unknown
+  >;
+}
+
+/**
+ * One delivery per subscription of the host that takes this event. The webhook-id is derived from
+ * the subscription and the event, so that an event queued twice (two instances, a retried step)
+ * is one delivery, and a receiver sees the same id on every attempt.
+ */
+export function deliveriesFor(
+  subscriptions: readonly Subscription[],
+  eventId: string,
+  body: WebhookBody,
+  at: number,
+): Delivery[] {
+  const payload = JSON.stringify(body);
+  return subscriptions
+    .filter((s) => s.host === body.data.host && s.events.includes(body.type))
+    .map((s) => ({
+      id: `msg_${createHash("sha256").update(`${s.id}\n${eventId}`).digest("base64url").slice(0, 32)}`,
+      subscriptionId: s.id,
+      payload,
+      createdAt: at,
+      attempts: 0,
+    }));
+}

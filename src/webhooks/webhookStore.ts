@@ -1,0 +1,69 @@
+/**
+ * Webhook subscriptions and their outbox, kept in the key store so that every instance (and the
+ * CLI) sees the same ones. Each backend implements this with its own atomic operations: a delivery
+ * is taken by one instance at a time through a lease (its `nextAt` moved past the lease), and a
+ * lease that runs out (the instance died) makes the delivery due again, under the same id.
+ */
+
+export const WEBHOOK_EVENTS = ["invite.created", "invite.redeemed", "invite.revoked", "reset.redeemed"] as const;
+export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
+
+export interface Subscription {
+  readonly id: string;
+  readonly host: string;
+  readonly url: string;
+  readonly events: readonly WebhookEvent[];
+  /** Made with --allow-http: the URL may be http://. */
+  readonly allowHttp: boolean;
+  /** Made with --allow-private: the URL may lead to loopback, link-local or private addresses. */
+  readonly allowPrivate: boolean;
+  /** whsec_BASE64, as the Standard Webhooks libraries take it. */
+  readonly secret: string;
+  readonly createdAt: string;
+}
+
+/** What has happened to a subscription's deliveries. */
+export interface SubscriptionStatus {
+  readonly lastSuccessAt?: string;
+  readonly lastFailureAt?: string;
+  /** Why the last attempt failed (never a secret: a status, a timeout, a refused address). */
+  readonly lastError?: string;
+  /** Deliveries waiting (or under way). */
+  readonly backlog: number;
+  /** When the oldest of them was made (ms since the epoch). */
+  readonly oldestAt?: number;
+}
+
+/** One event for one subscription: sent until the receiver answers 2xx, or the retry window ends. */
+export interface Delivery {
+  /** The webhook-id: the same on every attempt, so that a receiver can drop duplicates. */
+  readonly id: string;
+  readonly subscriptionId: string;
+  /** The JSON body, as signed and sent. */
+  readonly payload: string;
+  /** When the event happened (ms). */
+  readonly createdAt: number;
+  readonly attempts: number;
+}
+
+export interface WebhookStore {
+  addSubscription(subscription: Subscription): Promise<void>;
+  /** Every subscription, or those of one host. */
+  listSubscriptions(host?: string): Promise<Subscription[]>;
+  /** Deletes it and its waiting deliveries; false when there was none. */
+  deleteSubscription(id: string): Promise<boolean>;
+  status(ids: readonly string[]): Promise<Map<string, SubscriptionStatus>>;
+  /** Queues deliveries, due at once; a delivery id already queued is left as it is. */
+  enqueue(deliveries: readonly Delivery[]): Promise<void>;
+  /**
+   * Takes up to `max` due deliveries for `leaseMs`: no other caller gets them until the lease
+   * runs out; each comes with its attempts so far.
+   */
+  claim(now: number, leaseMs: number, max: number): Promise<Delivery[]>;
+  /** The receiver took it: gone from the outbox. */
+  delivered(delivery: Delivery, at: number): Promise<void>;
+  /** It failed: due again at `retryAt`, or dropped when `retryAt` is null (the window is over). */
+  failed(delivery: Delivery, at: number, error: string, retryAt: number | null): Promise<void>;
+  /** Waiting deliveries, and the oldest one's time (ms), across every subscription. */
+  backlog(): Promise<{ count: number; oldestAt?: number }>;
+}
