@@ -31,17 +31,23 @@ import {
   type Started,
 } from "./bench/measure.js";
 import { listing } from "./bench/listing.js";
+import { history } from "./bench/history.js";
+import { webhooks } from "./bench/webhooks.js";
 
 const smoke = process.argv.includes("--smoke");
-/** `--only listing` runs only section 6 (issue 17), on its own Prosody. */
+/**
+ * `--only listing` runs only section 6 (issue 17), on its own Prosody; `--only history` only
+ * section 7 (issue 18), on two Prosodys of its own; `--only webhooks` only section 8 (issue 19).
+ */
 const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
-if (only !== undefined && only !== "listing") throw new Error("--only takes: listing");
+const SECTIONS = ["listing", "history", "webhooks"];
+if (only !== undefined && !SECTIONS.includes(only)) throw new Error(`--only takes: ${SECTIONS.join(", ")}`);
 /** Seconds measured per case, and of warm-up before each measured load (V8 optimises for ~4 s). */
 const SECONDS = smoke ? 1 : 10;
 const WARMUP = smoke ? 0.5 : 8;
 const SCALE = smoke ? 1_000 : 100_000;
 /** The whole run is stopped (and everything it started with it) after this long. */
-const WATCHDOG_SECONDS = smoke ? 240 : 3_600;
+const WATCHDOG_SECONDS = smoke ? 240 : only === undefined ? 5_400 : 3_600;
 const CONCURRENCY = 16;
 const HOST = "bench.test";
 const RAW = { domain: "raw.bench.test", secret: "bench-raw-secret" };
@@ -523,9 +529,29 @@ async function main(): Promise<void> {
     `machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}, ${fmt(totalmem() / 2 ** 30, 1)} GiB, Node ${process.version}; ` +
       `load: autocannon in this process, ${CONCURRENCY} connections, ${WARMUP} s warm-up + ${SECONDS} s measured per case`,
   );
-  if (only !== "listing") await everythingElse();
-  heading("6. GET /invites, paged, with N pending invites (issue 17), on a Prosody of its own");
-  await listing({ sizes: smoke ? [200] : [1_000, 3_000, 10_000], seconds: smoke ? 1 : 10, report });
+  if (only === undefined) await everythingElse();
+  if (only === undefined || only === "listing") {
+    heading("6. GET /invites, paged, with N pending invites (issue 17), on a Prosody of its own");
+    await listing({ sizes: smoke ? [200] : [1_000, 3_000, 10_000], seconds: smoke ? 1 : 10, report });
+  }
+  if (only === undefined || only === "history") {
+    heading("7. Registration records and history (issue 18), on two Prosodys of their own");
+    await history({
+      registrations: smoke ? 10 : 200,
+      runs: smoke ? 1 : 5,
+      small: smoke ? 20 : 1_000,
+      large: smoke ? 50 : 10_000,
+      step: smoke ? 20 : 1_000,
+      others: smoke ? 20 : 10_000,
+      rounds: smoke ? 1 : 4,
+      burst: smoke ? 2 : 5,
+      report,
+    });
+  }
+  if (only === undefined || only === "webhooks") {
+    heading("8. Webhooks (issue 19): events per second to a local receiver, registration to delivery");
+    await webhooks({ events: smoke ? 50 : 5_000, registrations: smoke ? 5 : 300, report });
+  }
   console.log(`\nbench finished in ${fmt((performance.now() - began) / 1_000)} s`);
 }
 
