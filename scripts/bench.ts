@@ -37,7 +37,7 @@ import { webhooks } from "./bench/webhooks.js";
 const smoke = process.argv.includes("--smoke");
 /**
  * `--only listing` runs only section 6 (issue 17), on its own Prosody; `--only history` only
- * section 7 (issue 18), on two Prosodys of its own; `--only webhooks` only section 8 (issue 19).
+ * section 7 (issue 18), on three Prosodys of its own; `--only webhooks` only section 8 (issue 19).
  */
 const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
 const SECTIONS = ["listing", "history", "webhooks"];
@@ -535,7 +535,7 @@ async function main(): Promise<void> {
     await listing({ sizes: smoke ? [200] : [1_000, 3_000, 10_000], seconds: smoke ? 1 : 10, report });
   }
   if (only === undefined || only === "history") {
-    heading("7. Registration records and history (issue 18), on two Prosodys of their own");
+    heading("7. Registration records and history (issue 18), on three Prosodys of their own");
     await history({
       registrations: smoke ? 10 : 200,
       runs: smoke ? 1 : 5,

@@ -421,7 +421,7 @@ export async function history(opts: HistoryOptions): Promise<void> {
     for (const side of [plain, big]) await registerAll(side, await side.makeInvites(warm));
     await big.untilCounted();
 
-    console.log("\n1. Prosody CPU per in-band registration through an invite, without and with mod_invites_manage");
+    console.log("\n7.1 Prosody CPU per in-band registration through an invite, without and with mod_invites_manage");
     await registrationCost(`(accounts before: ${fmt(plain.registered)} baseline, ${fmt(big.registered)} module)`);
 
     // The small Prosody, unmeasured; then the large one and the baseline in steps, measured.
@@ -548,7 +548,7 @@ export async function history(opts: HistoryOptions): Promise<void> {
       [50, 200].map((limit) => ({ label, at, state: "used", expected: at.registered, limit }));
 
     console.log(
-      `\n2. GET /invites?state=…, paged. Per page: Prosody CPU ms / service CPU ms / p50 latency ms, ` +
+      `\n7.2 GET /invites?state=…, paged. Per page: Prosody CPU ms / service CPU ms / p50 latency ms, ` +
         `${opts.rounds} turns × ${opts.burst} requests; the Prosodys measured in turns`,
     );
     const rss = () => `Prosody RSS: small ${fmt(rssMb(small.pid), 1)} MB, large ${fmt(rssMb(big.pid), 1)} MB`;
