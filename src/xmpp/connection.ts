@@ -9,8 +9,12 @@ export interface ConnectionOptions {
   readonly domain: string;
   readonly secret: string;
   readonly reconnect: { readonly minMs: number; readonly maxMs: number };
+  /** From opening the socket to Prosody's answer to the handshake; beyond it the attempt is dropped. */
+  readonly handshakeTimeoutMs?: number;
   readonly log: Logger;
 }
+
+const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 export interface ConnectionStatus {
   readonly online: boolean;
@@ -32,6 +36,8 @@ export interface ComponentConnection {
   stop(): Promise<void>;
 }
 
+class HandshakeTimeout extends Error {}
+
 /**
  * Keeps one component connection to Prosody up. The library's own reconnect (a fixed 1 s loop) is
  * replaced by exponential backoff with jitter; a state change is logged once, not once per attempt.
@@ -40,6 +46,9 @@ export function connectComponent(opts: ConnectionOptions): ComponentConnection {
   const { service, domain, secret, log } = opts;
   const entity = component({ service, domain, password: secret });
   entity.reconnect.stop();
+  // A backstop over the library's own 2 s waits (stream header, handshake answer): it also bounds
+  // a TCP connect that gets no answer at all.
+  const handshakeTimeoutMs = opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
 
   let stopped = false;
   let online = false;
@@ -107,18 +116,56 @@ export function connectComponent(opts: ConnectionOptions): ComponentConnection {
     }, delay);
   }
 
+  /**
+   * One attempt: the socket, the stream header and the handshake's answer, within one deadline. The
+   * library reports a failed handshake (unanswered, or answered with something else) only as an
+   * "error" event and leaves the stream open; an attempt that is not online by then is closed, so
+   * that "disconnect" schedules the next one and no half-open stream is left behind.
+   */
   async function attemptConnection(): Promise<void> {
+    const handshake = untilOnline(handshakeTimeoutMs);
+    handshake.catch(() => undefined); // awaited below; heard now in case connect() or open() throws first
+    let opened = false;
     try {
-      await entity.connect(service);
-      await entity.open({ domain });
-    } catch {
-      // The error event has reported it. A socket that never opened has already emitted
-      // "disconnect"; one that opened but hangs in the handshake is closed so that it does.
+      await Promise.race([entity.connect(service), handshake]);
+      await Promise.race([entity.open({ domain }), handshake]);
+      opened = true;
+      await handshake;
+    } catch (err) {
+      const condition = (err as { condition?: string }).condition;
+      if (err instanceof HandshakeTimeout || (opened && !condition)) {
+        // A stream error (a wrong secret, say) has been reported with its fix by the error handler.
+        setProblem("Prosody did not complete the component handshake; trying again", {
+          reason: (err as Error).message,
+        });
+      }
+      // An attempt that never came online needs no goodbye: its socket is destroyed, and its
+      // "close" brings the "disconnect" that schedules the next attempt.
       if (entity.status !== "disconnect" && entity.status !== "offline") {
-        await entity.stop().catch(() => undefined);
+        (entity as unknown as { socket?: { destroy(): void } | null }).socket?.destroy();
       }
       if (entity.status === "offline") schedule();
     }
+  }
+
+  /** Resolves when the handshake succeeds; rejects on an error, a lost socket, or the deadline. */
+  function untilOnline(ms: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const settle = (outcome: () => void) => {
+        clearTimeout(timer);
+        entity.off("online", onOnline);
+        entity.off("error", onError);
+        entity.off("disconnect", onDisconnect);
+        outcome();
+      };
+      const onOnline = () => settle(resolve);
+      const onError = (err: Error) => settle(() => reject(err));
+      const onDisconnect = () => settle(() => reject(new Error("disconnected during the handshake")));
+      const timer = setTimeout(() => settle(() => reject(new HandshakeTimeout(`no answer within ${ms} ms`))), ms);
+      entity.on("online", onOnline);
+      entity.on("error", onError);
+      entity.on("disconnect", onDisconnect);
+    });
   }
 
   void attemptConnection();
