@@ -1,4 +1,5 @@
-# Build stage: compiles TypeScript and the better-sqlite3 addon, then drops dev dependencies.
+# Build stage: compiles TypeScript and the better-sqlite3 addon, bundles the admin page (into
+# dist/http/admin), then drops dev dependencies.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 RUN apt-get update \
@@ -9,6 +10,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts && npm rebuild better-sqlite3
 COPY tsconfig.json ./
 COPY src ./src
+COPY web ./web
+COPY scripts/buildAdminPage.ts ./scripts/
 RUN npm run build && npm prune --omit=dev
 
 # Runtime stage: only what `invites-api serve` needs, as an unprivileged user.

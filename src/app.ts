@@ -3,6 +3,7 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { ServiceConfig } from "./config.js";
 import { createHttpApp } from "./http/server.js";
+import { loadAdminPage } from "./http/adminPage.js";
 import { createKeyStore, type KeyStore } from "./keys/keyStore.js";
 import { openKeyBackend } from "./keys/openStore.js";
 import { createRateLimits } from "./limits/rateLimits.js";
@@ -31,6 +32,8 @@ export interface Service {
 
 /** Wires the parts together and starts listening. A store that does not answer fails the start. */
 export async function start(config: ServiceConfig, log: Logger): Promise<Service> {
+  // Before anything opens: a missing build fails the start at once.
+  const adminPage = config.adminPage ? loadAdminPage() : undefined;
   const backend = await openKeyBackend(config.keyStore, { log });
   const keys = createKeyStore(backend.keyv, backend.usage, { changes: backend.changes });
 
@@ -89,6 +92,7 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
     xmppStatus: connection.status,
     trustedProxies: config.trustedProxies,
     events,
+    ...(adminPage ? { adminPage } : {}),
   });
   const server: Server = app.listen(config.http.port, config.http.host);
   // Node drops a CONNECT request silently when nobody listens for it; answer it like any odd method.

@@ -79,6 +79,9 @@ const serviceSchema = storeSchema.extend({
   WEBHOOK_LEASE_MS: intFromEnv(200, 3_600_000).default(60_000),
   WEBHOOK_POLL_MS: intFromEnv(50, 600_000).default(1_000),
   WEBHOOK_WARN_INTERVAL_MS: intFromEnv(1_000, 86_400_000).default(900_000),
+  // The admin page at /admin/ (a web page for the people who hand out invites; it asks for a key
+  // like any client): on, or off to serve no page at all.
+  ADMIN_PAGE: z.enum(["on", "off"], { message: "expected on or off" }).default("on"),
   // On SIGTERM/SIGINT: /ready turns 503 and answers say `Connection: close` at once; the listener
   // stays open this long more, so that a load balancer stops sending first.
   SHUTDOWN_GRACE_MS: intFromEnv(0, 600_000).default(2_000),
@@ -114,6 +117,8 @@ export interface ServiceConfig extends StoreConfig {
   readonly manageRate: Rate | undefined;
   /** Proxies in front that append to X-Forwarded-For (0: none, the socket's peer is the client). */
   readonly trustedProxies: number;
+  /** Whether /admin/ serves the admin page. */
+  readonly adminPage: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -175,6 +180,7 @@ export function loadServiceConfig(env: Env): ServiceConfig {
     authFailureLimit: raw.AUTH_FAILURE_LIMIT === "off" ? undefined : parseRate(raw.AUTH_FAILURE_LIMIT),
     manageRate: raw.MANAGE_RATE === "off" ? undefined : parseRate(raw.MANAGE_RATE),
     trustedProxies: trustedProxies(raw.TRUST_PROXY),
+    adminPage: raw.ADMIN_PAGE === "on",
   });
 }
 

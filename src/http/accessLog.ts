@@ -19,7 +19,7 @@ function decodedName(raw: string): string {
 const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/?]*/i;
 
 // An invite's id is its token, which registers an account: /invites/{id} is logged without it.
-const INVITE_ID = /^(\/+invites\/+)(?!(?:account|group|reset)(?:\?|$))[^?]+/i;
+const INVITE_ID = /^(\/+invites\/+)(?!(?:account|group|reset|options)(?:\?|$))[^?]+/i;
 
 /**
  * The request target with the value of every query parameter but the safe ones replaced, and

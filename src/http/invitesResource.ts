@@ -15,35 +15,9 @@ import {
 import { boundedTtl, countedInvite } from "./inviteQuota.js";
 import type { ApiKeyState } from "./requireApiKey.js";
 import { USERNAME } from "./usernames.js";
+import type { InviteJson } from "./apiTypes.js";
 
-/**
- * The /invites resource, shaped like mod_http_admin_api's invites so that tools written for it
- * port easily: same request fields, same invite fields, times in Unix seconds.
- */
-export interface InviteJson {
-  id: string;
-  type: string;
-  reusable: boolean;
-  inviter: string | null;
-  jid: string;
-  uri: string;
-  landing_page: string | null;
-  created_at: number;
-  expires: number;
-  groups: readonly string[];
-  roles: readonly string[];
-  reset: boolean;
-  note: string | null;
-  source: string | null;
-  uses: number;
-  max_uses: number | null;
-  /** pending, used, expired or revoked. */
-  state: string;
-  /** When it was used up, revoked or expired; null while pending. */
-  closed_at: number | null;
-  /** Only when one invite is shown. */
-  redemptions?: ReadonlyArray<{ jid: string; at: number; deleted: boolean }>;
-}
+export type { InviteJson } from "./apiTypes.js";
 
 export const inviteJson = (invite: ManagedInvite): InviteJson => ({
   id: invite.id,

@@ -200,6 +200,19 @@ export const openApiDocument = {
         },
       },
     },
+    "/invites/options": {
+      get: {
+        summary:
+          "What the key may do (its powers) and what an invite may carry on its host: groups, roles, ttl bounds (any scope)",
+        responses: {
+          "200": {
+            description: "The key's powers and the host's invite options",
+            content: { "application/json": { schema: { $ref: "#/components/schemas/InviteOptions" } } },
+          },
+          ...resourceErrors,
+        },
+      },
+    },
     "/invites/{id}": {
       get: {
         summary: "One invite, pending or in the history, with its registrations (scope manage)",
@@ -411,6 +424,52 @@ export const openApiDocument = {
         type: "object",
         required: ["ok"],
         properties: { ok: { type: "boolean" }, problem: { type: "string" } },
+      },
+      InviteOptions: {
+        type: "object",
+        required: ["host", "key", "scopes", "can", "groups", "roles", "max_ttl", "default_ttl"],
+        additionalProperties: false,
+        properties: {
+          host: { type: "string", description: "The key's VirtualHost" },
+          key: { type: "string", description: "The key's id" },
+          scopes: { type: "array", items: { type: "string" } },
+          can: {
+            type: "array",
+            description: "The powers of this key: what a client should offer its holder",
+            items: { type: "string", enum: ["account", "group", "reset", "list", "revoke"] },
+          },
+          groups: {
+            type: "array",
+            description: "invites_manage_groups, by id",
+            items: {
+              type: "object",
+              required: ["id", "name"],
+              additionalProperties: false,
+              properties: { id: { type: "string" }, name: { type: "string" } },
+            },
+          },
+          roles: {
+            type: "array",
+            items: { type: "string" },
+            description: "The roles an invite may give (within invites_manage_roles; none on Prosody 0.12)",
+          },
+          max_ttl: {
+            type: "integer",
+            minimum: 1,
+            description: "The longest ttl: invites_manage_max_ttl, or the key's --max-ttl if lower",
+          },
+          default_ttl: {
+            type: "object",
+            description: "The ttl each kind gets when the request names none",
+            required: ["account", "group", "reset"],
+            additionalProperties: false,
+            properties: {
+              account: { type: "integer", minimum: 1 },
+              group: { type: "integer", minimum: 1 },
+              reset: { type: "integer", minimum: 1 },
+            },
+          },
+        },
       },
       Arrival: {
         type: "object",

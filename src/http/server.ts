@@ -10,6 +10,7 @@ import type { ConnectionStatus } from "../xmpp/connection.js";
 import type { Metrics } from "../metrics/metrics.js";
 import { AppError } from "../errors.js";
 import { accessLog, accessTracker } from "./accessLog.js";
+import { adminPage, type AdminPageFiles } from "./adminPage.js";
 import { keyGate, type Handler } from "./keyGate.js";
 import { originalCors } from "./cors.js";
 import { openApiDocument } from "./openapi.js";
@@ -19,6 +20,7 @@ import { errorResponses } from "./errors.js";
 import { issueInvite } from "./invites.js";
 import type { EventSink } from "../webhooks/sink.js";
 import { accountInvite, createInvite, listInvites, revokeInvite, showInvite } from "./invitesResource.js";
+import { inviteOptions } from "./inviteOptions.js";
 import { keyPolicy } from "./keyPolicy.js";
 import { requireApiKey } from "./requireApiKey.js";
 
@@ -40,6 +42,8 @@ export interface HttpDeps {
   readonly gate?: boolean;
   /** Webhook events of invites made and revoked here. */
   readonly events?: EventSink;
+  /** The admin page's files, served at /admin/; none: no page (ADMIN_PAGE=off). */
+  readonly adminPage?: AdminPageFiles;
 }
 
 function onlyMethods(allow: string) {
@@ -100,6 +104,9 @@ export function createHttpApp(deps: HttpDeps): Koa {
     router.post(`/invites/${kind}`, authenticated, creating, json, createInvite(kind, resource));
   }
   router.all(["/invites/account", "/invites/group", "/invites/reset"], onlyMethods("POST"));
+  // Before /invites/:id, which would take "options" for an invite's id.
+  router.get("/invites/options", authenticated, managing, inviteOptions(resource));
+  router.all("/invites/options", onlyMethods("GET"));
   router.get("/invites", authenticated, managing, listInvites(resource));
   router.get("/invites/:id", authenticated, managing, showInvite(resource));
   router.delete("/invites/:id", authenticated, managing, revokeInvite(resource));
@@ -116,6 +123,12 @@ export function createHttpApp(deps: HttpDeps): Koa {
   router.get("/openapi.json", (ctx) => {
     ctx.body = openApiDocument;
   });
+  if (deps.adminPage) {
+    const page = adminPage(deps.adminPage);
+    router.get(["/admin", "/admin/"], page);
+    router.get("/admin/:file", page);
+    router.all(["/admin", "/admin/", "/admin/:file"], onlyMethods("GET"));
+  }
   // Any other method on a known path: 405 naming the allowed ones (the router alone would say 501).
   router.all("/invites_api", onlyMethods("GET, POST, OPTIONS"));
   router.all(["/health", "/ready", "/metrics", "/openapi.json"], onlyMethods("GET"));

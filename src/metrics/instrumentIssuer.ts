@@ -46,5 +46,6 @@ export function instrumentManager(manager: InviteManager, metrics: Metrics): Inv
     revoke: (host, id) => timed(host, () => manager.revoke(host, id), false),
     account: (host, username) => timed(host, () => manager.account(host, username), false),
     redemptions: (host, page) => manager.redemptions(host, page),
+    options: (host) => timed(host, () => manager.options(host), false),
   };
 }

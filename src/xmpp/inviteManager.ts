@@ -16,6 +16,7 @@ export const MANAGE_NODES = {
   revoke: `${NODE_PREFIX}revoke`,
   account: `${NODE_PREFIX}account`,
   redemptions: `${NODE_PREFIX}redemptions`,
+  options: `${NODE_PREFIX}options`,
 } as const;
 
 /** The payload of the <message/> the module sends the component when it records a registration. */
@@ -98,6 +99,18 @@ export interface RedemptionRecord {
   readonly reset: boolean;
 }
 
+/** What an invite may carry on a host: its groups, the roles the component may give, ttl bounds. */
+export interface InviteOptions {
+  readonly groups: ReadonlyArray<{ readonly id: string; readonly name: string }>;
+  /** Roles within invites_manage_roles that the host knows (none on Prosody 0.12). */
+  readonly roles: readonly string[];
+  /** invites_manage_max_ttl, in seconds. */
+  readonly maxTtl: number;
+  /** The ttl of an account or group invite (Prosody's invite_expiry), and of a reset, when none is asked for. */
+  readonly defaultTtl: number;
+  readonly resetTtl: number;
+}
+
 export interface InvitePage {
   readonly invites: ManagedInvite[];
   readonly next?: string;
@@ -118,6 +131,8 @@ export interface InviteManager {
   account(host: string, username: string): Promise<Arrival>;
   /** Up to `max` records after the cursor, oldest first: those of the service's invites. */
   redemptions(host: string, page: { after?: string; max: number }): Promise<RedemptionRecord[]>;
+  /** What an invite may carry on the host, for a form that offers only what will be accepted. */
+  options(host: string): Promise<InviteOptions>;
 }
 
 // An invite's `source` names the API key that made it; mod_invites_manage recognises its invites
@@ -284,6 +299,27 @@ export function createInviteManager(ctx: AdhocContext, commands: HostCommands): 
         const source = one(values, "source");
         return { cursor, id, jid, at, reset: yes(one(values, "reset")), ...(source ? { source } : {}) };
       });
+    },
+    options: async (host) => {
+      // A module from before this command: say what to update rather than pass Prosody's refusal on.
+      if ((await available(host)) && !(await commands(host)).includes(MANAGE_NODES.options)) {
+        throw new AppError(
+          "not_implemented",
+          `update mod_invites_manage under VirtualHost "${host}": it has no options`,
+        );
+      }
+      const table = readFormItems(await run(host, MANAGE_NODES.options, {}));
+      const seconds = (name: string) => Number(table && one(table.fields, name));
+      const [maxTtl, defaultTtl, resetTtl] = [seconds("max-ttl"), seconds("default-ttl"), seconds("reset-ttl")];
+      if (!table || ![maxTtl, defaultTtl, resetTtl].every((n) => Number.isInteger(n) && n > 0)) {
+        throw new ProsodyBadReplyError(host, "no invite options in the answer");
+      }
+      const groups = table.items.flatMap((values) => {
+        const id = one(values, "id");
+        return id ? [{ id, name: one(values, "name") ?? id }] : [];
+      });
+      const roles = (table.fields.get("roles") ?? []).filter(Boolean);
+      return { groups, roles, maxTtl, defaultTtl, resetTtl };
     },
   };
 }

@@ -240,6 +240,14 @@ describe("the OpenAPI document matches the running service's real answers", () =
       );
     }
 
+    // GET /invites/options: any valid key, its powers and the host's groups, roles and ttl bounds.
+    for (const key of [keys.ok, keys.createOnly]) {
+      const options = await call(service.url, "/invites/options", { key });
+      assert.equal(options.status, 200, await options.clone().text());
+      await check("/invites/options", "GET", options);
+    }
+    await shared("GET", "/invites/options", "/invites/options");
+
     const list = await call(service.url, "/invites", { key: keys.ok });
     const invites = (await list.clone().json()) as Array<{ id: string }>;
     await check("/invites", "GET", list);

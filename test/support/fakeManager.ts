@@ -74,6 +74,17 @@ export function fakeManager(opts: { loaded?: boolean; now?: () => number } = {})
       throw new AppError("invite_not_found", `no record of an invite for ${username}`);
     },
     redemptions: async (host, page) => (calls.push({ op: "redemptions", host, args: page }), []),
+    options: async (host) => {
+      calls.push({ op: "options", host });
+      if (!state.loaded) throw new AppError("not_implemented", `load "invites_manage" under VirtualHost "${host}"`);
+      return {
+        groups: [{ id: "team", name: "Team" }],
+        roles: ["prosody:member"],
+        maxTtl: 2_592_000,
+        defaultTtl: 604_800,
+        resetTtl: 86_400,
+      };
+    },
     revoke: async (host, id) => {
       calls.push({ op: "revoke", host });
       const invite = find(host, id);

@@ -41,6 +41,13 @@ describe("configuration", () => {
     );
   });
 
+  it("ADMIN_PAGE: on by default, off turns the page off, anything else names the variable", () => {
+    assert.equal(loadServiceConfig(minimal).adminPage, true);
+    assert.equal(loadServiceConfig({ ...minimal, ADMIN_PAGE: "off" }).adminPage, false);
+    assert.equal(loadServiceConfig({ ...minimal, ADMIN_PAGE: "on" }).adminPage, true);
+    assert.throws(() => loadServiceConfig({ ...minimal, ADMIN_PAGE: "yes" }), /ADMIN_PAGE expected on or off/);
+  });
+
   it("needs nothing of XMPP for the key commands", () => {
     assert.equal(loadStoreConfig({ KEY_STORE: "/tmp/k.sqlite" }).keyStore, "/tmp/k.sqlite");
   });

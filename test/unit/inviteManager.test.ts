@@ -144,6 +144,44 @@ describe("mod_invites_manage over XEP-0050", () => {
     assert.deepEqual(asked, { after: "1768467000.Tok-0", max: "2" });
   });
 
+  it("reads the invite options: groups from the table's rows, roles, ttl bounds; a reply without them is 502", async () => {
+    const options = (fields: Element[]) =>
+      harness((command) =>
+        completed(
+          command.attrs.node ?? "",
+          xml(
+            "x",
+            { xmlns: "jabber:x:data", type: "result" },
+            ...fields,
+            xml("reported", {}, xml("field", { var: "id" }), xml("field", { var: "name" })),
+            xml("item", {}, ...asFields({ id: ["staff"], name: ["Staff <b>"] })),
+            xml("item", {}, ...asFields({ id: ["team"], name: ["Team"] })),
+          ),
+        ),
+      ).manager;
+    const ttls = asFields({ "max-ttl": ["2592000"], "default-ttl": ["604800"], "reset-ttl": ["86400"] });
+    const manager = options([...ttls, field("roles", ["prosody:guest", "prosody:member"])]);
+    assert.deepEqual(await manager.options("e.test"), {
+      groups: [
+        { id: "staff", name: "Staff <b>" },
+        { id: "team", name: "Team" },
+      ],
+      roles: ["prosody:guest", "prosody:member"],
+      maxTtl: 2_592_000,
+      defaultTtl: 604_800,
+      resetTtl: 86_400,
+    });
+    // 0.12: no roles field values.
+    assert.deepEqual((await options([...ttls, field("roles", [])]).options("e.test")).roles, []);
+    await assert.rejects(options([field("roles", [])]).options("e.test"), { code: "prosody_bad_reply" });
+    // An older module, without the command: 501 saying what to update.
+    const older = harness(
+      () => completed("x"),
+      Object.values(MANAGE_NODES).filter((node) => node !== MANAGE_NODES.options),
+    ).manager;
+    await assert.rejects(older.options("e.test"), { code: "not_implemented", message: /update mod_invites_manage/ });
+  });
+
   it("a value XML cannot carry never reaches the stream: 400 naming the field", async () => {
     const { manager, sent } = harness(() => completed("x"));
     const before = sent.length;

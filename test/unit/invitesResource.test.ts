@@ -248,6 +248,45 @@ describe("the /invites resource, with a fake mod_invites_manage", () => {
     }
   });
 
+  it("GET /invites/options: any key, its own powers, the host's groups and roles, ttl bounds within its --max-ttl", async () => {
+    const manage = await call("/invites/options", await keyFor());
+    assert.equal(manage.status, 200);
+    const body = (await manage.json()) as Record<string, unknown>;
+    assert.deepEqual(
+      { ...body, key: "" },
+      {
+        host: HOST,
+        key: "",
+        scopes: ["manage"],
+        can: ["account", "group", "reset", "list", "revoke"],
+        groups: [{ id: "team", name: "Team" }],
+        roles: ["prosody:member"],
+        max_ttl: 2_592_000,
+        default_ttl: { account: 604_800, group: 604_800, reset: 86_400 },
+      },
+    );
+    assert.equal(lastCall()?.op, "options");
+    const options = async (o: KeyOptions) =>
+      (await (await call("/invites/options", await keyFor(o))).json()) as {
+        can: string[];
+        max_ttl: number;
+        default_ttl: object;
+      };
+    assert.deepEqual((await options({ scopes: ["create"] })).can, ["account"]);
+    assert.deepEqual((await options({ scopes: ["group", "reset"] })).can, ["group", "reset"]);
+    // A manage key with --max-invites (made before the CLI refused the pair) is offered no group invite.
+    assert.deepEqual((await options({ scopes: ["manage"], maxInvites: 3 })).can, [
+      "account",
+      "reset",
+      "list",
+      "revoke",
+    ]);
+    const short = await options({ scopes: ["manage"], maxTtlSeconds: 3_600 });
+    assert.deepEqual([short.max_ttl, short.default_ttl], [3_600, { account: 3_600, group: 3_600, reset: 3_600 }]);
+    const post = await call("/invites/options", await keyFor(), { method: "POST" });
+    assert.deepEqual([post.status, post.headers.get("allow")], [405, "GET"]);
+  });
+
   it("405 with Allow for other methods; 403 in JSON without a valid key", async () => {
     const key = await keyFor({ scopes: ["manage"] });
     const cases: Array<[string, string, string]> = [
@@ -285,6 +324,7 @@ describe("the /invites resource, with a fake mod_invites_manage", () => {
     assert.equal(redactUrl("/invites/AbC-_123?x=1"), "/invites/[id]?x=[redacted]");
     assert.equal(redactUrl("//invites/a/b"), "//invites/[id]");
     assert.equal(redactUrl("/invites/account"), "/invites/account");
+    assert.equal(redactUrl("/invites/options"), "/invites/options");
     assert.equal(redactUrl("/invites_api?ttl=60&key=a/b"), "/invites_api?ttl=60&key=[redacted]");
     // Absolute-form targets are routed by their path, so they are logged by it.
     assert.equal(redactUrl("http://e.test/invites/AbC-_123"), "/invites/[id]");

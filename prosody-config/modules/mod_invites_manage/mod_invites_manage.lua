@@ -54,6 +54,8 @@ local max_note_length = 1000;
 local max_groups, max_roles = 32, 16;
 -- The most uses a reusable invite may be capped at.
 local max_max_uses = 1000000;
+-- A password reset's lifetime when none is asked for: a reset link is for now, not for a week.
+local default_reset_ttl = 86400;
 -- A page of the list command: a stanza never carries every invite.
 local default_page, max_page = 50, 200;
 -- What the list command lists: pending invites, or those of the history in another state.
@@ -454,7 +456,46 @@ command("Create a password reset invite", "create-reset", reset_form, function (
 	if not privileged and above_ceiling(username) then return above_ceiling_refusal(username); end
 	-- What invites.create_account_reset() does, plus the source, which it cannot record.
 	local data = { allow_reset = username, source = request.source or ("adhoc/"..actor), created_by = actor };
-	return created(invites.create_account(username, data, request.ttl or 86400));
+	return created(invites.create_account(username, data, request.ttl or default_reset_ttl));
+end);
+
+-- The roles an invite from this caller may give that the host knows, sorted; none on 0.12.
+local function offered_roles()
+	local list = {};
+	if not have_roles then return list; end
+	for role in grantable_roles do
+		-- pcall: 13's mod_authz_internal raises an error for an unknown name instead of returning nil.
+		local ok, known = pcall(usermanager.get_role_by_name, role, module.host);
+		if ok and known then list[#list + 1] = role; end
+	end
+	table.sort(list);
+	return list;
+end
+
+-- What an invite made here may carry, so that a form offers only what these commands accept: the
+-- groups (id and display name), the roles, the longest ttl and the default ones.
+command("Invite options", "options", nil, function ()
+	local form = st.stanza("x", { xmlns = "jabber:x:data", type = "result" }):text_tag("title", "Invite options");
+	for _, f in ipairs({ { "max-ttl", max_ttl }, { "default-ttl", default_ttl }, { "reset-ttl", default_reset_ttl } }) do
+		form:tag("field", { var = f[1], type = "text-single" }):text_tag("value", ("%d"):format(math.floor(f[2]))):up();
+	end
+	form:tag("field", { var = "roles", type = "text-multi", label = "Roles an invite may give" });
+	for _, role in ipairs(offered_roles()) do form:text_tag("value", role); end
+	form:up();
+	local ids = {};
+	for id in pairs(manage_groups) do ids[#ids + 1] = id; end
+	table.sort(ids);
+	form:tag("reported")
+		:tag("field", { var = "id", type = "text-single", label = "Group id" }):up()
+		:tag("field", { var = "name", type = "text-single", label = "Group name" }):up()
+		:up();
+	for _, id in ipairs(ids) do
+		form:tag("item")
+			:tag("field", { var = "id" }):text_tag("value", id):up()
+			:tag("field", { var = "name" }):text_tag("value", tostring(manage_groups[id])):up()
+			:up();
+	end
+	return { status = "completed", other = form };
 end);
 
 -- The invite a token names, expired ones included (they stay stored until used or revoked), when

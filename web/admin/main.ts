@@ -1,0 +1,166 @@
+// The admin page: sign in with a key, make invites, see and revoke them. Served by the service at
+// /admin/ (src/http/adminPage.ts); everything it shows from the API is written as text.
+import { ApiError, request, Unreachable } from "./api.js";
+import type { Context } from "./context.js";
+import { createForm } from "./createForm.js";
+import { busy, byId } from "./dom.js";
+import { sentence } from "./fields.js";
+import { closing, describe, linkOf } from "./format.js";
+import { inviteList } from "./inviteList.js";
+import { linkBlock, preloadQrCode } from "./linkBlock.js";
+import { forgetKey, keepKey, keptKey } from "./session.js";
+import type { Invite, Options } from "./types.js";
+
+let session: { key: string; options: Options } | undefined;
+
+// A key that no longer works at all; one that used up its --max-invites still lists and shows.
+const KEY_REFUSED = new Set(["invalid_key", "key_expired"]);
+
+function signedIn(): { key: string; options: Options } {
+  if (!session) throw new Error("signed out");
+  return session;
+}
+
+/** The connection banner: shown while the service, or Prosody behind it, cannot be reached. */
+function showBanner(err: unknown): void {
+  const why = sentence((err as Error).message);
+  byId("banner-text").textContent =
+    err instanceof Unreachable
+      ? "The invites service does not answer. Check your connection, then try again."
+      : err instanceof ApiError && err.status === 501
+        ? `The XMPP server is not set up for this: ${why}`
+        : `The invites service cannot reach the XMPP server right now (${why}) What you typed is kept: try again in a moment.`;
+  byId("banner").hidden = false;
+}
+
+const hideBanner = () => (byId("banner").hidden = true);
+
+/** Trouble with the connection rather than with what was asked: the service, Prosody or the store. */
+const isTrouble = (err: unknown): boolean =>
+  err instanceof Unreachable || (err instanceof ApiError && err.status >= 500);
+
+const context: Context = {
+  options: () => signedIn().options,
+  async call<T>(method: string, path: string, body?: unknown) {
+    const answer = await request<T>(signedIn().key, method, path, body);
+    hideBanner();
+    return answer;
+  },
+  announce(text) {
+    const region = byId("announce");
+    region.textContent = "";
+    // A new text node, a moment later, so that the same words are read out again.
+    setTimeout(() => (region.textContent = text), 50);
+  },
+  handled(err) {
+    if (isTrouble(err)) {
+      showBanner(err);
+      return true;
+    }
+    if (err instanceof ApiError && KEY_REFUSED.has(err.code)) {
+      signOut(sentence(err.message));
+      return true;
+    }
+    return false;
+  },
+};
+
+const form = createForm(context, (invite: Invite) => {
+  const options = signedIn().options;
+  byId("result").hidden = false;
+  const [expiry, time] = closing(invite);
+  byId("result-summary").textContent = `${describe(invite, options)}. ${expiry} ${time}.`;
+  byId("result-link").replaceChildren(linkBlock(linkOf(invite)));
+  byId("result-title").focus();
+  context.announce("Invite created.");
+  void list.refresh();
+});
+const list = inviteList(context);
+
+function showKeyError(text: string): void {
+  const error = byId("key-error");
+  error.textContent = text;
+  error.hidden = text === "";
+  const input = byId<HTMLInputElement>("key");
+  if (text) input.setAttribute("aria-invalid", "true");
+  else input.removeAttribute("aria-invalid");
+}
+
+/** Asks the service what this key may do; on success the page is built for it. */
+async function signIn(key: string): Promise<void> {
+  showKeyError("");
+  let options: Options;
+  try {
+    options = (await request<Options>(key, "GET", "invites/options")).body;
+  } catch (err) {
+    if (err instanceof ApiError && KEY_REFUSED.has(err.code)) forgetKey();
+    if (isTrouble(err)) showBanner(err);
+    else showKeyError(sentence((err as Error).message));
+    byId("sign-in").hidden = false;
+    byId("key").focus();
+    return;
+  }
+  hideBanner();
+  keepKey(key);
+  session = { key, options };
+  byId<HTMLInputElement>("key").value = "";
+  byId("host").textContent = options.host;
+  byId("who").textContent = `Key ${options.key} (${options.scopes.join(", ")})`;
+  byId("sign-in").hidden = true;
+  byId("account").hidden = false;
+  byId("app").hidden = false;
+  byId("result").hidden = true;
+  byId("result-link").replaceChildren();
+  form.configure();
+  list.show();
+  byId("main").focus();
+  preloadQrCode();
+}
+
+/** Forgets the key and everything shown with it (invite links are secrets too). */
+function signOut(reason = ""): void {
+  session = undefined;
+  forgetKey();
+  hideBanner();
+  for (const id of ["result-link", "list", "groups", "host", "who", "result-summary"]) byId(id).replaceChildren();
+  byId("app").hidden = true;
+  byId("account").hidden = true;
+  byId("sign-in").hidden = false;
+  showKeyError(reason);
+  byId("key").focus();
+}
+
+byId<HTMLFormElement>("sign-in-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const key = byId<HTMLInputElement>("key").value.trim();
+  if (!key) {
+    showKeyError("Enter your API key.");
+    byId("key").focus();
+    return;
+  }
+  const button = (event.currentTarget as HTMLFormElement).querySelector("button");
+  if (button) void busy(button, () => signIn(key));
+});
+byId("sign-out").addEventListener("click", () => {
+  signOut();
+  context.announce("Signed out.");
+});
+byId<HTMLButtonElement>("retry").addEventListener("click", (event) => {
+  const button = event.currentTarget as HTMLButtonElement;
+  void busy(button, async () => {
+    if (!session) {
+      const key = keptKey() ?? byId<HTMLInputElement>("key").value.trim();
+      return key ? signIn(key) : hideBanner();
+    }
+    // The options again: they tell whether Prosody answers now (the banner goes when it does).
+    try {
+      session.options = (await context.call<Options>("GET", "invites/options")).body;
+      await list.refresh();
+    } catch (err) {
+      context.handled(err);
+    }
+  });
+});
+
+const kept = keptKey();
+if (kept) void signIn(kept);
