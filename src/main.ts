@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Entry point: reads argv, runs one command, owns the exit code. Only the CLI writes to the console.
 import { CommanderError } from "commander";
+import { addGlobalOptions } from "./cli/globalOptions.js";
 import { buildProgram } from "./cli/program.js";
 import { serve } from "./cli/serve.js";
 
@@ -14,6 +15,7 @@ async function main(argv: string[]): Promise<number> {
     serve: () => serve(process.env),
     setExitCode: (code) => (exitCode = code),
   });
+  addGlobalOptions(program, process.env);
   try {
     await program.parseAsync(argv);
     if (argv.length <= 2) {

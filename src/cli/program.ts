@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { MAX_COUNT, parseDuration, parseRate } from "../keys/durations.js";
 import { HTTP_METHODS, KEY_SCOPES, type HttpMethod, type KeyScope, type Rate } from "../keys/keyStore.js";
 import { createKey, deleteKey, listKeys, showKey, withKeyStore, type Output } from "./keyCommands.js";
+import { check } from "./checkCommand.js";
 import { addWebhook, deleteWebhook, listWebhooks, showWebhook } from "./webhookCommands.js";
 import { WEBHOOK_EVENTS, type WebhookEvent } from "../webhooks/webhookStore.js";
 
@@ -217,6 +218,24 @@ export function buildProgram(deps: ProgramDeps): Command {
     .argument("<host>", "the VirtualHost", host)
     .argument("<id>", "the webhook id")
     .action((h: string, id: string) => deleteWebhook(deps.env, deps.io, h, id));
+
+  program
+    .command("check")
+    .description(
+      "check the configuration against Prosody and the key store, as prosodyctl check does; exit 1 on a problem",
+    )
+    .argument(
+      "[hosts...]",
+      "the VirtualHosts to check (default: those with keys, else the component domain's parent)",
+      (value: string, previous: string[] = []) => [...previous, host(value)],
+    )
+    .option("--json", "one JSON object, for scripts")
+    .option("--timeout <duration>", "the longest wait for each answer (connection, command, page)", duration, 10_000)
+    .action(async (hosts: string[] | undefined, opts: { json?: boolean; timeout: number }) =>
+      deps.setExitCode(
+        await check(deps.env, deps.io, hosts ?? [], { json: opts.json ?? false, timeoutMs: opts.timeout }),
+      ),
+    );
 
   program
     .command("serve")

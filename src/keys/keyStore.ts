@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type Keyv from "keyv";
 import { AppError, KeyNotFoundError } from "../errors.js";
 import { formatKey, generateKey, hashSecret, secretMatches, type ParsedKey } from "./apiKey.js";
@@ -46,10 +47,18 @@ export interface KeyStore {
   /** Writes the usage counted so far (close() does too). */
   flush(): Promise<void>;
   ping(): Promise<void>;
+  /**
+   * Writes an entry no key can have, reads it back and removes it: proves the store takes writes
+   * (`invites-api check`). The entry expires by itself should the removal fail.
+   */
+  probeWrite(): Promise<void>;
   close(): Promise<void>;
 }
 
 const recordKey = (id: string): string => `key:${id}`;
+// Outside the `key:` names, so a probe is never taken for a key (nor a key for a probe).
+const probeKey = (): string => `check-probe:${randomUUID()}`;
+const PROBE_TTL_MS = 60_000;
 
 export const USAGE_FLUSH_MS = 1_000;
 
@@ -225,6 +234,17 @@ export function createKeyStore(
     ping: () =>
       guarded("answer", async () => {
         await keyv.has(recordKey("ping"));
+      }),
+
+    probeWrite: () =>
+      guarded("write", async () => {
+        const key = probeKey();
+        try {
+          await keyv.set(key, { probe: true }, PROBE_TTL_MS);
+          if (!(await keyv.has(key))) throw new Error("an entry just written cannot be read back");
+        } finally {
+          await keyv.delete(key).catch(() => undefined);
+        }
       }),
 
     close: async () => {

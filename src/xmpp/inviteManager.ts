@@ -109,6 +109,11 @@ export interface InviteOptions {
   /** The ttl of an account or group invite (Prosody's invite_expiry), and of a reset, when none is asked for. */
   readonly defaultTtl: number;
   readonly resetTtl: number;
+  /**
+   * The landing page mod_invites_page gives a made-up invite, when it is loaded on the host (an
+   * older module does not say): `invites-api check` opens it to see that the page answers.
+   */
+  readonly invitePage?: string;
 }
 
 export interface InvitePage {
@@ -319,7 +324,8 @@ export function createInviteManager(ctx: AdhocContext, commands: HostCommands): 
         return id ? [{ id, name: one(values, "name") ?? id }] : [];
       });
       const roles = (table.fields.get("roles") ?? []).filter(Boolean);
-      return { groups, roles, maxTtl, defaultTtl, resetTtl };
+      const invitePage = one(table.fields, "invite-page");
+      return { groups, roles, maxTtl, defaultTtl, resetTtl, ...(invitePage ? { invitePage } : {}) };
     },
   };
 }

@@ -14,12 +14,15 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs the built CLI as a user would, with only the given variables on top of PATH. */
-export function runCli(args: readonly string[], env: Env = {}): Promise<CliResult> {
+/**
+ * Runs the built CLI as a user would, with only the given variables on top of PATH; `cli` is
+ * another copy of bin/invites-api.js (an installed package's).
+ */
+export function runCli(args: readonly string[], env: Env = {}, cli: string = CLI): Promise<CliResult> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [CLI, ...args],
+      [cli, ...args],
       { env: { PATH: process.env.PATH, ...env }, timeout: 30_000 },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
@@ -48,8 +51,8 @@ export interface RunningService {
  * Starts `invites-api serve` as a child process on a free port and waits until it listens. If it
  * does not, the child is stopped before the error is thrown: a failed start leaves nothing behind.
  */
-export async function startService(env: Env): Promise<RunningService> {
-  const child = spawn(process.execPath, [CLI, "serve"], {
+export async function startService(env: Env, cli: string = CLI): Promise<RunningService> {
+  const child = spawn(process.execPath, [cli, "serve"], {
     // No grace period on SIGTERM unless a test asks for one: tests stop services often.
     env: {
       PATH: process.env.PATH,

@@ -22,6 +22,9 @@ local dataforms = require "util.dataforms";
 local jid = require "util.jid";
 local nodeprep = require "util.encodings".stringprep.nodeprep;
 local usermanager = require "core.usermanager";
+local modulemanager = require "core.modulemanager";
+local url_escape = require "util.http".urlencode;
+local render_url = require "util.interpolation".new("%b{}", url_escape);
 local rostermanager = require "core.rostermanager";
 local adhoc_new = module:require "adhoc".new;
 local history = module:require "history";
@@ -472,13 +475,33 @@ local function offered_roles()
 	return list;
 end
 
+-- A token no invite has (mod_invites' tokens are random): its page is the "invalid invite" page.
+local probe_token = "invites-api-check";
+
+-- The landing page mod_invites_page would give an invite with the probe token, built as it builds
+-- one (its invites_page option, else its own HTTP URL); nil where it is not loaded on this host.
+-- `invites-api check` opens it to see that the page answers, without making an invite.
+local function invite_page_probe()
+	local page = modulemanager.get_module(module.host, "invites_page");
+	if not page then return nil; end
+	local base_url = "https://"..module.host.."/";
+	if not module:get_option_boolean("invites_page_external", false) then
+		base_url = page.module.http_url and page.module:http_url();
+	end
+	local template = module:get_option_string("invites_page", base_url and (base_url.."?{invite.token}") or nil);
+	return template and render_url(template, { host = module.host, invite = { token = probe_token } });
+end
+
 -- What an invite made here may carry, so that a form offers only what these commands accept: the
--- groups (id and display name), the roles, the longest ttl and the default ones.
+-- groups (id and display name), the roles, the longest ttl and the default ones; and the landing
+-- page of a made-up invite when mod_invites_page is loaded.
 command("Invite options", "options", nil, function ()
 	local form = st.stanza("x", { xmlns = "jabber:x:data", type = "result" }):text_tag("title", "Invite options");
 	for _, f in ipairs({ { "max-ttl", max_ttl }, { "default-ttl", default_ttl }, { "reset-ttl", default_reset_ttl } }) do
 		form:tag("field", { var = f[1], type = "text-single" }):text_tag("value", ("%d"):format(math.floor(f[2]))):up();
 	end
+	local probe = invite_page_probe();
+	if probe then form:tag("field", { var = "invite-page", type = "text-single" }):text_tag("value", probe):up(); end
 	form:tag("field", { var = "roles", type = "text-multi", label = "Roles an invite may give" });
 	for _, role in ipairs(offered_roles()) do form:text_tag("value", role); end
 	form:up();

@@ -1,0 +1,239 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { xml } from "@xmpp/component";
+import { connectOnce } from "../../src/check/connect.js";
+import { freePort } from "../support/ports.js";
+import { INVITE_MODULES, MANAGE_MODULES, createProsody, type RunningProsody } from "../support/prosody.js";
+import { runCli, type CliResult } from "../support/service.js";
+import { createKey, freshKeyStore, serviceEnv } from "../support/stack.js";
+
+// `invites-api check` against a real Prosody with one host of each kind: least privilege (with the
+// invite page), admin mode, neither; and ghost.test, which it does not serve.
+const GOOD = "example.test";
+const ADMIN = "admin.test";
+const NOADMIN = "noadmin.test";
+const GHOST = "ghost.test";
+const NOJIDS = "nojids.test";
+const COMPONENT = { domain: "invites.example.test", secret: "check-component-secret-5b1e" };
+const TIMEOUT = ["--timeout", "5s"];
+
+type Status = "ok" | "note" | "fail" | "skip";
+const LABEL: Record<string, Status> = { "ok  ": "ok", note: "note", FAIL: "fail", skip: "skip" };
+
+/** The check lines of an output, as { status, subject, name, text }. */
+function checks(stdout: string) {
+  return stdout.split("\n").flatMap((line) => {
+    const match = /^(ok {2}|note|FAIL|skip) (\S+(?: store)?) ([^:]+): (.*)$/.exec(line);
+    return match ? [{ status: LABEL[match[1] ?? ""], subject: match[2], name: match[3], text: match[4] ?? "" }] : [];
+  });
+}
+
+function check(result: CliResult, subject: string, name: string) {
+  const found = checks(result.stdout).find((c) => c.subject === subject && c.name === name);
+  assert.ok(found, `no ${subject} ${name} line in:\n${result.stdout}${result.stderr}`);
+  return found;
+}
+
+describe("invites-api check", () => {
+  let prosody: RunningProsody;
+  let env: Record<string, string>;
+
+  before(async () => {
+    prosody = await createProsody({
+      hosts: [GOOD, ADMIN, NOADMIN, NOJIDS],
+      components: [COMPONENT],
+      admins: [],
+      // The page's address names 127.0.0.1 (the test hosts are in no DNS): Prosody serves it as GOOD's.
+      extra: `http_default_host = "${GOOD}"`,
+      hostOptions: {
+        [GOOD]: { modules: [...MANAGE_MODULES, "version"], lines: [`invites_manage_jids = { "${COMPONENT.domain}" }`] },
+        [ADMIN]: { modules: INVITE_MODULES, admins: [COMPONENT.domain] },
+        [NOJIDS]: { modules: MANAGE_MODULES },
+      },
+    });
+    try {
+      const config = readFileSync(prosody.configPath, "utf8");
+      const external = `http://${GOOD}:${prosody.httpPort}/`;
+      writeFileSync(prosody.configPath, config.replace(external, `http://127.0.0.1:${prosody.httpPort}/`));
+      await prosody.start();
+    } catch (err) {
+      await prosody.dispose();
+      throw err;
+    }
+    env = serviceEnv(prosody, COMPONENT, freshKeyStore());
+  });
+
+  after(async () => {
+    await prosody?.dispose();
+  });
+
+  it("all well with least privilege: exit 0, hosts from the key store, each check ok", async () => {
+    await createKey(env.KEY_STORE ?? "", GOOD);
+    const result = await runCli(["check", ...TIMEOUT], env);
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.match(result.stdout, /hosts \(from the key store\): example\.test$/m);
+    assert.match(check(result, "component", "connection").text, /connected as invites\.example\.test/);
+    assert.match(check(result, GOOD, "version").text, /^Prosody \d+/);
+    assert.match(check(result, GOOD, "mode").text, /^least privilege/);
+    assert.match(check(result, GOOD, "commands").text, /mod_invites_manage: .*create-account/);
+    assert.match(
+      check(result, GOOD, "invite page").text,
+      /^answers at http:\/\/127\.0\.0\.1:\d+\/invites_page\?\S+ \(HTTP 200\)/,
+    );
+    assert.match(check(result, "key store", "read").text, /^readable, 1 host has keys/);
+    assert.match(check(result, "key store", "write").text, /^writable/);
+    for (const c of checks(result.stdout)) assert.equal(c.status, "ok", `${c.subject} ${c.name}: ${c.text}`);
+    assert.match(result.stdout, /^all well$/m);
+  });
+
+  it("admin mode is well, with a note that recommends least privilege and its lines", async () => {
+    const result = await runCli(["check", ADMIN, ...TIMEOUT], env);
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.match(result.stdout, /hosts \(from the command line\): admin\.test$/m);
+    const mode = check(result, ADMIN, "mode");
+    assert.equal(mode.status, "note");
+    assert.match(
+      mode.text,
+      /^admin: .* -> hint: least privilege .*"invites_manage".*invites_manage_jids = \{ "invites\.example\.test" \}/,
+    );
+    assert.equal(check(result, ADMIN, "version").status, "note", "no mod_version: unknown, not a failure");
+    assert.match(check(result, ADMIN, "version").text, /unknown \(mod_version not loaded\)/);
+    assert.match(check(result, ADMIN, "invite page").text, /^not checked/);
+  });
+
+  it("a host neither least privilege nor admin: exit 1 with the lines to add", async () => {
+    const result = await runCli(["check", NOADMIN, ...TIMEOUT], env);
+    assert.equal(result.code, 1, result.stdout + result.stderr);
+    const commands = check(result, NOADMIN, "commands");
+    assert.equal(commands.status, "fail");
+    assert.match(commands.text, /-> fix: .*invites_manage_jids.*"invites_manage" under VirtualHost "noadmin\.test"/);
+  });
+
+  it("mod_invites_manage without the component in invites_manage_jids: exit 1 with that line", async () => {
+    const result = await runCli(["check", NOJIDS, ...TIMEOUT], env);
+    assert.equal(result.code, 1, result.stdout + result.stderr);
+    const manage = check(result, NOJIDS, "invites_manage");
+    assert.equal(manage.status, "fail");
+    assert.match(
+      manage.text,
+      /refuses invites\.example\.test \(forbidden\) -> fix: .*invites_manage_jids = \{ "invites\.example\.test" \}/,
+    );
+  });
+
+  it("a host Prosody does not serve: exit 1, not a VirtualHost", async () => {
+    const result = await runCli(["check", GHOST, ...TIMEOUT], env);
+    assert.equal(result.code, 1, result.stdout + result.stderr);
+    const version = check(result, GHOST, "version");
+    assert.equal(version.status, "fail");
+    assert.match(version.text, /not a VirtualHost/);
+    assert.equal(check(result, GHOST, "mode").status, "skip");
+  });
+
+  it("a wrong secret: exit 1, the secret advice, and no secret printed", async () => {
+    const wrong = "wrong-secret-never-printed-9c2";
+    const result = await runCli(["check", ...TIMEOUT], { ...env, COMPONENT_SECRET: wrong });
+    assert.equal(result.code, 1);
+    const connection = check(result, "component", "connection");
+    assert.equal(connection.status, "fail");
+    assert.match(connection.text, /not-authorized.* -> fix: COMPONENT_SECRET does not match component_secret/);
+    assert.equal(check(result, GOOD, "version").status, "skip");
+    for (const secret of [wrong, COMPONENT.secret]) {
+      assert.ok(!result.stdout.includes(secret) && !result.stderr.includes(secret), "a secret was printed");
+    }
+  });
+
+  it("a component Prosody does not declare: exit 1 with the Component line", async () => {
+    const result = await runCli(["check", GOOD, ...TIMEOUT], { ...env, COMPONENT_DOMAIN: "other.example.test" });
+    assert.equal(result.code, 1);
+    assert.match(
+      check(result, "component", "connection").text,
+      /-> fix: .*Component "other\.example\.test" with component_secret/,
+    );
+    assert.ok(!result.stdout.includes(COMPONENT.secret));
+  });
+
+  it("nothing listening at COMPONENT_SERVICE: exit 1 with the reach advice", async () => {
+    const service = `xmpp://127.0.0.1:${await freePort()}`;
+    const result = await runCli(["check", GOOD, ...TIMEOUT], { ...env, COMPONENT_SERVICE: service });
+    assert.equal(result.code, 1);
+    assert.match(
+      check(result, "component", "connection").text,
+      /ECONNREFUSED.* -> fix: .*component_ports and component_interfaces/,
+    );
+  });
+
+  it("beside a running service: exit 1, the service keeps its connection", async () => {
+    const holder = await connectOnce({
+      service: env.COMPONENT_SERVICE ?? "",
+      domain: COMPONENT.domain,
+      secret: COMPONENT.secret,
+      timeoutMs: 5_000,
+    });
+    try {
+      const result = await runCli(["check", GOOD, ...TIMEOUT], env);
+      assert.equal(result.code, 1);
+      const connection = check(result, "component", "connection");
+      assert.match(connection.text, /secret is accepted, but another process is connected .* -> fix: stop the running/);
+      const version = xml("iq", { type: "get", to: GOOD }, xml("query", { xmlns: "jabber:iq:version" }));
+      assert.equal((await holder.request(version, 5_000)).attrs.type, "result", "the first connection still works");
+    } finally {
+      await holder.close();
+    }
+  });
+
+  it("a key store that cannot be opened: exit 1, the host checks still run", async () => {
+    // Under a regular file: no folder can be made there, not even by root.
+    const file = join(mkdtempSync(join(tmpdir(), "invites-api-check-")), "a-file");
+    writeFileSync(file, "");
+    const result = await runCli(["check", GOOD, ...TIMEOUT], { ...env, KEY_STORE: join(file, "keys.sqlite") });
+    assert.equal(result.code, 1);
+    assert.equal(check(result, "key store", "open").status, "fail");
+    assert.match(check(result, "key store", "open").text, /cannot create the folder/);
+    assert.equal(check(result, GOOD, "mode").status, "ok");
+  });
+
+  it("a Redis store that does not answer: exit 1, its password masked", async () => {
+    const password = "redis-password-never-printed";
+    const store = `redis://user:${password}@127.0.0.1:${await freePort()}/0`;
+    const result = await runCli(["check", GOOD, "--timeout", "2s"], { ...env, KEY_STORE: store });
+    assert.equal(result.code, 1, result.stdout + result.stderr);
+    assert.equal(check(result, "key store", "open").status, "fail");
+    assert.match(result.stdout, /key store redis redis:\/\/user:\*\*\*\*@127\.0\.0\.1:\d+\/0/);
+    assert.ok(!result.stdout.includes(password) && !result.stderr.includes(password), "the password was printed");
+  });
+
+  it("--json parses and gives the verdicts of the text", async () => {
+    const args = ["check", GOOD, ADMIN, NOADMIN, GHOST, ...TIMEOUT];
+    // One after the other: Prosody takes one connection per component.
+    const text = await runCli(args, env);
+    const json = await runCli([...args, "--json"], env);
+    assert.equal(json.code, 1);
+    assert.equal(text.code, 1);
+    const report = JSON.parse(json.stdout) as {
+      ok: boolean;
+      hostsFrom: string;
+      component: { checks: Array<{ name: string; ok: boolean; status: Status }> };
+      keyStore: { kind: string; checks: Array<{ name: string; ok: boolean; status: Status }> };
+      hosts: Array<{ host: string; checks: Array<{ name: string; ok: boolean; status: Status; fix?: string }> }>;
+    };
+    assert.equal(report.ok, false);
+    assert.equal(report.hostsFrom, "command line");
+    assert.equal(report.keyStore.kind, "sqlite");
+    const fromJson = [
+      ...report.keyStore.checks.map((c) => `key store ${c.name} ${c.status}`),
+      ...report.component.checks.map((c) => `component ${c.name} ${c.status}`),
+      ...report.hosts.flatMap((h) => h.checks.map((c) => `${h.host} ${c.name} ${c.status}`)),
+    ];
+    assert.deepEqual(
+      fromJson,
+      checks(text.stdout).map((c) => `${c.subject} ${c.name} ${c.status}`),
+    );
+    const noadmin = report.hosts.find((h) => h.host === NOADMIN)?.checks.find((c) => c.name === "commands");
+    assert.equal(noadmin?.ok, false);
+    assert.match(noadmin?.fix ?? "", /invites_manage_jids/);
+    assert.ok(!json.stdout.includes(COMPONENT.secret));
+  });
+});
