@@ -612,6 +612,29 @@ describe(`the admin page at /admin/, in Chromium, Prosody ${VERSION}`, () => {
     );
   });
 
+  it("a service that does not answer shows its own banner; what was typed stays", async () => {
+    await inTab(async ({ page }) => {
+      await signIn(page, keys.manage);
+      // The service's answers stop arriving (as when it is down or the network drops): every
+      // request the page makes to the API fails at the connection.
+      const api = `${service.url}/invites**`;
+      await page.route(api, (route) => route.abort("connectionrefused"));
+      try {
+        await page.getByLabel("User name").fill("dora");
+        await page.getByRole("button", { name: "Create invite" }).click();
+        const banner = page.getByRole("alert").filter({ hasText: "The invites service does not answer" });
+        await banner.waitFor();
+        assert.ok(await page.locator("#create-form").isVisible(), "the form stays");
+        assert.equal(await page.inputValue("#username"), "dora", "what was typed is kept");
+      } finally {
+        await page.unroute(api);
+      }
+      await page.getByRole("button", { name: "Try again" }).click();
+      await page.locator("#banner").waitFor({ state: "hidden" });
+      await create(page, "Account invite", { username: "dora" });
+    });
+  });
+
   it("writes markup from every displayed field as text", async () => {
     await inTab(async ({ page }) => {
       await page.evaluate(() => (document.title = "Invites"));
