@@ -347,7 +347,7 @@ local function nudge()
 end
 
 local function record_redemption(invite, username, reset)
-	history.prune();
+	history.prune_due();
 	local data, now = invite.additional_data or {}, os.time();
 	history.redeemed(invite, username, reset, now);
 	-- A reset is no arrival: the account came in earlier, through whatever it came in by.
