@@ -1,4 +1,5 @@
 import Keyv from "keyv";
+import { inTransaction } from "./pgTransaction.js";
 import KeyvPostgres from "@keyv/postgres";
 import pg from "pg";
 import { RateLimiterPostgres } from "rate-limiter-flexible";
@@ -39,18 +40,10 @@ function hearPoolErrors(): void {
  * advisory lock, and each finds the tables the first one made.
  */
 async function createSchema(pool: pg.Pool): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN");
+  await inTransaction(pool, async (client) => {
     await client.query("SELECT pg_advisory_xact_lock($1)", [SCHEMA_LOCK]);
     for (const statement of SCHEMA) await client.query(statement);
-    await client.query("COMMIT");
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** Keys, usage and rate-limit counts in PostgreSQL, shared by every instance that points at it. */

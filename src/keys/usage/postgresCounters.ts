@@ -1,5 +1,6 @@
 import type pg from "pg";
 import { enqueueWith } from "../../webhooks/stores/postgresWebhooks.js";
+import { inTransaction } from "../pgTransaction.js";
 import type { CountResult, RedemptionTotals, Usage, UsageCounters } from "./counters.js";
 
 interface Row {
@@ -81,9 +82,8 @@ export function postgresCounters(pool: pg.Pool): UsageCounters {
     async applyRedemptions(batch) {
       // The conditional UPDATE locks the host's row until COMMIT: a second instance with the same
       // batch waits, then finds the cursor moved and updates nothing.
-      const client = await pool.connect();
-      try {
-        await client.query("BEGIN");
+      // Nothing is written when the cursor has moved (the cursor row's insert is the same for both).
+      return inTransaction(pool, async (client) => {
         if (batch.from === null) {
           await client.query(`INSERT INTO ${CURSORS} (host) VALUES ($1) ON CONFLICT (host) DO NOTHING`, [batch.host]);
         }
@@ -92,10 +92,7 @@ export function postgresCounters(pool: pg.Pool): UsageCounters {
            WHERE host = $1 AND cursor IS NOT DISTINCT FROM $2`,
           [batch.host, batch.from, batch.to, batch.registrations, batch.resets],
         );
-        if (advanced.rowCount !== 1) {
-          await client.query("ROLLBACK");
-          return false;
-        }
+        if (advanced.rowCount !== 1) return false;
         for (const [id, { count, lastAt }] of batch.accounts) {
           await client.query(
             `UPDATE ${TABLE} SET accounts = accounts + $2,
@@ -104,14 +101,8 @@ export function postgresCounters(pool: pg.Pool): UsageCounters {
           );
         }
         await enqueueWith(client, batch.deliveries);
-        await client.query("COMMIT");
         return true;
-      } catch (err) {
-        await client.query("ROLLBACK").catch(() => undefined);
-        throw err;
-      } finally {
-        client.release();
-      }
+      });
     },
     async redemptionTotals() {
       const result = await pool.query<{ host: string; registrations: string; resets: string }>(

@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { inTransaction } from "../../keys/pgTransaction.js";
 import type { Delivery, Subscription, SubscriptionStatus, WebhookStore } from "../webhookStore.js";
 
 const SUBSCRIPTIONS = "invites_api_webhooks";
@@ -42,20 +43,6 @@ export async function enqueueWith(db: Queryable, deliveries: readonly Delivery[]
  * LOCKED) and moves them past the lease in one statement: two instances never take the same one.
  */
 export function postgresWebhooks(pool: pg.Pool): WebhookStore {
-  const inTransaction = async <T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
-    const client = await pool.connect();
-    try {
-      await client.query("BEGIN");
-      const result = await work(client);
-      await client.query("COMMIT");
-      return result;
-    } catch (err) {
-      await client.query("ROLLBACK").catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
-  };
   return {
     async addSubscription(subscription) {
       await pool.query(`INSERT INTO ${SUBSCRIPTIONS} (id, host, record) VALUES ($1, $2, $3)`, [
@@ -74,7 +61,7 @@ export function postgresWebhooks(pool: pg.Pool): WebhookStore {
       return result.rows.map((row) => JSON.parse(row.record) as Subscription);
     },
     async deleteSubscription(id) {
-      return inTransaction(async (client) => {
+      return inTransaction(pool, async (client) => {
         const removed = await client.query(`DELETE FROM ${SUBSCRIPTIONS} WHERE id = $1`, [id]);
         await client.query(`DELETE FROM ${OUTBOX} WHERE subscription = $1`, [id]);
         return (removed.rowCount ?? 0) > 0;
@@ -108,7 +95,7 @@ export function postgresWebhooks(pool: pg.Pool): WebhookStore {
         ]),
       );
     },
-    enqueue: (deliveries) => inTransaction((client) => enqueueWith(client, deliveries)),
+    enqueue: (deliveries) => inTransaction(pool, (client) => enqueueWith(client, deliveries)),
     async claim(now, leaseMs, max) {
       const result = await pool.query<OutboxRow>(
         `UPDATE ${OUTBOX} SET due_at = $2
