@@ -21,11 +21,9 @@ import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { component, xml } from "@xmpp/component";
 import { INVITE_MODULES, MANAGE_MODULES, startProsody, type RunningProsody } from "../../test/support/prosody.js";
-import { CLI } from "../../test/support/service.js";
-import { freePort } from "../../test/support/ports.js";
 import { createKey, waitReady } from "../../test/support/stack.js";
 import { registerWithInvite } from "../../test/support/xmppClient.js";
-import { cpuSeconds, fmt, percentile, startListening, type Started } from "./measure.js";
+import { cpuSeconds, fmt, percentile, serveForBench, type Started } from "./measure.js";
 
 /** The Prosodys with mod_invites_manage (large N and small N), each with a service of its own. */
 const BIG = { host: "big.history.bench.test", domain: "invites.big.history.bench.test", secret: "bench-big-secret" };
@@ -219,24 +217,8 @@ interface Service extends Started {
   readonly url: string;
 }
 
-async function serve(keyStore: string, prosody: RunningProsody, as: { domain: string; secret: string }) {
-  const port = await freePort();
-  const env = {
-    PATH: process.env.PATH,
-    KEY_STORE: keyStore,
-    COMPONENT_SERVICE: `xmpp://127.0.0.1:${prosody.componentPort}`,
-    COMPONENT_DOMAIN: as.domain,
-    COMPONENT_SECRET: as.secret,
-    HTTP_PORT: String(port),
-    DEFAULT_KEY_RATE: "off",
-    MANAGE_RATE: "off",
-    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "info",
-    SHUTDOWN_GRACE_MS: "0",
-  };
-  const started = await startListening([CLI, "serve"], env, port);
-  const service: Service = { ...started, url: `http://127.0.0.1:${port}` };
-  return service;
-}
+const serve = (keyStore: string, prosody: RunningProsody, as: { domain: string; secret: string }): Promise<Service> =>
+  serveForBench(keyStore, prosody.componentPort, as, { MANAGE_RATE: "off" });
 
 /** A Prosody with mod_invites_manage and its service, reached with a manage key. */
 interface Managed extends Side {

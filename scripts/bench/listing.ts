@@ -11,10 +11,8 @@ import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { component, xml } from "@xmpp/component";
 import { MANAGE_MODULES, startProsody, type RunningProsody } from "../../test/support/prosody.js";
-import { CLI } from "../../test/support/service.js";
-import { freePort } from "../../test/support/ports.js";
 import { createKey, waitReady } from "../../test/support/stack.js";
-import { cpuSeconds, fmt, percentile, startListening, verdict, type Started } from "./measure.js";
+import { cpuSeconds, fmt, percentile, serveForBench, verdict, type Started } from "./measure.js";
 
 const HOST = "list.bench.test";
 const FILLER = { domain: "filler.list.bench.test", secret: "bench-filler-secret" };
@@ -160,23 +158,8 @@ function rssMb(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN) / 1024;
 }
 
-async function serve(keyStore: string, prosody: RunningProsody, as: typeof UNLIMITED, manageRate?: string) {
-  const port = await freePort();
-  const env = {
-    PATH: process.env.PATH,
-    KEY_STORE: keyStore,
-    COMPONENT_SERVICE: `xmpp://127.0.0.1:${prosody.componentPort}`,
-    COMPONENT_DOMAIN: as.domain,
-    COMPONENT_SECRET: as.secret,
-    HTTP_PORT: String(port),
-    DEFAULT_KEY_RATE: "off",
-    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "info",
-    SHUTDOWN_GRACE_MS: "0",
-    ...(manageRate ? { MANAGE_RATE: manageRate } : {}),
-  };
-  const started = await startListening([CLI, "serve"], env, port);
-  return { ...started, url: `http://127.0.0.1:${port}` };
-}
+const serve = (keyStore: string, prosody: RunningProsody, as: typeof UNLIMITED, manageRate?: string) =>
+  serveForBench(keyStore, prosody.componentPort, as, manageRate ? { MANAGE_RATE: manageRate } : {});
 
 interface Latencies {
   readonly p50: number;

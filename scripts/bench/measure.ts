@@ -9,7 +9,9 @@ import { performance } from "node:perf_hooks";
 import autocannon from "autocannon";
 import { component, xml } from "@xmpp/component";
 import { terminate, track } from "../../test/support/cleanup.js";
+import { freePort } from "../../test/support/ports.js";
 import { waitForPort } from "../../test/support/prosody.js";
+import { CLI } from "../../test/support/service.js";
 
 const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }));
 
@@ -247,4 +249,32 @@ export async function startListening(
     throw err;
   }
   return { pid: child.pid, child, stop };
+}
+
+/**
+ * Starts `invites-api serve` on a free port as component `as` of the Prosody at `componentPort`,
+ * with no default key rate (a benchmark measures the service, not its limits); `extra` adds or
+ * overrides variables.
+ */
+export async function serveForBench(
+  keyStore: string,
+  componentPort: number,
+  as: { domain: string; secret: string },
+  extra: Record<string, string> = {},
+): Promise<Started & { url: string }> {
+  const port = await freePort();
+  const env = {
+    PATH: process.env.PATH,
+    KEY_STORE: keyStore,
+    COMPONENT_SERVICE: `xmpp://127.0.0.1:${componentPort}`,
+    COMPONENT_DOMAIN: as.domain,
+    COMPONENT_SECRET: as.secret,
+    HTTP_PORT: String(port),
+    DEFAULT_KEY_RATE: "off",
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "info",
+    SHUTDOWN_GRACE_MS: "0",
+    ...extra,
+  };
+  const started = await startListening([CLI, "serve"], env, port);
+  return { ...started, url: `http://127.0.0.1:${port}` };
 }

@@ -10,12 +10,11 @@ import { performance } from "node:perf_hooks";
 import { MANAGE_MODULES, startProsody } from "../../test/support/prosody.js";
 import { startReceiver } from "../../test/support/receiver.js";
 import { CLI } from "../../test/support/service.js";
-import { freePort } from "../../test/support/ports.js";
 import { createKey, waitReady } from "../../test/support/stack.js";
 import { registerWithInvite } from "../../test/support/xmppClient.js";
 import { openKeyBackend } from "../../src/keys/openStore.js";
 import { deliveriesFor } from "../../src/webhooks/events.js";
-import { fmt, percentile, startListening, type Started } from "./measure.js";
+import { fmt, percentile, serveForBench, type Started } from "./measure.js";
 
 const HOST = "hooks.bench.test";
 const COMPONENT = { domain: "invites.hooks.bench.test", secret: "bench-hooks-secret" };
@@ -28,22 +27,8 @@ export interface WebhookBenchOptions {
   readonly report: (label: string, value: string) => void;
 }
 
-async function serve(keyStore: string, componentPort: number): Promise<Started & { url: string }> {
-  const port = await freePort();
-  const env = {
-    PATH: process.env.PATH,
-    KEY_STORE: keyStore,
-    COMPONENT_SERVICE: `xmpp://127.0.0.1:${componentPort}`,
-    COMPONENT_DOMAIN: COMPONENT.domain,
-    COMPONENT_SECRET: COMPONENT.secret,
-    HTTP_PORT: String(port),
-    DEFAULT_KEY_RATE: "off",
-    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "info",
-    SHUTDOWN_GRACE_MS: "0",
-  };
-  const started = await startListening([CLI, "serve"], env, port);
-  return { ...started, url: `http://127.0.0.1:${port}` };
-}
+const serve = (keyStore: string, componentPort: number): Promise<Started & { url: string }> =>
+  serveForBench(keyStore, componentPort, COMPONENT);
 
 function subscribe(keyStore: string, url: string, events: string): string {
   const out = execFileSync(
