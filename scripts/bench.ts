@@ -11,7 +11,6 @@ import { createKeyStore } from "../src/keys/keyStore.js";
 import { openKeyBackend } from "../src/keys/openStore.js";
 import { parseKey } from "../src/keys/apiKey.js";
 import { INVITE_MODULES, startProsody, type RunningProsody } from "../test/support/prosody.js";
-import { CLI } from "../test/support/service.js";
 import { freePort } from "../test/support/ports.js";
 import { startPostgres, startRedis, type RunningServer } from "../test/support/servers.js";
 import { createKey, waitReady } from "../test/support/stack.js";
@@ -25,6 +24,7 @@ import {
   percentile,
   rawAdhoc,
   sequential,
+  serveForBench,
   startListening,
   verdict,
   type Load,
@@ -87,30 +87,16 @@ interface Service extends Started {
   readonly url: string;
 }
 
-/** `invites-api serve` as installed (the bin with its shebang flags), logging at info by default. */
-async function serve(
+/**
+ * `invites-api serve` as installed (the bin with its shebang flags), logging at info by default; the
+ * load is one key, so no per-key rate, everything else at its default.
+ */
+const serve: (
   keyStore: string,
   componentPort: number,
-  store: { domain: string; secret: string },
-  extra: Record<string, string> = {},
-): Promise<Service> {
-  const port = await freePort();
-  const env = {
-    PATH: process.env.PATH,
-    KEY_STORE: keyStore,
-    COMPONENT_SERVICE: `xmpp://127.0.0.1:${componentPort}`,
-    COMPONENT_DOMAIN: store.domain,
-    COMPONENT_SECRET: store.secret,
-    HTTP_PORT: String(port),
-    // The load is one key: no per-key rate. Everything else at its default (access log at info).
-    DEFAULT_KEY_RATE: "off",
-    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "info",
-    SHUTDOWN_GRACE_MS: "0", // only how fast the bench can stop it
-    ...extra,
-  };
-  const started = await startListening([CLI, "serve"], env, port);
-  return { ...started, url: `http://127.0.0.1:${port}` };
-}
+  as: { domain: string; secret: string },
+  extra?: Record<string, string>,
+) => Promise<Service> = serveForBench;
 
 /** Stops every started process, also when one stop fails. */
 async function stopAll(started: ReadonlyArray<Started | undefined>): Promise<void> {
