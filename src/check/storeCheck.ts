@@ -4,27 +4,53 @@ import { openBackend, type KeyBackend } from "../keys/openStore.js";
 import { storeKind } from "../keys/storeUrl.js";
 import { reasonOf, type Check } from "./report.js";
 
-/** The store's kind and where it is, as it may be printed: a URL's password is masked. */
+/**
+ * Query parameters that carry a credential: node-postgres reads `?password=` and `?sslpassword=`
+ * from a connection string as readily as `user:password@`; anything named like a secret is masked too.
+ */
+const CREDENTIAL_PARAM = /pass|secret|token/i;
+
+/** The store's kind and where it is, as it may be printed: every credential in the URL is masked. */
 export function describeStore(keyStore: string): { kind: string; location: string } {
   const kind = storeKind(keyStore) ?? "unknown";
   if (kind === "sqlite") return { kind, location: resolve(keyStore.replace(/^sqlite:\/\//i, "")) };
   try {
     const url = new URL(keyStore);
     if (url.password) url.password = "****";
-    return { kind, location: url.toString() };
+    for (const name of [...url.searchParams.keys()]) {
+      if (CREDENTIAL_PARAM.test(name)) url.searchParams.set(name, "****");
+    }
+    return { kind, location: url.toString().replaceAll("%2A%2A%2A%2A", "****") };
   } catch {
     return { kind, location: "(a URL that cannot be read)" };
   }
 }
 
-/** The password a store URL holds, raw and decoded, for redact(). */
+/** Every credential a store URL holds (its password, credential parameters), as written and decoded, for redact(). */
 export function storeSecrets(keyStore: string): string[] {
+  let url: URL;
   try {
-    const { password } = new URL(keyStore);
-    return password ? [password, decodeURIComponent(password)] : [];
+    url = new URL(keyStore);
   } catch {
     return [];
   }
+  const written = [
+    url.password,
+    ...url.search
+      .slice(1)
+      .split("&")
+      .map((pair) => pair.split("="))
+      .filter(([name = "", value]) => CREDENTIAL_PARAM.test(name) && value)
+      .map(([, value = ""]) => value),
+  ].filter((value) => value.length > 0);
+  const decoded = (value: string) => {
+    try {
+      return decodeURIComponent(value.replaceAll("+", " "));
+    } catch {
+      return value;
+    }
+  };
+  return [...new Set(written.flatMap((value) => [value, decoded(value)]))];
 }
 
 export interface StoreCheck {

@@ -205,6 +205,23 @@ describe("invites-api check", () => {
     assert.ok(!result.stdout.includes(password) && !result.stderr.includes(password), "the password was printed");
   });
 
+  it("a PostgreSQL store with its passwords as query parameters: exit 1, neither printed, in text or --json", async () => {
+    const password = "pg-password-never-printed";
+    const sslpassword = "pg-sslpassword+never/printed=";
+    const store =
+      `postgres://app@127.0.0.1:${await freePort()}/keys` +
+      `?password=${password}&sslpassword=${encodeURIComponent(sslpassword)}&sslmode=disable`;
+    for (const extra of [[], ["--json"]]) {
+      const result = await runCli(["check", GOOD, "--timeout", "2s", ...extra], { ...env, KEY_STORE: store });
+      assert.equal(result.code, 1, result.stdout + result.stderr);
+      const out = result.stdout + result.stderr;
+      assert.match(out, /password=\*\*\*\*&sslpassword=\*\*\*\*&sslmode=disable/);
+      for (const secret of [password, sslpassword, encodeURIComponent(sslpassword)]) {
+        assert.ok(!out.includes(secret), `${extra.join(" ") || "text"}: a password was printed`);
+      }
+    }
+  });
+
   it("--json parses and gives the verdicts of the text", async () => {
     const args = ["check", GOOD, ADMIN, NOADMIN, GHOST, ...TIMEOUT];
     // One after the other: Prosody takes one connection per component.

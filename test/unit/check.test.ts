@@ -85,6 +85,15 @@ describe("check: the key store as it may be printed", () => {
     assert.deepEqual(storeSecrets("postgres://app:s3cr%40t@db/keys"), ["s3cr%40t", "s3cr@t"]);
     assert.deepEqual(storeSecrets("/srv/keys.sqlite"), []);
   });
+
+  it("masks credentials given as query parameters (node-postgres reads ?password= and ?sslpassword=)", () => {
+    const store = "postgres://app@db.example:5432/keys?password=p%40ss-one&sslpassword=two%2Bthree&sslmode=require";
+    assert.deepEqual(describeStore(store), {
+      kind: "postgres",
+      location: "postgres://app@db.example:5432/keys?password=****&sslpassword=****&sslmode=require",
+    });
+    assert.deepEqual(storeSecrets(store), ["p%40ss-one", "p@ss-one", "two%2Bthree", "two+three"]);
+  });
 });
 
 describe("check: why the component could not connect", () => {
