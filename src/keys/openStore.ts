@@ -1,4 +1,4 @@
-import { mkdirSync, readlinkSync, realpathSync } from "node:fs";
+import { chmodSync, closeSync, constants, mkdirSync, openSync, readlinkSync, realpathSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import Keyv from "keyv";
 import { AppError } from "../errors.js";
@@ -97,16 +97,46 @@ function realPath(path: string): string {
   }
 }
 
+/**
+ * Creates the store's folder and any missing parents readable by their owner only, whatever the
+ * umask: the file holds webhook signing secrets. Folders that exist are left as they are.
+ */
+function ownerOnlyFolders(folder: string): void {
+  const first = mkdirSync(folder, { recursive: true, mode: 0o700 });
+  if (first === undefined) return;
+  for (let made = folder; made.length >= first.length; made = dirname(made)) chmodSync(made, 0o700);
+}
+
+/**
+ * Creates the database file readable and writable by its owner only, whatever the umask (SQLite
+ * gives its -wal and -shm files the database file's mode). A file that exists keeps its mode: an
+ * operator may have shared it with a group on purpose.
+ */
+function ownerOnlyFile(path: string): void {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
+  } catch {
+    return; // it exists, or SQLite will say why it cannot be opened
+  }
+  try {
+    chmodSync(path, 0o600);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function openSqlite(keyStore: string, { log }: BackendOptions): KeyBackend {
   const given = resolve(keyStore.replace(/^sqlite:\/\//i, ""));
   try {
-    mkdirSync(dirname(given), { recursive: true });
+    ownerOnlyFolders(dirname(given));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? "error";
     throw new AppError("store_unavailable", `KEY_STORE: cannot create the folder ${dirname(given)} (${code})`);
   }
   // The same path for SQLite and for the stamp, which must read the -shm file SQLite writes.
   const path = realPath(given);
+  ownerOnlyFile(path);
   let store: SqliteStore;
   try {
     store = new SqliteStore(path, SQLITE_BUSY_TIMEOUT_MS);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -17,6 +17,28 @@ describe("the invites-api command", () => {
     await runCli(["create", "other.example"], e);
     const listed = await runCli(["list", "example.com"], e);
     assert.equal(listed.stdout, `${key.split("/")[0]}\tSignup page\n`);
+  });
+
+  it("a store made by the CLI under the usual umask is readable by its owner only: folders 0700, files 0600", async () => {
+    const root = mkdtempSync(join(tmpdir(), "invites-api-cli-"));
+    const folder = join(root, "state", "data");
+    const before = process.umask(0o022);
+    try {
+      const created = await runCli(["create", "example.com"], { KEY_STORE: join(folder, "keys.sqlite") });
+      assert.equal(created.code, 0, created.stderr);
+      const webhook = await runCli(["webhook", "add", "example.com", "https://127.0.0.1/in", "--allow-private"], {
+        KEY_STORE: join(folder, "keys.sqlite"),
+      });
+      assert.equal(webhook.code, 0, webhook.stderr);
+    } finally {
+      process.umask(before);
+    }
+    const mode = (path: string) => (statSync(path).mode & 0o777).toString(8);
+    assert.equal(mode(join(root, "state")), "700");
+    assert.equal(mode(folder), "700");
+    const files = readdirSync(folder);
+    assert.ok(files.includes("keys.sqlite"), files.join(" "));
+    for (const file of files) assert.equal(mode(join(folder, file)), "600", file);
   });
 
   it("delete of an unknown id is a clear error with exit status 1", async () => {
