@@ -72,13 +72,13 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
     online: () => connection.status().online,
     intervalMs: config.redemptionSyncMs,
     log,
+    passed: (trigger) => metrics.redemptionPass(trigger),
   });
   connection.onOnline(() => redemptions.poke());
-  // mod_invites_manage says so at each registration; any <message/> from elsewhere is ignored.
+  // mod_invites_manage says so at each registration, from its VirtualHost; redemptions.nudge
+  // ignores any other sender (another component, a remote server) and bounds the rate.
   connection.onMessage((message) => {
-    if (message.getChild("redeemed", REDEEMED_NUDGE) && !String(message.attrs.from ?? "").includes("@")) {
-      redemptions.poke();
-    }
+    if (message.getChild("redeemed", REDEEMED_NUDGE)) redemptions.nudge(String(message.attrs.from ?? ""));
   });
   let stopping = false;
   const app = createHttpApp({

@@ -9,6 +9,8 @@ export interface Metrics {
   rateLimited(kind: "key" | "address"): void;
   adhocDuration(outcome: string, seconds: number): void;
   webhookDelivery(outcome: "delivered" | "failed" | "dropped"): void;
+  /** A pass over Prosody's registration records started, and what started it. */
+  redemptionPass(trigger: "interval" | "nudge" | "online"): void;
 }
 
 export interface MetricSources {
@@ -105,6 +107,13 @@ export function createMetrics(opts: MetricSources): Metrics {
     registers: [registry],
   });
 
+  const redemptionPasses = new Counter({
+    name: "invites_api_redemption_passes_total",
+    help: "Passes over Prosody's registration records, by what started them (interval, nudge, online)",
+    labelNames: ["trigger"],
+    registers: [registry],
+  });
+
   // Each label set is resolved once; prom-client would otherwise hash the label object per request.
   const requestSeries = new Map<string, { inc(): void }>();
   function request(route: string, method: string, status: number): void {
@@ -125,5 +134,6 @@ export function createMetrics(opts: MetricSources): Metrics {
     rateLimited: (kind) => rateLimited.inc({ kind }),
     adhocDuration: (outcome, seconds) => adhoc.observe({ outcome }, seconds),
     webhookDelivery: (outcome) => deliveries.inc({ outcome }),
+    redemptionPass: (trigger) => redemptionPasses.inc({ trigger }),
   };
 }

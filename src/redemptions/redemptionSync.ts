@@ -8,6 +8,11 @@ import type { Subscription } from "../webhooks/webhookStore.js";
 export const FEED_PAGE = 200;
 // A bound on one host's pages per pass, so that a pass always ends; the next pass goes on.
 const MAX_PAGES_PER_PASS = 500;
+/**
+ * The shortest time between two passes a nudge starts: however many nudges arrive, they cost
+ * Prosody at most one pass a second; the last one of a burst is never lost (a pass follows it).
+ */
+export const NUDGE_MIN_GAP_MS = 1_000;
 
 export interface RedemptionSyncOptions {
   readonly manager: Pick<InviteManager, "available" | "redemptions">;
@@ -21,11 +26,21 @@ export interface RedemptionSyncOptions {
   readonly online: () => boolean;
   readonly intervalMs: number;
   readonly log: Logger;
+  /** Told of each pass that starts, and what started it. */
+  readonly passed?: (trigger: PassTrigger) => void;
 }
+
+export type PassTrigger = "interval" | "nudge" | "online";
 
 export interface RedemptionSync {
   /** Reads every host's new records soon: now, or right after the pass under way. */
   poke(): void;
+  /**
+   * mod_invites_manage says a registration was recorded: a pass, at most one per NUDGE_MIN_GAP_MS,
+   * if `from` is the bare domain of a host the service reads (only Prosody's VirtualHost can send
+   * from it); anything else costs at most one read of the store's host list per NUDGE_MIN_GAP_MS.
+   */
+  nudge(from: string): void;
   /** A pass that starts after this call, and its end. */
   pass(): Promise<void>;
   stop(): Promise<void>;
@@ -44,6 +59,10 @@ export function startRedemptionSync(opts: RedemptionSyncOptions): RedemptionSync
   let running: Promise<void> | undefined;
   let again = false;
   const failing = new Map<string, string>();
+  // The hosts the last pass read: a nudge counts only from one of them.
+  let known = new Set<string>();
+  let lastNudged = 0;
+  let nudgeTimer: NodeJS.Timeout | undefined;
 
   async function syncHost(host: string): Promise<void> {
     for (let page = 0; page < MAX_PAGES_PER_PASS; page += 1) {
@@ -59,7 +78,9 @@ export function startRedemptionSync(opts: RedemptionSyncOptions): RedemptionSync
 
   async function runPass(): Promise<void> {
     if (!opts.online()) return;
-    for (const host of await opts.hosts()) {
+    const hosts = await opts.hosts();
+    known = new Set(hosts);
+    for (const host of hosts) {
       if (stopped || !opts.online()) return;
       try {
         if (!(await manager.available(host))) continue;
@@ -74,12 +95,13 @@ export function startRedemptionSync(opts: RedemptionSyncOptions): RedemptionSync
     }
   }
 
-  function pass(): Promise<void> {
+  function pass(trigger: PassTrigger = "online"): Promise<void> {
     if (stopped) return Promise.resolve();
     if (running) {
       again = true;
-      return running.then(() => (running ? running : pass()));
+      return running.then(() => (running ? running : pass(trigger)));
     }
+    opts.passed?.(trigger);
     running = runPass()
       .catch((err: unknown) =>
         log.warn({ err: err instanceof Error ? err.message : String(err) }, "cannot read the registration records"),
@@ -94,15 +116,41 @@ export function startRedemptionSync(opts: RedemptionSyncOptions): RedemptionSync
     return running;
   }
 
-  const timer = setInterval(() => void pass(), opts.intervalMs);
+  const timer = setInterval(() => void pass("interval"), opts.intervalMs);
   timer.unref();
+
+  // Senders heard since the last nudge check: bounded, since anyone may send a nudge.
+  const heard = new Set<string>();
+  async function nudged(): Promise<void> {
+    nudgeTimer = undefined;
+    lastNudged = Date.now();
+    const from = [...heard];
+    heard.clear();
+    // A host that got its first key since the last pass is not known yet: the store says (no Prosody cost).
+    if (!from.some((host) => known.has(host))) known = new Set(await opts.hosts());
+    if (from.some((host) => known.has(host))) await pass("nudge");
+  }
+
+  function nudge(from: string): void {
+    if (stopped || !from || from.includes("@") || from.includes("/")) return;
+    if (heard.size < 16) heard.add(from);
+    if (nudgeTimer) return;
+    const wait = Math.max(0, lastNudged + NUDGE_MIN_GAP_MS - Date.now());
+    nudgeTimer = setTimeout(() => {
+      nudged().catch((err: unknown) =>
+        log.warn({ err: err instanceof Error ? err.message : String(err) }, "cannot read the registration records"),
+      );
+    }, wait);
+  }
 
   return {
     poke: () => void pass(),
-    pass,
+    nudge,
+    pass: () => pass(),
     async stop() {
       stopped = true;
       clearInterval(timer);
+      clearTimeout(nudgeTimer);
       await running;
     },
   };

@@ -38,6 +38,7 @@ declare module "@xmpp/component" {
     open(options: { domain: string }): Promise<Element>;
     start(): Promise<unknown>;
     stop(): Promise<unknown>;
+    send(stanza: Element): Promise<void>;
   }
 
   export function component(options: ComponentOptions): Component;
