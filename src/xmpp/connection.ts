@@ -92,13 +92,15 @@ export function connectComponent(opts: ConnectionOptions): ComponentConnection {
     rejected = false;
     attempt = 0;
     problem = undefined;
-    log.info({ component: domain, service }, "connected to Prosody");
+    // `prosody`, not `service`: every line already names this process as `service`.
+    log.info({ component: domain, prosody: service }, "connected to Prosody");
     onlineWaiters.splice(0).forEach((resolve) => resolve());
     for (const listener of onlineListeners) listener();
   });
 
   entity.on("disconnect", () => {
-    if (online) log.warn({ component: domain }, "connection to Prosody lost; reconnecting");
+    // A stop closes the stream itself: that is no loss, and nothing reconnects.
+    if (online && !stopped) log.warn({ component: domain }, "connection to Prosody lost; reconnecting");
     online = false;
     const lost = new XmppUnavailableError("connection to Prosody lost");
     for (const fail of inflight) fail(lost);

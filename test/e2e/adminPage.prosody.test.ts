@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createServer, get, type Server } from "node:http";
-import { mkdirSync, mkdtempSync, readdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -322,21 +322,6 @@ describe(`the admin page at /admin/, in Chromium, Prosody ${VERSION}`, () => {
       await signIn(page, keys.manage);
       await create(page, "Account invite");
     });
-  });
-
-  it("keeps its JavaScript under 60 KB gzipped, all of it (the QR code chunk too)", async () => {
-    // Every script the service serves from the package's dist/http/admin/, as it sends them.
-    const scripts = readdirSync(join(ROOT, "dist", "http", "admin")).filter((name) => name.endsWith(".js"));
-    assert.ok(scripts.length >= 2, "the page's script and its QR code chunk");
-    let total = 0;
-    for (const script of scripts) {
-      const res = await fetch(`${service.url}/admin/${script}`, { headers: { "Accept-Encoding": "gzip" } });
-      assert.equal(res.status, 200, script);
-      assert.equal(res.headers.get("content-encoding"), "gzip");
-      total += Number(res.headers.get("content-length"));
-    }
-    console.log(`admin page JavaScript: ${(total / 1024).toFixed(1)} KB gzipped, in ${scripts.length} files`);
-    assert.ok(total > 1_000 && total < 60 * 1024, `${total} bytes gzipped`);
   });
 
   it("ADMIN_PAGE=off serves no page", async () => {

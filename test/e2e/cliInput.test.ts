@@ -7,6 +7,7 @@ import { describe, it } from "node:test";
 import { hashSecret } from "../../src/keys/apiKey.js";
 import { createKeyStore } from "../../src/keys/keyStore.js";
 import { openKeyBackend } from "../../src/keys/openStore.js";
+import { recordConfigSecrets } from "../support/handedOut.js";
 import { CLI, runCli, type CliResult } from "../support/service.js";
 import { freshKeyStore } from "../support/stack.js";
 
@@ -14,6 +15,7 @@ const HOST = "example.test";
 
 /** The CLI run in a folder of its own, to see what it leaves there. */
 function runIn(cwd: string, args: readonly string[], env: Record<string, string>): Promise<CliResult> {
+  recordConfigSecrets(env);
   return new Promise((resolve) => {
     execFile(
       process.execPath,

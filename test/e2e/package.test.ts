@@ -88,6 +88,7 @@ describe("the npm package, installed into an empty directory", () => {
       "packaging/systemd/invites-api.sysusers",
       "packaging/invites-api.env",
       "README.md",
+      "LICENSE",
     ]) {
       assert.ok(existsSync(join(pkgDir, file)), `${file} in the package`);
     }

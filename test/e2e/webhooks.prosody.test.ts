@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Webhook } from "standardwebhooks";
+import { recordWebhookSecret } from "../support/handedOut.js";
 import { MANAGE_MODULES, startProsody, type ProsodyOptions, type RunningProsody } from "../support/prosody.js";
 import { startReceiver, type Receiver, type Received } from "../support/receiver.js";
 import { startPostgres, startRedis, type RunningServer } from "../support/servers.js";
@@ -264,6 +265,8 @@ describe("webhooks, against a real Prosody and a real receiver", () => {
     // A subscription whose name led elsewhere when it was made, and to loopback now: the delivery
     // checks the address it connects to, and sends nothing.
     const backend = await openKeyBackend(keyStore);
+    const reboundSecret = `whsec_${Buffer.alloc(32, 7).toString("base64")}`;
+    recordWebhookSecret(reboundSecret);
     try {
       await backend.webhooks.addSubscription({
         id: "rebound",
@@ -272,7 +275,7 @@ describe("webhooks, against a real Prosody and a real receiver", () => {
         events: ["invite.created"],
         allowHttp: true,
         allowPrivate: false,
-        secret: `whsec_${Buffer.alloc(32, 7).toString("base64")}`,
+        secret: reboundSecret,
         createdAt: new Date().toISOString(),
       });
     } finally {

@@ -4,7 +4,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { recordLog } from "./handedOut.js";
+import { recordKeysIn, recordLog, recordSecret } from "./handedOut.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import { terminate, track } from "./cleanup.js";
 import { freePort } from "./ports.js";
@@ -134,7 +134,8 @@ export function chownTree(path: string, owner: { uid: number; gid: number }): vo
   }
 }
 
-export async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+/** Polls until something listens on 127.0.0.1:`port`; after `timeoutMs`, throws naming `what`. */
+export async function waitForPort(port: number, timeoutMs: number, what?: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const open = await new Promise<boolean>((resolve) => {
@@ -148,7 +149,7 @@ export async function waitForPort(port: number, timeoutMs: number): Promise<void
     if (open) return;
     await sleep(50);
   }
-  throw new Error(`port ${port} did not open within ${timeoutMs} ms`);
+  throw new Error(`${what ? `${what} (port ${port})` : `port ${port}`} did not open within ${timeoutMs} ms`);
 }
 
 /** Starts Prosody 0.12 (Debian's `prosody`); PROSODY_BIN may name another launcher, e.g. 13's. */
@@ -165,6 +166,7 @@ export async function startProsody(opts: ProsodyOptions): Promise<RunningProsody
 
 /** Prepares a Prosody (folder, config, ports) without starting it: start() when the test wants it. */
 export async function createProsody(opts: ProsodyOptions): Promise<RunningProsody> {
+  for (const component of opts.components) recordSecret("component secret", component.secret);
   const dir = mkdtempSync(join(tmpdir(), "invites-api-prosody-"));
   const dataDir = join(dir, "data");
   mkdirSync(dataDir);
@@ -198,8 +200,8 @@ export async function createProsody(opts: ProsodyOptions): Promise<RunningProsod
     // Heard at once: Prosody dying later (a test's kill) is no unhandled rejection.
     died.catch(() => undefined);
     try {
-      const listening = [waitForPort(ports.http, 15_000)];
-      if (opts.components.length > 0) listening.push(waitForPort(ports.component, 15_000));
+      const listening = [waitForPort(ports.http, 15_000, "Prosody's HTTP port")];
+      if (opts.components.length > 0) listening.push(waitForPort(ports.component, 15_000, "Prosody's component port"));
       await Promise.race([Promise.all(listening), died]);
       // The run for a Prosody version must really use it (PROSODY_VERSION is set by the npm scripts).
       const expected = process.env.PROSODY_VERSION;
@@ -239,10 +241,13 @@ export async function createProsody(opts: ProsodyOptions): Promise<RunningProsod
       const ctl = (process.env.PROSODYCTL_BIN ?? "prosodyctl").split(" ");
       const full = owner ? ["setpriv", `--reuid=${owner.uid}`, `--regid=${owner.gid}`, "--init-groups", ...ctl] : ctl;
       const [bin, ...rest] = full as [string, ...string[]];
-      return execFileSync(bin, [...rest, "--config", configPath, ...args], {
+      const stdout = execFileSync(bin, [...rest, "--config", configPath, ...args], {
         encoding: "utf8",
         stdio: ["ignore", "pipe", "pipe"],
       });
+      // mod_invites_api's `create` prints a key, as ours does.
+      recordKeysIn(stdout);
+      return stdout;
     },
     log: readLog,
     async dispose() {

@@ -34,15 +34,16 @@ const START_TIMEOUT_MS = 20_000;
 
 /**
  * A server process; start() resolves once `ready` says it answers (by default: its port is open).
- * A server that dies or never gets ready is stopped, and start() throws.
+ * A server that dies or never gets ready is stopped, and start() throws, naming it.
  */
 function managed(
+  name: string,
   argv: string[],
   port: number,
   url: string,
   dir: string,
   stopSignal: NodeJS.Signals,
-  ready: (deadline: number) => Promise<void> = (deadline) => waitForPort(port, deadline - Date.now()),
+  ready: (deadline: number) => Promise<void> = (deadline) => waitForPort(port, deadline - Date.now(), name),
 ): RunningServer {
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
@@ -55,7 +56,8 @@ function managed(
     const proc = child;
     exited = new Promise((resolve) => proc.once("exit", () => resolve()));
     const died = exited.then(() => {
-      throw new Error(`${bin} exited at start (code ${proc.exitCode}, signal ${proc.signalCode})`);
+      // By its name: as root, `bin` is setpriv.
+      throw new Error(`${name} exited at start (code ${proc.exitCode}, signal ${proc.signalCode})`);
     });
     died.catch(() => undefined);
     try {
@@ -93,7 +95,7 @@ export async function startRedis(): Promise<RunningServer> {
     "--dir",
     dir,
   ];
-  const server = managed(argv, port, `redis://127.0.0.1:${port}`, dir, "SIGTERM");
+  const server = managed("Redis", argv, port, `redis://127.0.0.1:${port}`, dir, "SIGTERM");
   await startOrDispose(server);
   return server;
 }
@@ -173,7 +175,7 @@ export async function startPostgres(): Promise<RunningServer> {
   ]);
   // SIGINT: PostgreSQL's fast shutdown, which does not wait for clients to leave.
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
-  const server = managed(argv, port, url, dir, "SIGINT", (deadline) => postgresAnswers(url, deadline));
+  const server = managed("PostgreSQL", argv, port, url, dir, "SIGINT", (deadline) => postgresAnswers(url, deadline));
   await startOrDispose(server);
   return server;
 }

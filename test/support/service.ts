@@ -2,7 +2,7 @@ import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { once } from "node:events";
 import { terminate, track } from "./cleanup.js";
-import { recordKeysIn, recordLog } from "./handedOut.js";
+import { recordConfigSecrets, recordKeysIn, recordLog } from "./handedOut.js";
 
 export const CLI = fileURLToPath(new URL("../../bin/invites-api.js", import.meta.url));
 
@@ -19,6 +19,7 @@ export interface CliResult {
  * another copy of bin/invites-api.js (an installed package's).
  */
 export function runCli(args: readonly string[], env: Env = {}, cli: string = CLI): Promise<CliResult> {
+  recordConfigSecrets(env);
   return new Promise((resolve) => {
     execFile(
       process.execPath,
@@ -52,6 +53,7 @@ export interface RunningService {
  * does not, the child is stopped before the error is thrown: a failed start leaves nothing behind.
  */
 export async function startService(env: Env, cli: string = CLI): Promise<RunningService> {
+  recordConfigSecrets(env);
   const child = spawn(process.execPath, [cli, "serve"], {
     // No grace period on SIGTERM unless a test asks for one: tests stop services often.
     env: {

@@ -4,6 +4,7 @@ import { get, type Server } from "node:http";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
 import { after, before, describe, it } from "node:test";
 import Keyv from "keyv";
@@ -16,6 +17,10 @@ import { createRateLimits } from "../../src/limits/rateLimits.js";
 import { createMetrics } from "../../src/metrics/metrics.js";
 import type { InviteIssuer } from "../../src/xmpp/inviteIssuer.js";
 import { fakeManager } from "../support/fakeManager.js";
+import { statedAdminScriptBudget } from "../support/readmeFigures.js";
+
+/** Where `npm run build` puts the page (scripts/buildAdminPage.ts), and the package ships it from. */
+const BUILT = fileURLToPath(new URL("../../dist/http/admin/", import.meta.url));
 
 const issuer: InviteIssuer = {
   createAccountInvite: () => Promise.reject(new Error("unused")),
@@ -129,6 +134,24 @@ describe("the admin page's files, served at /admin/", () => {
         assert.match(err.message, /ADMIN_PAGE is on but the page is not built.*npm run build.*ADMIN_PAGE=off/);
         return true;
       },
+    );
+  });
+});
+
+describe("the admin page as built by npm run build", () => {
+  it("sends at most the README's budget of JavaScript gzipped, all of it (the QR code chunk too)", (t) => {
+    // Every script, gzipped as the service sends it (loadAdminPage is what serve reads them with).
+    const scripts = [...loadAdminPage(BUILT)].filter(([name]) => name.endsWith(".js"));
+    assert.ok(scripts.length >= 2, "the page's script and its QR code chunk");
+    const total = scripts.reduce((sum, [, file]) => sum + file.gzipped.length, 0);
+    const budget = statedAdminScriptBudget();
+    const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
+    t.diagnostic(`admin page JavaScript: ${kb(total)} gzipped in ${scripts.length} files (at most ${kb(budget)})`);
+    assert.ok(total > 1_000, `${total} bytes: not the page`);
+    assert.ok(
+      total <= budget,
+      `${kb(total)} gzipped, above the README's ${kb(budget)}: ` +
+        scripts.map(([name, file]) => `${name} ${kb(file.gzipped.length)}`).join(", "),
     );
   });
 });
