@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { MANAGE_MODULES, type RunningProsody } from "../support/prosody.js";
+import { MANAGE_MODULES, mostWritesHeldAtOnce, type RunningProsody } from "../support/prosody.js";
 import type { RunningService } from "../support/service.js";
 import { createKey, type RunningStack } from "../support/stack.js";
 import { inviteIsValid } from "../support/invites.js";
@@ -180,5 +180,73 @@ describe(`registration on Prosody's web page (mod_invites_register_web), Prosody
     const shown = await call(`/invites/${made.body.id}`);
     assert.equal(shown.body.uses, 2);
     assert.deepEqual(shown.body.redemptions?.map((r) => r.jid).sort(), [`ula@${HOST}`, `vic@${HOST}`]);
+  });
+});
+
+// With Prosody's own storage drivers nothing yields between user-registering and user-registered,
+// so registrations never overlap there. A storage or auth backend on the network waits on I/O: the
+// session's runner (or the HTTP request's) yields and Prosody serves others meanwhile.
+// mod_storage_yielding (a test module) makes the account store wait so.
+describe(`web and in-band registrations overlapping in Prosody (storage that waits on I/O), Prosody ${VERSION}`, () => {
+  let stack: RunningStack | undefined;
+  before(async () => {
+    stack = await startWebRegistrationStack(
+      {
+        hosts: [HOST],
+        components: [COMPONENT],
+        admins: [],
+        hostOptions: { [HOST]: { modules: [...MANAGE_MODULES, "invites_register_web"] } },
+        storeDrivers: { accounts: "yielding" },
+        extra: [`invites_manage_jids = { "${COMPONENT.domain}" }`, `invites_manage_groups = { team = "Team" }`].join(
+          "\n",
+        ),
+      },
+      { component: COMPONENT },
+    );
+  });
+  after(() => stack?.stop());
+
+  it("a reusable invite capped at N: of N+1 at once, on the page and in-band, exactly N pass", async () => {
+    assert.ok(stack);
+    const { prosody, service } = stack;
+    const key = await createKey(stack.keyStore, HOST, "manage", "--scope", "manage");
+    const call = async (path: string, json?: unknown) => {
+      const res = await fetch(`${service.url}${path}`, {
+        method: json === undefined ? "GET" : "POST",
+        headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
+        ...(json === undefined ? {} : { body: JSON.stringify(json) }),
+      });
+      return (await res.json()) as InviteJson;
+    };
+    const made = await call("/invites/group", { groups: ["team"], ttl: 600, max_uses: 3 });
+    const landingPage = made.landing_page;
+    assert.ok(landingPage, "the invite has a landing page (mod_invites_page)");
+    const onPage = ["ada", "bea"];
+    const inBand = ["cyd", "dot"];
+    const logFrom = prosody.log().length;
+    await Promise.all([
+      ...onPage.map((username) =>
+        registerOnWeb({ httpPort: prosody.httpPort, landingPage, domain: HOST, username, password: PASSWORD }),
+      ),
+      ...inBand.map((username) =>
+        registerWithInvite({ port: prosody.c2sPort, domain: HOST, token: made.id, username, password: PASSWORD }).catch(
+          (err: unknown) => assert.ok(err instanceof RegistrationError, String(err)),
+        ),
+      ),
+    ]);
+    // Not vacuous: three at once, past user-registering and not yet registered, of two on the page
+    // and two in-band, so web and in-band registrations overlapped.
+    const atOnce = mostWritesHeldAtOnce(prosody.log().slice(logFrom));
+    assert.ok(atOnce >= 3, `the registrations did not overlap (at most ${atOnce} at once)`);
+    const registered = [...onPage, ...inBand].filter((name) => accountExists(prosody.dataDir, HOST, name));
+    assert.equal(registered.length, 3, `registered: ${registered.join(", ")}`);
+    // A use is counted when the handlers of user-registered run, which may be after the answer.
+    let shown = await call(`/invites/${made.id}`);
+    for (const deadline = Date.now() + 10_000; shown.uses !== 3 && Date.now() < deadline;) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      shown = await call(`/invites/${made.id}`);
+    }
+    assert.equal(shown.uses, 3);
+    assert.deepEqual(shown.redemptions?.map((r) => r.jid).sort(), registered.map((n) => `${n}@${HOST}`).sort());
   });
 });

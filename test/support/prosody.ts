@@ -28,6 +28,8 @@ export interface ProsodyOptions {
   /** Modules per VirtualHost; by default the invite suite. */
   readonly hostModules?: readonly string[];
   readonly storage?: "sql" | "internal";
+  /** Stores handed to another driver, e.g. `{ accounts: "yielding" }` (TEST_MODULES): the rest stay on `storage`. */
+  readonly storeDrivers?: Readonly<Record<string, string>>;
   /** Extra global Lua lines. */
   readonly extra?: string;
   /** Prosody's log level (the log file is in its folder); debug by default, for the tests' checks. */
@@ -59,6 +61,17 @@ export interface RunningProsody {
 // mod_password_policy, which only the backports prosody-modules ships.
 /** The project's own Prosody modules (mod_invites_manage), copied beside each test Prosody's config. */
 export const PROJECT_MODULES = fileURLToPath(new URL("../../prosody-config/modules", import.meta.url));
+/** Prosody modules for tests only (mod_storage_yielding), copied beside the project's when storeDrivers names one. */
+export const TEST_MODULES = fileURLToPath(new URL("./prosody-modules", import.meta.url));
+
+/**
+ * The most writes to `store` that mod_storage_yielding (TEST_MODULES) held at once in a Prosody's
+ * `log`: for accounts, registrations past user-registering and not yet registered, all at once.
+ */
+export function mostWritesHeldAtOnce(log: string, store = "accounts"): number {
+  const held = Array.from(log.matchAll(new RegExp(`Write to ${store}: holding (\\d+) writes at once`, "g")));
+  return Math.max(0, ...held.map((m) => Number(m[1])));
+}
 
 export const INVITE_MODULES = ["invites", "invites_adhoc", "invites_page", "invites_register"];
 /** The invite suite with this project's module, for least privilege. */
@@ -93,9 +106,13 @@ export function prosodyConfig(
     `modules_enabled = { "disco", "roster", "saslauth", "register" }`,
     `modules_disabled = { "s2s", "tls" }`,
     `allow_registration = false`,
-    opts.storage === "internal"
-      ? `storage = "internal"`
-      : `storage = "sql"\nsql = { driver = "SQLite3", database = "prosody.sqlite" }`,
+    opts.storage === "internal" ? "" : `sql = { driver = "SQLite3", database = "prosody.sqlite" }`,
+    // With storeDrivers, the named stores go to their driver and the rest to the default.
+    opts.storeDrivers
+      ? `default_storage = ${lua(opts.storage ?? "sql")}\nstorage = { ${Object.entries(opts.storeDrivers)
+          .map(([store, driver]) => `[${lua(store)}] = ${lua(driver)}`)
+          .join(", ")} }`
+      : `storage = ${lua(opts.storage ?? "sql")}`,
     `admins = ${luaList(admins)}`,
     opts.extra ?? "",
     "",
@@ -175,6 +192,7 @@ export async function createProsody(opts: ProsodyOptions): Promise<RunningProsod
   writeFileSync(configPath, prosodyConfig(opts, { dir, dataDir }, ports));
   // A copy, because Prosody's user may not see into the checkout (a private temporary clone, say).
   cpSync(PROJECT_MODULES, join(dir, "modules"), { recursive: true });
+  if (opts.storeDrivers) cpSync(TEST_MODULES, join(dir, "modules"), { recursive: true });
   const owner = prosodyUser();
   if (owner) chownTree(dir, owner);
 

@@ -17,6 +17,7 @@
 --
 -- Works unchanged on Prosody 0.12 and 13.
 
+local async = require "util.async";
 local st = require "util.stanza";
 local dataforms = require "util.dataforms";
 local jid = require "util.jid";
@@ -744,9 +745,23 @@ end);
 
 -- Registrations under way through a capped invite, by token: { username = true }. A use is counted
 -- when the account exists (user-registered); a registration that never completes (a taken name, a
--- failure) gives its place back after a minute. Counted in memory, so that registrations racing
--- each other, even across a yield, never pass the cap.
+-- failure) gives its place back after a minute. Held in memory because registrations overlap when
+-- an auth or storage backend waits on I/O (it yields, and Prosody serves other sessions between
+-- user-registering and user-registered); without it they would all see the cap not yet reached.
 local under_way = {};
+
+-- Per token, one registration at a time reads or writes the count: a storage driver that yields
+-- would otherwise let two registrations read the same count and each write it plus one. Nothing
+-- yields outside an async runner, so there `work` runs as it is.
+local count_guard = async.guarder();
+local function one_at_a_time(token, work)
+	if not async.ready() then return work(); end
+	local done = count_guard(token);
+	local ok, result = pcall(work);
+	done();
+	if not ok then error(result, 0); end
+	return result;
+end
 
 local function release_use(token, username)
 	local holders = under_way[token];
@@ -756,21 +771,44 @@ local function release_use(token, username)
 end
 
 local function reserve_use(token, username, max_uses)
-	local holders = under_way[token] or {};
-	local taken = uses_of(token);
-	for holder in pairs(holders) do
-		if holder ~= username then taken = taken + 1; end
-	end
-	if taken >= max_uses then return false; end
-	holders[username], under_way[token] = true, holders;
-	module:add_timer(60, function () release_use(token, username); end);
-	return true;
+	return one_at_a_time(token, function ()
+		local taken = uses_of(token);
+		local holders = under_way[token] or {};
+		for holder in pairs(holders) do
+			if holder ~= username then taken = taken + 1; end
+		end
+		if taken >= max_uses then return false; end
+		holders[username], under_way[token] = true, holders;
+		module:add_timer(60, function () release_use(token, username); end);
+		return true;
+	end);
+end
+
+-- Counts a use once the account exists and gives its place back; returns the uses now.
+local function count_use(token, username)
+	return one_at_a_time(token, function ()
+		local uses = uses_of(token) + 1;
+		if not uses_store:set(token, { uses = uses }) then
+			module:log("error", "Could not count a use of a reusable invite (by %s)", username);
+		end
+		release_use(token, username);
+		return uses;
+	end);
 end
 
 -- Registration through an invite, whoever made it.
 local function validated_invite(event)
 	return event.validated_invite or (event.session and event.session.validated_invite);
 end
+
+-- A client told it is registered may close its stream while the handlers of user-registered
+-- yield (a storage or auth backend waiting on I/O), and a closed session keeps nothing: the
+-- invite goes into the event before any handler runs, for them all (mod_invites_register's too).
+local function keep_invite(event)
+	event.validated_invite = validated_invite(event);
+end
+module:hook("user-registered", keep_invite, 1000);
+module:hook("user-password-reset", keep_invite, 1000);
 
 -- An invite for a named account must register that account only: neither 0.12 nor 13 checks.
 -- Runs before mod_invites_register (priority 0), which accepts any name.
@@ -809,11 +847,7 @@ module:hook("user-registered", function (event)
 	if not invite then return; end
 	local finished = true;
 	if invite.reusable then
-		local uses = uses_of(invite.token) + 1;
-		if not uses_store:set(invite.token, { uses = uses }) then
-			module:log("error", "Could not count a use of a reusable invite (by %s)", event.username);
-		end
-		release_use(invite.token, event.username);
+		local uses = count_use(invite.token, event.username);
 		local max_uses = (invite.additional_data or {}).max_uses;
 		finished = max_uses ~= nil and uses >= max_uses;
 	end
