@@ -11,7 +11,7 @@ async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
   const program = buildProgram({
     env: process.env,
-    io: { out: (line) => console.log(line) },
+    io: { out: (line) => console.log(line), note: (line) => console.error(line) },
     serve: () => serve(process.env),
     setExitCode: (code) => (exitCode = code),
   });
@@ -39,4 +39,7 @@ function describe(err: unknown): string {
 
 main(process.argv).then((code) => {
   process.exitCode = code;
+  // A store client that never connected (a command past its deadline) may keep a socket or a
+  // retry timer alive: the command is over, so the process is too.
+  setTimeout(() => process.exit(code), 1_000).unref();
 });

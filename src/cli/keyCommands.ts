@@ -1,26 +1,29 @@
-import { loadStoreConfig } from "../config.js";
 import { formatRate } from "../keys/durations.js";
 import { createKeyStore, type KeyInfo, type KeyOptions, type KeyStore } from "../keys/keyStore.js";
-import { openKeyBackend } from "../keys/openStore.js";
 import { KeyNotFoundError } from "../errors.js";
+import { withStore, type StoreNotes } from "./cliStore.js";
 
-export interface Output {
+export interface Output extends StoreNotes {
   out(line: string): void;
 }
 
 type Env = Record<string, string | undefined>;
 
 /** Opens the store KEY_STORE names, runs one command, closes it: no XMPP settings needed. */
-export async function withKeyStore<T>(env: Env, work: (keys: KeyStore) => Promise<T>): Promise<T> {
-  const config = loadStoreConfig(env);
-  const backend = await openKeyBackend(config.keyStore);
-  const keys = createKeyStore(backend.keyv, backend.usage);
-  try {
-    return await work(keys);
-  } finally {
-    await keys.flush().catch(() => undefined);
-    await backend.close().catch(() => undefined);
-  }
+export async function withKeyStore<T>(
+  env: Env,
+  io: Output,
+  opts: { writes: boolean },
+  work: (keys: KeyStore) => Promise<T>,
+): Promise<T> {
+  return withStore(env, io, opts, async (backend) => {
+    const keys = createKeyStore(backend.keyv, backend.usage);
+    try {
+      return await work(keys);
+    } finally {
+      await keys.flush().catch(() => undefined);
+    }
+  });
 }
 
 export async function createKey(keys: KeyStore, io: Output, host: string, options: KeyOptions): Promise<void> {

@@ -129,7 +129,7 @@ export function buildProgram(deps: ProgramDeps): Command {
       }
       const now = deps.now?.() ?? new Date();
       const expiresAt = opts.expires ? new Date(now.getTime() + opts.expires).toISOString() : undefined;
-      return withKeyStore(deps.env, (keys) =>
+      return withKeyStore(deps.env, deps.io, { writes: true }, (keys) =>
         createKey(keys, deps.io, h, {
           name,
           methods: opts.methods,
@@ -148,7 +148,7 @@ export function buildProgram(deps: ProgramDeps): Command {
     .argument("<host>", "the VirtualHost", host)
     .option("--json", "every field of every key, as JSON")
     .action((h: string, opts: { json?: boolean }) =>
-      withKeyStore(deps.env, (keys) => listKeys(keys, deps.io, h, opts.json ?? false)),
+      withKeyStore(deps.env, deps.io, { writes: false }, (keys) => listKeys(keys, deps.io, h, opts.json ?? false)),
     );
 
   program
@@ -158,7 +158,7 @@ export function buildProgram(deps: ProgramDeps): Command {
     .argument("<id>", "the key id (the part before the slash; put -- before an id that begins with -)")
     .option("--json", "as JSON")
     .action((h: string, id: string, opts: { json?: boolean }) =>
-      withKeyStore(deps.env, (keys) => showKey(keys, deps.io, h, id, opts.json ?? false)),
+      withKeyStore(deps.env, deps.io, { writes: false }, (keys) => showKey(keys, deps.io, h, id, opts.json ?? false)),
     );
 
   program
@@ -169,7 +169,7 @@ export function buildProgram(deps: ProgramDeps): Command {
     .action(async (h: string, opts: { from: string }) => {
       // Loaded on use: the Lua parser is needed by this command only.
       const { importKeys } = await import("./importCommand.js");
-      await withKeyStore(deps.env, (keys) => importKeys(keys, deps.io, h, opts.from));
+      await withKeyStore(deps.env, deps.io, { writes: true }, (keys) => importKeys(keys, deps.io, h, opts.from));
     });
 
   program
@@ -177,7 +177,9 @@ export function buildProgram(deps: ProgramDeps): Command {
     .description("delete the key ID of HOST; it stops working at once")
     .argument("<host>", "the VirtualHost", host)
     .argument("<id>", "the key id (the part before the slash; put -- before an id that begins with -)")
-    .action((h: string, id: string) => withKeyStore(deps.env, (keys) => deleteKey(keys, deps.io, h, id)));
+    .action((h: string, id: string) =>
+      withKeyStore(deps.env, deps.io, { writes: true }, (keys) => deleteKey(keys, deps.io, h, id)),
+    );
 
   const webhook = program
     .command("webhook")

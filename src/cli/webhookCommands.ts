@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { loadStoreConfig } from "../config.js";
-import { openKeyBackend, type KeyBackend } from "../keys/openStore.js";
+import type { KeyBackend } from "../keys/openStore.js";
+import { withStore } from "./cliStore.js";
 import { checkTarget, checkUrl } from "../webhooks/target.js";
 import type { Subscription, SubscriptionStatus, WebhookEvent } from "../webhooks/webhookStore.js";
 import type { Output } from "./keyCommands.js";
@@ -12,14 +12,9 @@ export class WebhookNotFoundError extends Error {
   override readonly name = "WebhookNotFoundError";
 }
 
-/** Opens the store KEY_STORE names, runs one command, closes it. */
-async function withBackend<T>(env: Env, work: (backend: KeyBackend) => Promise<T>): Promise<T> {
-  const backend = await openKeyBackend(loadStoreConfig(env).keyStore);
-  try {
-    return await work(backend);
-  } finally {
-    await backend.close().catch(() => undefined);
-  }
+/** Opens the store KEY_STORE names, runs one command, closes it (cliStore.ts: deadline, which store). */
+function withBackend<T>(env: Env, io: Output, writes: boolean, work: (backend: KeyBackend) => Promise<T>): Promise<T> {
+  return withStore(env, io, { writes }, work);
 }
 
 export interface AddOptions {
@@ -43,7 +38,7 @@ export async function addWebhook(env: Env, io: Output, host: string, rawUrl: str
     secret: `whsec_${randomBytes(32).toString("base64")}`,
     createdAt: new Date().toISOString(),
   };
-  await withBackend(env, (backend) => backend.webhooks.addSubscription(subscription));
+  await withBackend(env, io, true, (backend) => backend.webhooks.addSubscription(subscription));
   io.out(`webhook ${subscription.id} of ${host}: ${subscription.events.join(",")} to ${subscription.url}`);
   // The only time the secret leaves the store: alone on the last line, as `create` prints a key.
   io.out(subscription.secret);
@@ -70,7 +65,7 @@ const lines = (s: Shown): Array<[string, string]> => [
 ];
 
 export async function listWebhooks(env: Env, io: Output, host: string, json: boolean): Promise<void> {
-  const found = await withBackend(env, (backend) => shown(backend, host));
+  const found = await withBackend(env, io, false, (backend) => shown(backend, host));
   if (json) {
     io.out(JSON.stringify(found, null, 2));
     return;
@@ -91,14 +86,14 @@ export async function listWebhooks(env: Env, io: Output, host: string, json: boo
 }
 
 export async function showWebhook(env: Env, io: Output, host: string, id: string, json: boolean): Promise<void> {
-  const found = (await withBackend(env, (backend) => shown(backend, host))).find((s) => s.id === id);
+  const found = (await withBackend(env, io, false, (backend) => shown(backend, host))).find((s) => s.id === id);
   if (!found) throw new WebhookNotFoundError(`no webhook ${id} for host ${host}`);
   if (json) io.out(JSON.stringify(found, null, 2));
   else for (const [label, value] of lines(found)) io.out(`${`${label}:`.padEnd(14)}${value}`);
 }
 
 export async function deleteWebhook(env: Env, io: Output, host: string, id: string): Promise<void> {
-  const deleted = await withBackend(env, async (backend) => {
+  const deleted = await withBackend(env, io, true, async (backend) => {
     const found = (await backend.webhooks.listSubscriptions(host)).some((s) => s.id === id);
     return found && (await backend.webhooks.deleteSubscription(id));
   });

@@ -3,6 +3,7 @@ import { mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { freePort } from "../support/ports.js";
 import { runCli } from "../support/service.js";
 
 const env = () => ({ KEY_STORE: join(mkdtempSync(join(tmpdir(), "invites-api-cli-")), "keys.sqlite") });
@@ -39,6 +40,43 @@ describe("the invites-api command", () => {
     const files = readdirSync(folder);
     assert.ok(files.includes("keys.sqlite"), files.join(" "));
     for (const file of files) assert.equal(mode(join(folder, file)), "600", file);
+  });
+
+  it("a command that writes says which store it wrote, and when that store is a new file", async () => {
+    const e = env();
+    const first = await runCli(["create", "example.com"], e);
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(
+      first.stderr,
+      `key store: sqlite ${e.KEY_STORE} (a new file: the service must read this same KEY_STORE, e.g. through --config FILE)\n`,
+    );
+    assert.match(first.stdout.trimEnd().split("\n").at(-1) ?? "", /^[A-Za-z0-9_-]{8}\/[A-Za-z0-9_-]{32}$/);
+    const second = await runCli(["create", "example.com"], e);
+    assert.equal(second.stderr, `key store: sqlite ${e.KEY_STORE}\n`);
+    // Reading says nothing: its output is the answer.
+    const listed = await runCli(["list", "example.com"], e);
+    assert.equal(listed.stderr, "");
+  });
+
+  it("a store that never answers: each command gives up after 10 s with one line naming the store", async () => {
+    // Nothing listens there: the Redis client would retry for good.
+    const store = `redis://user:never-printed-password@127.0.0.1:${await freePort()}/0`;
+    for (const args of [
+      ["list", "example.com"],
+      ["create", "example.com"],
+      ["webhook", "list", "example.com"],
+    ]) {
+      const started = Date.now();
+      const result = await runCli(args, { KEY_STORE: store });
+      const seconds = (Date.now() - started) / 1_000;
+      assert.equal(result.code, 1, `${args.join(" ")}: ${result.stderr}`);
+      assert.ok(seconds < 15, `${args.join(" ")} took ${seconds} s`);
+      assert.equal(result.stdout, "");
+      assert.match(
+        result.stderr,
+        /^error: the key store \(redis redis:\/\/user:\*\*\*\*@127\.0\.0\.1:\d+\/0\) did not answer within 10 s\n$/,
+      );
+    }
   });
 
   it("delete of an unknown id is a clear error with exit status 1", async () => {
