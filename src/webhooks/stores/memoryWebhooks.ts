@@ -10,6 +10,10 @@ export function memoryWebhooks(): WebhookStore {
   const subscriptions = new Map<string, Subscription>();
   const outbox = new Map<string, Queued>();
   const statuses = new Map<string, { lastSuccessAt?: string; lastFailureAt?: string; lastError?: string }>();
+  // As in the other stores, a deleted subscription gets no status back from a late report.
+  const note = (id: string, status: { lastSuccessAt?: string; lastFailureAt?: string; lastError?: string }) => {
+    if (subscriptions.has(id)) statuses.set(id, { ...statuses.get(id), ...status });
+  };
   return {
     async addSubscription(subscription) {
       subscriptions.set(subscription.id, subscription);
@@ -49,10 +53,7 @@ export function memoryWebhooks(): WebhookStore {
     },
     async delivered(delivery, at) {
       outbox.delete(delivery.id);
-      statuses.set(delivery.subscriptionId, {
-        ...statuses.get(delivery.subscriptionId),
-        lastSuccessAt: new Date(at).toISOString(),
-      });
+      note(delivery.subscriptionId, { lastSuccessAt: new Date(at).toISOString() });
     },
     async failed(delivery, at, error, retryAt) {
       const queued = outbox.get(delivery.id);
@@ -60,11 +61,7 @@ export function memoryWebhooks(): WebhookStore {
         if (retryAt === null) outbox.delete(delivery.id);
         else outbox.set(delivery.id, { delivery: { ...delivery, attempts: delivery.attempts + 1 }, dueAt: retryAt });
       }
-      statuses.set(delivery.subscriptionId, {
-        ...statuses.get(delivery.subscriptionId),
-        lastFailureAt: new Date(at).toISOString(),
-        lastError: error,
-      });
+      note(delivery.subscriptionId, { lastFailureAt: new Date(at).toISOString(), lastError: error });
     },
     async backlog() {
       const all = [...outbox.values()];
