@@ -4,7 +4,9 @@
  * into a status and a short message.
  */
 export const ERROR_CODES = [
-  "bad_request", // the request itself is malformed
+  "bad_request", // the request itself is malformed: a field or parameter the message names
+  "invalid_json", // a body that does not parse as JSON
+  "payload_too_large", // a body over 16 KiB
   "invalid_key", // missing, malformed, unknown, wrong secret, deleted
   "key_expired", // a valid key past its expiry
   "key_exhausted", // a valid key that has issued its --max-invites
@@ -14,7 +16,7 @@ export const ERROR_CODES = [
   "insufficient_scope", // the key's scopes do not give the power this request needs (src/keys/powers.ts)
   "account_protected", // the account ranks above invites_manage_roles: only a Prosody admin may do this
   "not_found", // no such route
-  "invite_not_found", // no pending invite with this id on the key's host
+  "invite_not_found", // no invite with this id on the key's host (in any state)
   "user_not_found", // a password reset for an account the host does not have
   "user_exists", // an account invite reserving a name that is taken
   "unsupported_media_type", // a body that is not JSON
@@ -30,6 +32,8 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
 
 const CLIENT_ERRORS: ReadonlySet<ErrorCode> = new Set([
   "bad_request",
+  "invalid_json",
+  "payload_too_large",
   "invalid_key",
   "key_expired",
   "key_exhausted",

@@ -244,5 +244,17 @@ export function buildProgram(deps: ProgramDeps): Command {
     .description("run the service (configured by environment variables, see README)")
     .action(async () => deps.setExitCode(await deps.serve()));
 
+  shortUsageAfterErrors(program);
   return program;
+}
+
+/**
+ * After a usage error, the command's one usage line and where its help is, not the whole help: the
+ * line that says what was wrong stays in view.
+ */
+function shortUsageAfterErrors(command: Command, parents = ""): void {
+  const name = parents ? `${parents} ${command.name()}` : command.name();
+  const usage = command.commands.length > 0 ? "<command> [options]" : command.usage();
+  command.showHelpAfterError(`Usage: ${name} ${usage}\nRun '${name} --help' for the details.`);
+  for (const sub of command.commands) shortUsageAfterErrors(sub, name);
 }

@@ -14,6 +14,8 @@ interface Answer {
 // The one place where a failure becomes a status. `satisfies` keeps it exhaustive.
 const ANSWERS = {
   bad_request: { status: 400, message: "bad request" },
+  invalid_json: { status: 400, message: "the body is not valid JSON" },
+  payload_too_large: { status: 413, message: "the body is over 16 KiB" },
   invalid_key: { status: 403, message: "invalid API key" },
   key_expired: { status: 403, message: "this API key has expired" },
   key_exhausted: { status: 403, message: "this API key has issued all the invites it may (max-invites)" },
@@ -23,7 +25,7 @@ const ANSWERS = {
   insufficient_scope: { status: 403, message: "this API key's scope does not allow this" },
   account_protected: { status: 403, message: "only a Prosody admin may do this for this account" },
   not_found: { status: 404, message: "not found" },
-  invite_not_found: { status: 404, message: "no pending invite with this id" },
+  invite_not_found: { status: 404, message: "no invite with this id on this host" },
   user_not_found: { status: 404, message: "no such account on this host" },
   user_exists: { status: 409, message: "an account with this name already exists" },
   unsupported_media_type: { status: 415, message: "send the body as application/json" },
@@ -48,7 +50,9 @@ export function answerFor(err: unknown): Answer & { code: string } {
     return { ...answer, message, code: err.code, ...(retryAfterSeconds ? { retryAfterSeconds } : {}) };
   }
   // Koa's own client errors (ctx.throw): keep the status, expose only safe text.
-  const httpError = err as { status?: unknown; expose?: boolean; message?: string };
+  const httpError = err as { status?: unknown; expose?: boolean; message?: string; type?: unknown; body?: unknown };
+  const bodyError = bodyParserError(httpError);
+  if (bodyError) return { ...ANSWERS[bodyError], code: bodyError };
   if (typeof httpError.status === "number" && httpError.status >= 400 && httpError.status < 500) {
     return {
       status: httpError.status,
@@ -57,6 +61,16 @@ export function answerFor(err: unknown): Answer & { code: string } {
     };
   }
   return { status: 500, message: "internal error", code: "internal" };
+}
+
+/**
+ * The body parser's failures (@koa/bodyparser, through co-body and raw-body): a body over the limit
+ * (`entity.too.large`), and JSON that does not parse (co-body's 400, which carries the raw `body`).
+ */
+function bodyParserError(err: { status?: unknown; type?: unknown; body?: unknown }): ErrorCode | undefined {
+  if (err.type === "entity.too.large" || err.status === 413) return "payload_too_large";
+  if (err.status === 400 && (err.type === "entity.parse.failed" || typeof err.body === "string")) return "invalid_json";
+  return undefined;
 }
 
 /** An error's body: `{"error": CODE, "message": …}` in JSON, else the message as a line of text. */

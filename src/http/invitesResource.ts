@@ -15,6 +15,7 @@ import {
 import { boundedTtl, countedInvite } from "./inviteQuota.js";
 import type { ApiKeyState } from "./requireApiKey.js";
 import { USERNAME } from "./usernames.js";
+import { fieldError } from "./fieldErrors.js";
 import type { InviteJson } from "./apiTypes.js";
 
 export type { InviteJson } from "./apiTypes.js";
@@ -91,11 +92,7 @@ function body<K extends Kind>(ctx: Context, kind: K): z.infer<(typeof BODIES)[K]
     throw new AppError("unsupported_media_type", "the body is not application/json");
   }
   const parsed = BODIES[kind].safeParse(raw ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue?.path.length ? issue.path.join(".") : "body";
-    throw new AppError("bad_request", `${where}: ${issue?.message ?? "invalid"}`);
-  }
+  if (!parsed.success) throw fieldError(parsed.error.issues, "body", raw ?? {});
   return parsed.data as z.infer<(typeof BODIES)[K]>;
 }
 
@@ -186,11 +183,7 @@ const pageQuery = z.strictObject({
 
 function page(ctx: Context): { limit: number; after?: string; state?: (typeof INVITE_STATES)[number] } {
   const parsed = pageQuery.safeParse(ctx.query);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue?.path.length ? issue.path.join(".") : "query";
-    throw new AppError("bad_request", `${where}: ${issue?.code === "invalid_type" ? "give it once" : issue?.message}`);
-  }
+  if (!parsed.success) throw fieldError(parsed.error.issues, "query", ctx.query);
   const { limit, after, state } = parsed.data;
   return { limit: limit ?? PAGE.default, ...(after ? { after } : {}), ...(state ? { state } : {}) };
 }

@@ -252,8 +252,7 @@ export function createInviteManager(ctx: AdhocContext, commands: HostCommands): 
     }
   }
   const noInvite = (host: string) => () => new AppError("invite_not_found", `no invite with this id on ${host}`);
-  const noPendingInvite = (host: string) => () =>
-    new AppError("invite_not_found", `no pending invite with this id on ${host}`);
+  const noPendingInvite = (host: string) => () => new AppError("invite_not_found", `no invite with this id on ${host}`);
 
   return {
     available,

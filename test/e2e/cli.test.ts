@@ -107,6 +107,13 @@ describe("the invites-api command", () => {
       const result = await runCli(args, env());
       assert.equal(result.code, 2);
       assert.match(result.stderr, /Usage: invites-api/);
+      if (args.length > 0) {
+        // What was wrong, the command's usage line and where its help is: not the whole help.
+        const lines = result.stderr.trimEnd().split("\n");
+        assert.equal(lines.length, 3, result.stderr);
+        assert.match(lines[0] ?? "", /^error: /);
+        assert.match(lines[2] ?? "", /^Run 'invites-api( [a-z]+)* --help' for the details\.$/);
+      }
     });
   }
 

@@ -126,7 +126,11 @@ describe("the /invites resource, with a fake mod_invites_manage", () => {
       ["/invites/group", {}, /^groups: /],
       ["/invites/group", { groups: [] }, /^groups: /],
       ["/invites/reset", { ttl: 60 }, /^username: /],
-      ["/invites/account", ["not", "an", "object"], /body/],
+      ["/invites/account", ["not", "an", "object"], /^the body must be a JSON object$/],
+      ["/invites/account", { ttl: 1e12 }, /^ttl: expected a whole number of seconds from 1 to 3153600000/],
+      ["/invites/account", { ttl: "abc" }, /^ttl: expected a whole number of seconds/],
+      ["/invites/account", { frobnicate: 1 }, /^unknown field: frobnicate$/],
+      ["/invites/group", { groups: ["team"], max_uses: 0 }, /^max_uses: expected a whole number from 1 to 1000000$/],
     ];
     for (const [path, json, message] of cases) {
       const res = await call(path, key, { method: "POST", json });
@@ -134,10 +138,13 @@ describe("the /invites resource, with a fake mod_invites_manage", () => {
       const body = (await res.json()) as { error: string; message: string };
       assert.equal(body.error, "bad_request");
       assert.match(body.message, message);
+      // The project's words, never the validator's.
+      assert.doesNotMatch(body.message, /Invalid input|Too big|Too small|received|<=|>=|NaN/);
     }
     // A body that is not JSON, sent as JSON (400), and a form (415).
     const raw: Array<[string, string, number, string]> = [
-      ["application/json", "{nope", 400, "bad_request"],
+      ["application/json", "{nope", 400, "invalid_json"],
+      ["application/json", JSON.stringify({ note: "x".repeat(17 * 1024) }), 413, "payload_too_large"],
       ["application/x-www-form-urlencoded", "username=alice", 415, "unsupported_media_type"],
     ];
     for (const [type, body, status, error] of raw) {
