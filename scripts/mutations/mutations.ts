@@ -1,0 +1,230 @@
+// The small breaking changes `npm run test:mutations` makes, one at a time in a scratch copy
+// (scripts/mutations/run.ts). Each names the tests that must fail with it: a change they let
+// through is a hole in them. `search` must occur exactly once in `file`, so that a refactor that
+// moves the code makes the run fail loudly instead of quietly testing nothing.
+
+export interface Mutation {
+  /** Unique; what `--only` takes. */
+  readonly name: string;
+  /** From the repository's root. */
+  readonly file: string;
+  /** Exact text, found exactly once in the file. */
+  readonly search: string;
+  readonly replace: string;
+  /** Test files (from the root) run with the flags of their package.json script. */
+  readonly tests: readonly string[];
+  /** Only the tests whose name matches (node --test-name-pattern), for speed. */
+  readonly pattern?: string;
+  /** The Prosody the end-to-end tests start (default 0.12). */
+  readonly prosody?: "0.12" | "13";
+}
+
+const MODULE = "prosody-config/modules/mod_invites_manage/mod_invites_manage.lua";
+const PRIVILEGE = "test/e2e/privilege.prosody.test.ts";
+
+export const MUTATIONS: readonly Mutation[] = [
+  // The ceiling (invites_manage_roles; on 0.12 the host's admins), at creation and at use.
+  {
+    name: "ceiling: reset of an account above it, at creation",
+    file: MODULE,
+    search: "\tif not privileged and above_ceiling(username) then return above_ceiling_refusal(username); end\n",
+    replace: "",
+    tests: [PRIVILEGE],
+    pattern: "no admin takeover",
+  },
+  {
+    name: "ceiling: account invite for a name in admins, at creation",
+    file: MODULE,
+    search: "if request.username and not privileged and above_ceiling(request.username) then",
+    replace: "if false then",
+    tests: [PRIVILEGE],
+    pattern: "a name listed in admins",
+  },
+  {
+    name: "ceiling: the registering name, at use",
+    file: MODULE,
+    search: "and not (within_ceiling(info) and not above_ceiling(event.username)) then",
+    replace: "and not within_ceiling(info) then",
+    tests: [PRIVILEGE],
+    pattern: "a name listed in admins",
+  },
+  {
+    // At use the registering name is checked as well (above): this one is what hides a reset invite
+    // for an account promoted since from the service's list, show and revoke.
+    name: "ceiling: a reset invite for an account promoted since, still the service's",
+    file: MODULE,
+    search: '\tif type(data.allow_reset) == "string" and above_ceiling(data.allow_reset) then return false; end\n',
+    replace: "",
+    tests: [PRIVILEGE],
+  },
+  {
+    name: "ceiling: a role outside invites_manage_roles, at creation (13)",
+    file: MODULE,
+    search: "if not privileged and not grantable_roles:contains(role) then",
+    replace: "if false then",
+    // The whole file: the roles test signs in as an account an earlier test registers.
+    tests: ["test/e2e/manage.prosody.test.ts"],
+    prosody: "13",
+  },
+  // The use cap of a reusable invite.
+  {
+    name: "cap: one registration more than max_uses",
+    file: MODULE,
+    search: "if taken >= max_uses then return false; end",
+    replace: "if taken > max_uses then return false; end",
+    tests: ["test/e2e/redemptions.prosody.test.ts"],
+    pattern: "exactly N succeed",
+  },
+  {
+    name: "cap: registrations under way not reserved (only counted uses)",
+    file: MODULE,
+    search: "\t\tfor holder in pairs(holders) do\n\t\t\tif holder ~= username then taken = taken + 1; end\n\t\tend\n",
+    replace: "",
+    tests: ["test/e2e/redemptions.prosody.test.ts"],
+    pattern: "exactly N succeed",
+  },
+  {
+    name: "cap: an invite at its cap still pending",
+    file: MODULE,
+    search: "return max_uses ~= nil and uses_of(token) >= max_uses;",
+    replace: "return max_uses ~= nil and uses_of(token) > max_uses;",
+    tests: ["test/e2e/history.prosody.test.ts"],
+    pattern: "lists invites by state",
+  },
+  // Values a client gives reach the XMPP stream only if XML can carry them.
+  {
+    name: "XML characters: U+FFFE and U+FFFF let through",
+    file: "src/xmpp/dataForm.ts",
+    search: "\\uE000-\\uFFFD",
+    replace: "\\uE000-\\uFFFF",
+    tests: [PRIVILEGE],
+    pattern: "every value XML forbids",
+  },
+  // Keys and their powers.
+  {
+    name: "API key: any secret matches a known id",
+    file: "src/keys/apiKey.ts",
+    search: "return timingSafeEqual(presented, expected) && storedHash !== undefined;",
+    replace: "return (timingSafeEqual(presented, expected) || true) && storedHash !== undefined;",
+    tests: ["test/unit/apiKey.test.ts"],
+  },
+  {
+    name: "powers: a create key may make resets",
+    file: "src/keys/powers.ts",
+    search: 'create: ["account"],',
+    replace: 'create: ["account", "reset"],',
+    tests: [PRIVILEGE],
+    pattern: "no admin takeover",
+  },
+  {
+    name: "powers: a key with --max-invites makes reusable invites",
+    file: "src/keys/powers.ts",
+    search: 'if (power === "group" && key.maxInvites !== undefined) {',
+    replace: 'if (power === "group" && key.maxInvites === null) {',
+    // Not the end-to-end test: the CLI no longer makes such a key, only an older one may be stored.
+    tests: ["test/unit/invitesResource.test.ts"],
+    pattern: "forbids reusable invites",
+  },
+  // Webhooks: the signature, and no way into the operator's own network.
+  {
+    name: "webhooks: signature over other content than the body sent",
+    file: "src/webhooks/send.ts",
+    search: "sign(delivery.id, timestamp, delivery.payload)",
+    replace: 'sign(delivery.id, timestamp, delivery.payload + "\\n")',
+    tests: ["test/e2e/webhooks.prosody.test.ts"],
+    pattern: "each event arrives signed",
+  },
+  {
+    name: "webhooks (SSRF): private and loopback addresses count as public",
+    file: "src/webhooks/target.ts",
+    search: 'return parsed.range() === "unicast";',
+    replace: 'return parsed.range() !== "multicast";',
+    tests: ["test/unit/webhooks.test.ts"],
+    pattern: "only ordinary public addresses",
+  },
+  {
+    name: "webhooks (SSRF): a subscription's host not checked",
+    file: "src/webhooks/target.ts",
+    search: "const inside = addresses.find((a) => !isPublicAddress(a));",
+    replace: "const inside = addresses.find((a) => !ipaddr.isValid(a));",
+    tests: ["test/e2e/webhooks.prosody.test.ts"],
+    pattern: "private targets are refused",
+  },
+  // The redemption ledger counts each page of registration records once: its cursor must match.
+  {
+    name: "ledger (Redis): a batch from a stale cursor applied",
+    file: "src/keys/usage/redisCounters.ts",
+    search: "if cursor ~= ARGV[1] then return 0 end",
+    replace: "if false then return 0 end",
+    tests: ["test/e2e/redemptionLedger.test.ts"],
+    pattern: "^redemption ledger in redis$",
+  },
+  {
+    name: "ledger (SQLite): a batch from a stale cursor applied",
+    file: "src/keys/usage/sqliteCounters.ts",
+    search: "WHERE host = @host AND cursor IS @from",
+    replace: "WHERE host = @host",
+    tests: ["test/e2e/redemptionLedger.test.ts"],
+    pattern: "^redemption ledger in sqlite$",
+  },
+  // `invites-api check` exits 1 on a problem, for scripts and provisioning.
+  {
+    name: "check: a failed report exits 0",
+    file: "src/check/report.ts",
+    search: "(reportOk(report) ? 0 : 1)",
+    replace: "(reportOk(report) ? 0 : 0)",
+    tests: ["test/unit/check.test.ts"],
+    pattern: "exit 1 only on a failure",
+  },
+  {
+    name: "check: the CLI drops the report's exit code",
+    file: "src/cli/checkCommand.ts",
+    search: "return exitCodeOf(report);",
+    replace: "return exitCodeOf(report) * 0;",
+    tests: ["test/e2e/check.prosody.test.ts"],
+    pattern: "neither least privilege nor admin",
+  },
+  // The admin page: its CSP, and the API's data written as text.
+  {
+    name: "admin page: no Content-Security-Policy header",
+    file: "src/http/adminPage.ts",
+    search: '  "Content-Security-Policy": ADMIN_CSP,\n',
+    replace: "",
+    tests: ["test/unit/adminPage.test.ts"],
+    pattern: "strict CSP",
+  },
+  {
+    name: "admin page: CSP allows inline script",
+    file: "src/http/adminPage.ts",
+    search: `"script-src 'self'",`,
+    replace: `"script-src 'self' 'unsafe-inline'",`,
+    tests: ["test/e2e/adminPage.prosody.test.ts"],
+    pattern: "CSP blocks inline script",
+  },
+  {
+    name: "admin page: the API's strings written as markup",
+    file: "web/admin/dom.ts",
+    search: "for (const child of children) if (child) element.append(child);",
+    replace:
+      'for (const child of children) if (typeof child === "string") element.insertAdjacentHTML("beforeend", child); else if (child) element.append(child);',
+    tests: ["test/e2e/adminPage.prosody.test.ts"],
+    pattern: "markup from every displayed field as text",
+  },
+  // The unit's sandboxing, held to the README's systemd-analyze figure.
+  {
+    name: "systemd: the unit's own users, read-only system, no homes, own /tmp and devices",
+    file: "packaging/systemd/invites-api.service",
+    search: "PrivateUsers=yes\nProtectSystem=strict\nProtectHome=yes\nPrivateTmp=yes\nPrivateDevices=yes\n",
+    replace: "",
+    tests: ["test/unit/systemdUnit.test.ts"],
+    pattern: "at most the README's figure",
+  },
+  // The log scan must find a webhook signing secret however a line writes it.
+  {
+    name: "log scan: a percent-encoded secret (a whsec_ body's + / =) missed",
+    file: "test/logs/scan.ts",
+    search: "      percent,\n      percent.replace(/%[0-9A-F]{2}/g, (escape) => escape.toLowerCase()),\n",
+    replace: "",
+    tests: ["test/unit/logScan.test.ts"],
+  },
+];
