@@ -49,13 +49,17 @@ export const MUTATIONS: readonly Mutation[] = [
     pattern: "a name listed in admins",
   },
   {
-    // At use the registering name is checked as well (above): this one is what hides a reset invite
-    // for an account promoted since from the service's list, show and revoke.
+    // At use the registering name is checked as well (above): these hide a reset invite for an
+    // account promoted since from the service's list, show and revoke. Both go: a reset invite
+    // reserves the name of the account it resets, so either check alone hides it.
     name: "ceiling: a reset invite for an account promoted since, still the service's",
     file: MODULE,
-    search: '\tif type(data.allow_reset) == "string" and above_ceiling(data.allow_reset) then return false; end\n',
-    replace: "",
-    tests: [PRIVILEGE],
+    search:
+      '\tif type(data.allow_reset) == "string" and above_ceiling(data.allow_reset) then return false; end\n' +
+      '\tlocal reserved = invite.type == "register" and jid.node(invite.jid);\n' +
+      "\treturn not (reserved and above_ceiling(reserved));\n",
+    replace: "\treturn true;\n",
+    tests: ["test/e2e/promotion.prosody.test.ts"],
   },
   {
     name: "ceiling: a role outside invites_manage_roles, at creation (13)",
