@@ -42,7 +42,7 @@ function deadline<T>(work: Promise<T>, keyStore: string, timeoutMs: number): Pro
 
 /**
  * Opens the store KEY_STORE names, runs one command, closes it, all within CLI_STORE_TIMEOUT_MS.
- * A command that writes says which store it wrote, and when that was a new SQLite file: a key made
+ * A command that writes says (first) which store it writes, and when that is a new SQLite file: a key made
  * in a store the service does not read is refused by the service, with nothing else to say why.
  */
 export async function withStore<T>(
@@ -66,16 +66,17 @@ export async function withStore<T>(
       ? new AppError("store_unavailable", `${err.message}: ${storeName(keyStore)}`, { cause: err.cause })
       : err;
   }
+  // Said before the command's own output, so that `create`'s key stays alone on the last line
+  // even where stderr and stdout end up in one stream.
+  if (opts.writes) {
+    notes.note?.(
+      isNew
+        ? `key store: ${storeName(keyStore)} (a new file: the service must read this same KEY_STORE, e.g. through --config FILE)`
+        : `key store: ${storeName(keyStore)}`,
+    );
+  }
   try {
-    const result = await deadline(work(backend), keyStore, timeoutMs);
-    if (opts.writes) {
-      notes.note?.(
-        isNew
-          ? `key store: ${storeName(keyStore)} (a new file: the service must read this same KEY_STORE, e.g. through --config FILE)`
-          : `key store: ${storeName(keyStore)}`,
-      );
-    }
-    return result;
+    return await deadline(work(backend), keyStore, timeoutMs);
   } finally {
     await deadline(backend.close(), keyStore, timeoutMs).catch(() => undefined);
   }

@@ -42,7 +42,8 @@ export function copyDeployment(root: string, dir: string, env: Record<string, st
   const outcome = async (file: string, args: string[], timeout: number) => {
     try {
       const { stdout, stderr } = await run(file, args, { ...options, timeout });
-      return stdout + stderr;
+      // The notes first: a command's own output ends it (`create`'s key alone on its last line).
+      return stderr + stdout;
     } catch (err) {
       const e = err as { stdout?: string; stderr?: string; message: string };
       throw new Error(`${file} ${args.join(" ")} failed: ${e.message}\n${e.stdout ?? ""}${e.stderr ?? ""}`);
