@@ -171,6 +171,42 @@ export const MUTATIONS: readonly Mutation[] = [
     tests: ["test/e2e/redemptionLedger.test.ts"],
     pattern: "^redemption ledger in sqlite$",
   },
+  {
+    name: "ledger (PostgreSQL): a batch from a stale cursor applied",
+    file: "src/keys/usage/postgresCounters.ts",
+    search: "WHERE host = $1 AND cursor IS NOT DISTINCT FROM $2`",
+    replace: "WHERE host = $1 AND ($2::text IS NULL OR $2::text IS NOT NULL)`",
+    tests: ["test/e2e/storeContract.test.ts"],
+    pattern: "^store contract: postgres$",
+  },
+  // The webhook outbox's lease: a delivery an instance claimed and never finished (it died) is
+  // claimable again once the lease runs out, on every store several instances share.
+  {
+    name: "webhook lease (Redis): never runs out",
+    file: "src/webhooks/stores/redisWebhooks.ts",
+    search: "redis.call('ZADD', KEYS[1], ARGV[2], id)",
+    replace: "redis.call('ZADD', KEYS[1], '+inf', id)",
+    tests: ["test/e2e/storeContract.test.ts"],
+    pattern: "^store contract: redis$",
+  },
+  {
+    name: "webhook lease (PostgreSQL): never runs out",
+    file: "src/webhooks/stores/postgresWebhooks.ts",
+    search: "SET due_at = $2",
+    replace: "SET due_at = $2::bigint + 1000000000000",
+    tests: ["test/e2e/storeContract.test.ts"],
+    pattern: "^store contract: postgres$",
+  },
+  // Uses of a capped invite counted one registration at a time (a storage that yields would
+  // otherwise lose counts written at once).
+  {
+    name: "cap: use counts written at once (no guard)",
+    file: MODULE,
+    search: "if not async.ready() then return work(); end",
+    replace: "if true then return work(); end",
+    tests: ["test/e2e/redemptions.prosody.test.ts"],
+    pattern: "overlapping registrations exactly N succeed",
+  },
   // `invites-api check` exits 1 on a problem, for scripts and provisioning.
   {
     name: "check: a failed report exits 0",
