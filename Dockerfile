@@ -1,6 +1,6 @@
 # Build stage: compiles TypeScript and the better-sqlite3 addon, bundles the admin page (into
 # dist/http/admin), then drops dev dependencies.
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
@@ -15,7 +15,7 @@ COPY scripts/buildAdminPage.ts ./scripts/
 RUN npm run build && npm prune --omit=dev
 
 # Runtime stage: only what `invites-api serve` needs, as an unprivileged user.
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production \
     HTTP_HOST=0.0.0.0 \

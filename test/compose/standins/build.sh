@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds local stand-ins for the images the deployment names, on machines that reach Debian's
 # archive but no image registry (see the README's docker-compose section):
-#   debian:bookworm-slim (debootstrap), node:20-bookworm-slim, prosodyim/prosody:13.0, redis:7.
+#   debian:bookworm-slim (debootstrap), node:24-bookworm-slim, prosodyim/prosody:13.0, redis:7.
 # An image that exists and is not one of ours (no label) is left alone: a real image wins.
 # Each stand-in is labelled with a hash of its inputs, so a second run on the same machine skips
 # every build whose inputs did not change.
@@ -10,6 +10,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 label=org.invites-api.standin
 sources=/etc/apt/sources.list.d/debian.sources
 node_prefix="$(node -p 'require("node:path").resolve(process.execPath, "../..")')"
+# npm is the machine's own (a JavaScript program); the node it runs on is the one on PATH (.ci/run: 24).
+npm_dir="$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")"
 
 base_recipe="debootstrap --variant=minbase bookworm, v1"
 
@@ -64,12 +66,13 @@ build_on_base() { # TAG DOCKERFILE CONTEXT BASE_HASH [extra hash input]
   log "built $tag"
 }
 
-node_context() { # the machine's own Node.js, as the node image's /usr/local holds it
+node_context() { # the Node.js on PATH (24 in .ci/run) and npm, as the node image's /usr/local holds them
   local ctx
   ctx="$(mktemp -d /var/tmp/invites-api-standin-node-XXXXXX)"
   mkdir -p "$ctx/usr/local/bin" "$ctx/usr/local/lib/node_modules" "$ctx/usr/local/include" "$ctx/usr/local/etc"
   cp "$node_prefix/bin/node" "$ctx/usr/local/bin/node"
-  cp -a "$node_prefix/lib/node_modules/npm" "$node_prefix/lib/node_modules/corepack" "$ctx/usr/local/lib/node_modules/"
+  cp -a "$npm_dir" "$ctx/usr/local/lib/node_modules/npm"
+  [ ! -d "$(dirname "$npm_dir")/corepack" ] || cp -a "$(dirname "$npm_dir")/corepack" "$ctx/usr/local/lib/node_modules/"
   cp -a "$node_prefix/include/node" "$ctx/usr/local/include/"
   # Outgoing TLS may be re-signed on these machines: npm in a container trusts what the machine trusts.
   cp /etc/ssl/certs/ca-certificates.crt "$ctx/usr/local/etc/machine-ca.crt"
@@ -81,7 +84,7 @@ base_hash="$(build_base)"
 node_ctx="$(node_context)"
 trap 'rm -rf "$node_ctx"' EXIT
 pids=()
-build_on_base node:20-bookworm-slim node.Dockerfile "$node_ctx" "$base_hash" "$(node --version) $(sha256sum </etc/ssl/certs/ca-certificates.crt)" & pids+=($!)
+build_on_base node:24-bookworm-slim node.Dockerfile "$node_ctx" "$base_hash" "$(node --version) $(sha256sum </etc/ssl/certs/ca-certificates.crt)" & pids+=($!)
 build_on_base prosodyim/prosody:13.0 prosody.Dockerfile "$here/files" "$base_hash" & pids+=($!)
 build_on_base redis:7 redis.Dockerfile "$here/files" "$base_hash" & pids+=($!)
 status=0
