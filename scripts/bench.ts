@@ -11,7 +11,7 @@ import { createKeyStore } from "../src/keys/keyStore.js";
 import { openKeyBackend } from "../src/keys/openStore.js";
 import { parseKey } from "../src/keys/apiKey.js";
 import { INVITE_MODULES, startProsody, type RunningProsody } from "../test/support/prosody.js";
-import { freePort } from "../test/support/ports.js";
+import { closedPort } from "../test/support/ports.js";
 import { startPostgres, startRedis, type RunningServer } from "../test/support/servers.js";
 import { createKey, waitReady } from "../test/support/stack.js";
 import {
@@ -161,7 +161,7 @@ async function sharedStore(
   try {
     const key = await createKey(server.url, HOST, "bench");
     invites = await serve(server.url, prosody.componentPort, STORES[which]);
-    rejecting = await serve(server.url, await freePort(), STORES[which], { AUTH_FAILURE_LIMIT: "off" });
+    rejecting = await serve(server.url, await closedPort(), STORES[which], { AUTH_FAILURE_LIMIT: "off" });
     await waitReady(invites.url, 15_000);
     return await inviteAnd403(invites, rejecting, key, prosodyPid);
   } finally {
@@ -206,10 +206,10 @@ async function run(prosody: RunningProsody): Promise<Figures> {
     const service = await serve(keyStore, prosody.componentPort, STORES.sqlite);
     started.push(service);
     // Bad keys with the failed-attempt limit off (403 after a store lookup; it needs no Prosody).
-    const unlimited = await serve(keyStore, await freePort(), STORES.sqlite, { AUTH_FAILURE_LIMIT: "off" });
+    const unlimited = await serve(keyStore, await closedPort(), STORES.sqlite, { AUTH_FAILURE_LIMIT: "off" });
     started.push(unlimited);
     // The 429 flood without the access log line per request, to show what logging costs there.
-    const quiet = await serve(keyStore, await freePort(), STORES.sqlite, { LOG_LEVEL: "warn" });
+    const quiet = await serve(keyStore, await closedPort(), STORES.sqlite, { LOG_LEVEL: "warn" });
     started.push(quiet);
     await waitReady(service.url, 15_000);
     const key = await createKey(keyStore, HOST, "bench");
@@ -289,16 +289,14 @@ async function run(prosody: RunningProsody): Promise<Figures> {
     });
     expectStatuses("bad keys, mod_invites_api", floodOrig, 403);
     // The floor: node:http, the key's id in a Map, 403. Its own process, loaded the same way.
-    const floorPort = await freePort();
     const floor = await startListening(
       [process.execPath, "--max-semi-space-size=4", "--max-old-space-size=64", "--import", "tsx", FLOOR],
-      { PATH: process.env.PATH, FLOOR_PORT: String(floorPort), FLOOR_KEY: key },
-      floorPort,
+      { PATH: process.env.PATH, FLOOR_PORT: "0", FLOOR_KEY: key },
     );
     started.push(floor);
     const floorLoad = (overallRate?: number) =>
       load({
-        url: `http://127.0.0.1:${floorPort}/invites_api?key=${badKey}`,
+        url: `http://127.0.0.1:${floor.port}/invites_api?key=${badKey}`,
         connections: CONCURRENCY,
         warmup: WARMUP,
         seconds: SECONDS,

@@ -9,8 +9,7 @@ import { performance } from "node:perf_hooks";
 import autocannon from "autocannon";
 import { component, xml } from "@xmpp/component";
 import { terminate, track } from "../../test/support/cleanup.js";
-import { freePort } from "../../test/support/ports.js";
-import { waitForPort } from "../../test/support/prosody.js";
+import { boundPort } from "../../test/support/listening.js";
 import { CLI } from "../../test/support/service.js";
 
 const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }));
@@ -223,15 +222,20 @@ export async function rawAdhoc(
 export interface Started {
   readonly pid: number;
   readonly child: ChildProcess;
+  /** The port it listens on. */
+  readonly port: number;
   /** SIGTERM, SIGKILL 10 s later if still there; resolves once it has exited. Safe to call twice. */
   stop(): Promise<void>;
 }
 
-/** Starts a process (stderr shown), and waits until `port` opens; a failed start leaves nothing. */
+/**
+ * Starts a server told to listen on port 0 (stderr shown), and waits until it listens: the port it
+ * got is read from /proc, so that its stdout need not be read while it is measured. A failed start
+ * leaves nothing.
+ */
 export async function startListening(
   argv: readonly string[],
   env: Record<string, string | undefined>,
-  port: number,
 ): Promise<Started> {
   const [bin, ...args] = argv as [string, ...string[]];
   const child = track(spawn(bin, args, { env, stdio: ["ignore", "ignore", "inherit"] }));
@@ -242,17 +246,17 @@ export async function startListening(
       throw new Error(`${bin} exited at start (code ${child.exitCode}, signal ${child.signalCode})`);
     });
     died.catch(() => undefined);
-    await Promise.race([waitForPort(port, 20_000), died]);
     if (child.pid === undefined) throw new Error(`${bin} has no pid`);
+    const port = await Promise.race([boundPort(child.pid, 20_000), died]);
+    return { pid: child.pid, child, port, stop };
   } catch (err) {
     await stop();
     throw err;
   }
-  return { pid: child.pid, child, stop };
 }
 
 /**
- * Starts `invites-api serve` on a free port as component `as` of the Prosody at `componentPort`,
+ * Starts `invites-api serve` on port 0 as component `as` of the Prosody at `componentPort`,
  * with no default key rate (a benchmark measures the service, not its limits); `extra` adds or
  * overrides variables.
  */
@@ -262,19 +266,18 @@ export async function serveForBench(
   as: { domain: string; secret: string },
   extra: Record<string, string> = {},
 ): Promise<Started & { url: string }> {
-  const port = await freePort();
   const env = {
     PATH: process.env.PATH,
     KEY_STORE: keyStore,
     COMPONENT_SERVICE: `xmpp://127.0.0.1:${componentPort}`,
     COMPONENT_DOMAIN: as.domain,
     COMPONENT_SECRET: as.secret,
-    HTTP_PORT: String(port),
+    HTTP_PORT: "0",
     DEFAULT_KEY_RATE: "off",
     LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "info",
     SHUTDOWN_GRACE_MS: "0",
     ...extra,
   };
-  const started = await startListening([CLI, "serve"], env, port);
-  return { ...started, url: `http://127.0.0.1:${port}` };
+  const started = await startListening([CLI, "serve"], env);
+  return { ...started, url: `http://127.0.0.1:${started.port}` };
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { createServer, get, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,7 +11,6 @@ import { axeViolations } from "../support/axe.js";
 import { launchChromium } from "../support/browser.js";
 import { recordTokensIn } from "../support/handedOut.js";
 import { inviteIsValid } from "../support/invites.js";
-import { freePort } from "../support/ports.js";
 import { MANAGE_MODULES, type RunningProsody } from "../support/prosody.js";
 import { readQrCode } from "../support/qr.js";
 import type { RunningService } from "../support/service.js";
@@ -672,12 +672,12 @@ describe(`the admin page at /admin/, in Chromium, Prosody ${VERSION}`, () => {
       },
       { violating: true },
     );
-    const port = await freePort();
     framer = createServer((_req, res) => {
       res.writeHead(200, { "Content-Type": "text/html" });
       res.end(`<!doctype html><title>framer</title><iframe src="${service.url}/admin/"></iframe>`);
     });
-    await new Promise<void>((resolve) => framer!.listen(port, "127.0.0.1", resolve));
+    await new Promise<void>((resolve) => framer!.listen(0, "127.0.0.1", resolve));
+    const { port } = framer.address() as AddressInfo;
     const context = await browser.newContext();
     try {
       const page = await context.newPage();

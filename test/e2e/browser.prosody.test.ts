@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,7 +8,6 @@ import { after, before, describe, it } from "node:test";
 import type { Browser } from "playwright-core";
 import { launchChromium } from "../support/browser.js";
 import { inviteIsValid } from "../support/invites.js";
-import { freePort } from "../support/ports.js";
 import { startProsody, type RunningProsody } from "../support/prosody.js";
 import { startService, type RunningService } from "../support/service.js";
 import { createKey, freshKeyStore, serviceEnv, waitReady } from "../support/stack.js";
@@ -84,12 +84,12 @@ describe("a person's browser, headless Chromium, against a real Prosody", () => 
 
   it("a page on another origin gets an invite with fetch() and a Bearer header (CORS preflight passes)", async () => {
     const key = await createKey(keyStore, HOST, "signup page");
-    const port = await freePort();
     signup = createServer((_req, res) => {
       res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
       res.end(signupPage(service.url, key));
     });
-    await new Promise<void>((resolve) => signup.listen(port, "127.0.0.1", resolve));
+    await new Promise<void>((resolve) => signup.listen(0, "127.0.0.1", resolve));
+    const { port } = signup.address() as AddressInfo;
     const page = await browser.newPage();
     await page.goto(`http://${SIGNUP_HOST}:${port}/`);
     await page.waitForFunction(() => document.getElementById("status")?.textContent !== "working", null, {

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { xml } from "@xmpp/component";
 import { connectOnce } from "../../src/check/connect.js";
-import { freePort } from "../support/ports.js";
+import { closedPort } from "../support/ports.js";
 import { INVITE_MODULES, MANAGE_MODULES, createProsody, type RunningProsody } from "../support/prosody.js";
 import { runCli, type CliResult } from "../support/service.js";
 import { createKey, freshKeyStore, serviceEnv } from "../support/stack.js";
@@ -156,7 +156,7 @@ describe("invites-api check", () => {
   });
 
   it("nothing listening at COMPONENT_SERVICE: exit 1 with the reach advice", async () => {
-    const service = `xmpp://127.0.0.1:${await freePort()}`;
+    const service = `xmpp://127.0.0.1:${await closedPort()}`;
     const result = await runCli(["check", GOOD, ...TIMEOUT], { ...env, COMPONENT_SERVICE: service });
     assert.equal(result.code, 1);
     assert.match(
@@ -197,7 +197,7 @@ describe("invites-api check", () => {
 
   it("a Redis store that does not answer: exit 1, its password masked", async () => {
     const password = "redis-password-never-printed";
-    const store = `redis://user:${password}@127.0.0.1:${await freePort()}/0`;
+    const store = `redis://user:${password}@127.0.0.1:${await closedPort()}/0`;
     const result = await runCli(["check", GOOD, "--timeout", "2s"], { ...env, KEY_STORE: store });
     assert.equal(result.code, 1, result.stdout + result.stderr);
     assert.equal(check(result, "key store", "open").status, "fail");
@@ -209,7 +209,7 @@ describe("invites-api check", () => {
     const password = "pg-password-never-printed";
     const sslpassword = "pg-sslpassword+never/printed=";
     const store =
-      `postgres://app@127.0.0.1:${await freePort()}/keys` +
+      `postgres://app@127.0.0.1:${await closedPort()}/keys` +
       `?password=${password}&sslpassword=${encodeURIComponent(sslpassword)}&sslmode=disable`;
     for (const extra of [[], ["--json"]]) {
       const result = await runCli(["check", GOOD, "--timeout", "2s", ...extra], { ...env, KEY_STORE: store });

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { freePort } from "../support/ports.js";
+import { closedPort } from "../support/ports.js";
 import { runCli } from "../support/service.js";
 
 const env = () => ({ KEY_STORE: join(mkdtempSync(join(tmpdir(), "invites-api-cli-")), "keys.sqlite") });
@@ -60,7 +60,7 @@ describe("the invites-api command", () => {
 
   it("a store that never answers: each command gives up after 10 s with one line naming the store", async () => {
     // Nothing listens there: the Redis client would retry for good.
-    const store = `redis://user:never-printed-password@127.0.0.1:${await freePort()}/0`;
+    const store = `redis://user:never-printed-password@127.0.0.1:${await closedPort()}/0`;
     for (const args of [
       ["list", "example.com"],
       ["create", "example.com"],

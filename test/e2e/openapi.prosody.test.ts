@@ -3,7 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { MANAGE_MODULES, startProsody, type RunningProsody } from "../support/prosody.js";
 import { startService, type RunningService } from "../support/service.js";
-import { freePort } from "../support/ports.js";
+import { closedPort } from "../support/ports.js";
 import { createKey, freshKeyStore, serviceEnv, waitReady } from "../support/stack.js";
 import { registerWithInvite } from "../support/xmppClient.js";
 
@@ -56,7 +56,7 @@ describe("the OpenAPI document matches the running service's real answers", () =
     // A second instance whose Prosody is nowhere: for the answers of a service that is not ready.
     offline = await startService({
       ...serviceEnv(prosody, COMPONENT, keyStore),
-      COMPONENT_SERVICE: `xmpp://127.0.0.1:${await freePort()}`,
+      COMPONENT_SERVICE: `xmpp://127.0.0.1:${await closedPort()}`,
     });
     await waitReady(service.url, 10_000);
     doc = (await (await fetch(`${service.url}/openapi.json`)).json()) as OpenApi;

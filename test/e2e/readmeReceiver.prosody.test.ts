@@ -8,7 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
 import { terminate, track } from "../support/cleanup.js";
-import { freePort } from "../support/ports.js";
+import { serverPort } from "../support/ports.js";
 import { MANAGE_MODULES } from "../support/prosody.js";
 import { runCli } from "../support/service.js";
 import { createKey, startStack } from "../support/stack.js";
@@ -61,7 +61,8 @@ describe("the README's webhook receiver, against the service and a real Prosody"
     let receiver: ReturnType<typeof spawn> | undefined;
     let exited: Promise<void> = Promise.resolve();
     try {
-      const port = await freePort();
+      // Chosen before the receiver starts: the webhook is added with its address first.
+      const port = serverPort();
       const added = await runCli(
         ["webhook", "add", HOST, `http://127.0.0.1:${port}/`, "--allow-http", "--allow-private"],
         { KEY_STORE: stack.keyStore },

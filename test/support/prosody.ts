@@ -1,13 +1,12 @@
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { chownSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { recordKeysIn, recordLog, recordSecret } from "./handedOut.js";
-import { setTimeout as sleep } from "node:timers/promises";
 import { terminate, track } from "./cleanup.js";
-import { freePort } from "./ports.js";
+import { untilListening } from "./listening.js";
+import { onFreshPorts, PortInUseError, serverPort } from "./ports.js";
 
 /** A throwaway Prosody on loopback ports, with SQL storage, for tests, the try-out and the benchmark. */
 export interface HostOptions {
@@ -83,7 +82,7 @@ const luaList = (values: readonly string[]) => `{ ${values.map(lua).join(", ")} 
 export function prosodyConfig(
   opts: ProsodyOptions,
   paths: { dir: string; dataDir: string },
-  ports: { c2s: number; s2s: number; component: number; http: number },
+  ports: { c2s: number; component: number; http: number },
 ): string {
   const admins = opts.admins ?? opts.components.map((c) => c.domain);
   const lines = [
@@ -95,7 +94,8 @@ export function prosodyConfig(
     `interfaces = { "127.0.0.1" }`,
     `local_interfaces = { "127.0.0.1" }`,
     `c2s_ports = { ${ports.c2s} }`,
-    `s2s_ports = { ${ports.s2s} }`,
+    // s2s is disabled: no port.
+    `s2s_ports = { }`,
     `component_interfaces = { "127.0.0.1" }`,
     `component_ports = { ${ports.component} }`,
     `http_interfaces = { "127.0.0.1" }`,
@@ -151,43 +151,37 @@ export function chownTree(path: string, owner: { uid: number; gid: number }): vo
   }
 }
 
-/** Polls until something listens on 127.0.0.1:`port`; after `timeoutMs`, throws naming `what`. */
-export async function waitForPort(port: number, timeoutMs: number, what?: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, "127.0.0.1");
-      socket.once("connect", () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once("error", () => resolve(false));
-    });
-    if (open) return;
-    await sleep(50);
-  }
-  throw new Error(`${what ? `${what} (port ${port})` : `port ${port}`} did not open within ${timeoutMs} ms`);
+/**
+ * Starts Prosody 0.12 (Debian's `prosody`); PROSODY_BIN may name another launcher, e.g. 13's. A
+ * start that finds one of its ports in use is made again on other ports: nobody knows them yet.
+ */
+export function startProsody(opts: ProsodyOptions): Promise<RunningProsody> {
+  return onFreshPorts(async () => {
+    const prosody = await createProsody(opts);
+    try {
+      await prosody.start();
+    } catch (err) {
+      await prosody.dispose();
+      throw err;
+    }
+    return prosody;
+  });
 }
 
-/** Starts Prosody 0.12 (Debian's `prosody`); PROSODY_BIN may name another launcher, e.g. 13's. */
-export async function startProsody(opts: ProsodyOptions): Promise<RunningProsody> {
-  const prosody = await createProsody(opts);
-  try {
-    await prosody.start();
-  } catch (err) {
-    await prosody.dispose();
-    throw err;
-  }
-  return prosody;
-}
+// Prosody takes port 0 for one service only (portmanager refuses a second service on [127.0.0.1]:0,
+// 0.12 and 13), and names no port it got: each service gets a port of its own (ports.ts).
+const IN_USE = /^.*Failed to open server port (\d+) on \S+, this port is in use.*$/m;
 
-/** Prepares a Prosody (folder, config, ports) without starting it: start() when the test wants it. */
+/**
+ * Prepares a Prosody (folder, config, ports) without starting it: start() when the test wants it.
+ * Its ports are fixed from now on (a test may hand them out before it starts Prosody).
+ */
 export async function createProsody(opts: ProsodyOptions): Promise<RunningProsody> {
   for (const component of opts.components) recordSecret("component secret", component.secret);
   const dir = mkdtempSync(join(tmpdir(), "invites-api-prosody-"));
   const dataDir = join(dir, "data");
   mkdirSync(dataDir);
-  const ports = { c2s: await freePort(), s2s: await freePort(), component: await freePort(), http: await freePort() };
+  const ports = { c2s: serverPort(), component: serverPort(), http: serverPort() };
   const configPath = join(dir, "prosody.cfg.lua");
   writeFileSync(configPath, prosodyConfig(opts, { dir, dataDir }, ports));
   // A copy, because Prosody's user may not see into the checkout (a private temporary clone, say).
@@ -204,8 +198,13 @@ export async function createProsody(opts: ProsodyOptions): Promise<RunningProsod
     ? ["setpriv", `--reuid=${owner.uid}`, `--regid=${owner.gid}`, "--init-groups", ...launcher]
     : launcher;
 
-  /** Starts Prosody and waits for its ports; if it dies or they do not open, it is stopped and this throws. */
+  /**
+   * Starts Prosody and waits until it listens on its ports itself; if it dies, says a port is in
+   * use (PortInUseError) or does not listen in time, it is stopped and this throws.
+   */
   async function start(): Promise<void> {
+    // Only this start's lines: the log file grows over restarts.
+    const logFrom = readLog().length;
     const [bin, ...args] = command as [string, ...string[]];
     child = track(spawn(bin, [...args, "--config", configPath, "-F"], { stdio: ["ignore", "ignore", "pipe"] }));
     let stderr = "";
@@ -218,9 +217,14 @@ export async function createProsody(opts: ProsodyOptions): Promise<RunningProsod
     // Heard at once: Prosody dying later (a test's kill) is no unhandled rejection.
     died.catch(() => undefined);
     try {
-      const listening = [waitForPort(ports.http, 15_000, "Prosody's HTTP port")];
-      if (opts.components.length > 0) listening.push(waitForPort(ports.component, 15_000, "Prosody's component port"));
-      await Promise.race([Promise.all(listening), died]);
+      const wanted: Record<string, number> = { "Prosody's c2s port": ports.c2s, "Prosody's HTTP port": ports.http };
+      if (opts.components.length > 0) wanted["Prosody's component port"] = ports.component;
+      // Prosody goes on without a port it could not open: its log says so.
+      const portsFree = () => {
+        const inUse = IN_USE.exec(readLog().slice(logFrom));
+        if (inUse) throw new PortInUseError("Prosody", Number(inUse[1]), inUse[0]);
+      };
+      await Promise.race([untilListening(proc.pid ?? 0, wanted, 15_000, portsFree), died]);
       // The run for a Prosody version must really use it (PROSODY_VERSION is set by the npm scripts).
       const expected = process.env.PROSODY_VERSION;
       if (expected && !new RegExp(`Prosody version ${expected.replace(/\./g, "\\.")}`).test(readLog())) {

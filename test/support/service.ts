@@ -49,8 +49,9 @@ export interface RunningService {
 }
 
 /**
- * Starts `invites-api serve` as a child process on a free port and waits until it listens. If it
- * does not, the child is stopped before the error is thrown: a failed start leaves nothing behind.
+ * Starts `invites-api serve` as a child process on port 0 and waits until it listens: the port it
+ * got is in its "HTTP API listening" line (`url`). If it does not, the child is stopped before the
+ * error is thrown: a failed start leaves nothing behind.
  */
 export async function startService(env: Env, cli: string = CLI): Promise<RunningService> {
   recordConfigSecrets(env);

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { startProsody, type ProsodyOptions, type RunningProsody } from "./prosody.js";
-import { freePort } from "./ports.js";
+import { closedPort } from "./ports.js";
 import { runCli, startService, type RunningService } from "./service.js";
 
 export interface Component {
@@ -100,7 +100,7 @@ export async function startStack(
 export async function startServiceWithoutXmpp(env: Record<string, string>): Promise<RunningService> {
   return startService({
     ...env,
-    COMPONENT_SERVICE: `xmpp://127.0.0.1:${await freePort()}`,
+    COMPONENT_SERVICE: `xmpp://127.0.0.1:${await closedPort()}`,
     COMPONENT_DOMAIN: "invites.example.test",
     // Never sent, but a secret the log scan looks for all the same: long enough to find.
     COMPONENT_SECRET: "unused-component-secret",
