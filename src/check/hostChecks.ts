@@ -1,11 +1,13 @@
 // The checks of one VirtualHost, through the component: XEP-0092 (software version), XEP-0030 and
-// XEP-0050 (the commands offered), and mod_invites_manage's read-only options command.
+// XEP-0050 (the commands offered), and mod_invites_manage's read-only options command (which also
+// names the modules Prosody failed to load).
 import { AppError } from "../errors.js";
 import { listCommands, type AdhocContext } from "../xmpp/adhoc.js";
 import { ProsodyRefusedError, fixFor } from "../xmpp/errors.js";
 import { NODE_CREATE_ACCOUNT } from "../xmpp/inviteIssuer.js";
 import { MANAGE_NODES, createInviteManager, type InviteOptions } from "../xmpp/inviteManager.js";
 import { invitePageLine, leastPrivilegeLines, manageJidsLine, updateManageModule } from "./configLines.js";
+import { checkEnabledModules } from "./enabledModules.js";
 import { checkInvitePage } from "./invitePage.js";
 import { askVersion } from "./version.js";
 import { reasonOf, type Check } from "./report.js";
@@ -55,11 +57,11 @@ async function manageOptions(ctx: AdhocContext, host: string, nodes: readonly st
 }
 
 /**
- * Version, the invite commands offered, the mode (least privilege or admin), mod_invites_manage
- * and the invite page of `host`. Nothing is written on the host.
+ * Version, the invite commands offered, the mode (least privilege or admin), mod_invites_manage,
+ * the modules Prosody failed to load and the invite page of `host`. Nothing is written on the host.
  */
 export async function checkHost(ctx: AdhocContext, host: string): Promise<Check[]> {
-  const later = ["commands", "mode", "invites_manage", "invite page"];
+  const later = ["commands", "mode", "invites_manage", "modules", "invite page"];
   const version = await askVersion(ctx, host);
   if (version.status === "fail") return [version, ...skipped(later, `${host} does not answer as a VirtualHost`)];
 
@@ -86,6 +88,7 @@ function withoutManage(jid: string, host: string, nodes: readonly string[]): Che
       { name: "commands", status: "fail", detail, fix: fixFor("forbidden", host, jid) },
       { name: "mode", status: "skip", detail: "not run: neither least privilege nor admin" },
       { name: "invites_manage", status: "note", detail: `not loaded on ${host}`, fix: leastPrivilegeLines(host, jid) },
+      { name: "modules", status: "skip", detail: "not run: no invite command" },
       { name: "invite page", status: "skip", detail: "not run: no invite command" },
     ];
   }
@@ -98,6 +101,11 @@ function withoutManage(jid: string, host: string, nodes: readonly string[]): Che
       fix: `least privilege is safer: ${leastPrivilegeLines(host, jid)}, then remove "${jid}" from admins`,
     },
     { name: "invites_manage", status: "note", detail: `not loaded on ${host} (the lines are in the hint above)` },
+    {
+      name: "modules",
+      status: "note",
+      detail: "not checked: only mod_invites_manage says which modules Prosody failed to load",
+    },
     { name: "invite page", status: "note", detail: "not checked: only mod_invites_manage tells where the page is" },
   ];
 }
@@ -109,7 +117,7 @@ async function withManage(ctx: AdhocContext, host: string, nodes: readonly strin
   const options = await manageOptions(ctx, host, nodes);
   if ("failed" in options) {
     const why = "mod_invites_manage refuses the component";
-    return [commands, ...skipped(["mode"], why), options.failed, ...skipped(["invite page"], why)];
+    return [commands, ...skipped(["mode"], why), options.failed, ...skipped(["modules", "invite page"], why)];
   }
   // mod_invites_adhoc offers its create-account to admins only.
   const mode: Check = nodes.includes(NODE_CREATE_ACCOUNT)
@@ -134,5 +142,5 @@ async function withManage(ctx: AdhocContext, host: string, nodes: readonly strin
         detail: "mod_invites_page is not loaded: invites are xmpp: URIs only",
         fix: invitePageLine(host),
       };
-  return [commands, mode, manage, page];
+  return [commands, mode, manage, checkEnabledModules(host, options.ok), page];
 }

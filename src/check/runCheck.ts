@@ -5,7 +5,7 @@ import { checkHost } from "./hostChecks.js";
 import { reasonOf, type Check, type CheckReport, type HostsSource } from "./report.js";
 import { checkStore, describeStore } from "./storeCheck.js";
 
-const HOST_CHECKS = ["version", "commands", "mode", "invites_manage", "invite page"];
+const HOST_CHECKS = ["version", "commands", "mode", "invites_manage", "modules", "invite page"];
 
 /** The hosts named, else those with keys, else the component domain's parent (invites.example.com: example.com). */
 function chooseHosts(named: readonly string[], withKeys: readonly string[] | undefined, domain: string) {

@@ -114,6 +114,11 @@ export interface InviteOptions {
    * older module does not say): `invites-api check` opens it to see that the page answers.
    */
   readonly invitePage?: string;
+  /**
+   * The modules the host's modules_enabled names that Prosody has not loaded (it failed to: its log
+   * says why); absent from an older module, which does not say. For `invites-api check` only.
+   */
+  readonly modulesNotLoaded?: readonly string[];
 }
 
 export interface InvitePage {
@@ -324,7 +329,16 @@ export function createInviteManager(ctx: AdhocContext, commands: HostCommands): 
       });
       const roles = (table.fields.get("roles") ?? []).filter(Boolean);
       const invitePage = one(table.fields, "invite-page");
-      return { groups, roles, maxTtl, defaultTtl, resetTtl, ...(invitePage ? { invitePage } : {}) };
+      const modulesNotLoaded = table.fields.get("modules-not-loaded")?.filter(Boolean);
+      return {
+        groups,
+        roles,
+        maxTtl,
+        defaultTtl,
+        resetTtl,
+        ...(invitePage ? { invitePage } : {}),
+        ...(modulesNotLoaded ? { modulesNotLoaded } : {}),
+      };
     },
   };
 }

@@ -11,12 +11,16 @@ import { runCli, type CliResult } from "../support/service.js";
 import { createKey, freshKeyStore, serviceEnv } from "../support/stack.js";
 
 // `invites-api check` against a real Prosody with one host of each kind: least privilege (with the
-// invite page), admin mode, neither; and ghost.test, which it does not serve.
+// invite page), admin mode, neither, one with a module Prosody cannot load; and ghost.test, which it
+// does not serve. Then the README's Prosody snippets, as pasted.
 const GOOD = "example.test";
 const ADMIN = "admin.test";
 const NOADMIN = "noadmin.test";
 const GHOST = "ghost.test";
 const NOJIDS = "nojids.test";
+// invites_register_web needs mod_password_policy, which Debian 12's prosody-modules lacks (and 13's
+// test plugin folder lacks the module itself): Prosody logs a traceback and goes on without it.
+const BROKEN = "broken.test";
 const COMPONENT = { domain: "invites.example.test", secret: "check-component-secret-5b1e" };
 const TIMEOUT = ["--timeout", "5s"];
 
@@ -43,7 +47,7 @@ describe("invites-api check", () => {
 
   before(async () => {
     prosody = await createProsody({
-      hosts: [GOOD, ADMIN, NOADMIN, NOJIDS],
+      hosts: [GOOD, ADMIN, NOADMIN, NOJIDS, BROKEN],
       components: [COMPONENT],
       admins: [],
       // The page's address names 127.0.0.1 (the test hosts are in no DNS): Prosody serves it as GOOD's.
@@ -52,12 +56,18 @@ describe("invites-api check", () => {
         [GOOD]: { modules: [...MANAGE_MODULES, "version"], lines: [`invites_manage_jids = { "${COMPONENT.domain}" }`] },
         [ADMIN]: { modules: INVITE_MODULES, admins: [COMPONENT.domain] },
         [NOJIDS]: { modules: MANAGE_MODULES },
+        [BROKEN]: {
+          modules: [...MANAGE_MODULES, "invites_register_web"],
+          lines: [`invites_manage_jids = { "${COMPONENT.domain}" }`],
+        },
       },
     });
     try {
-      const config = readFileSync(prosody.configPath, "utf8");
-      const external = `http://${GOOD}:${prosody.httpPort}/`;
-      writeFileSync(prosody.configPath, config.replace(external, `http://127.0.0.1:${prosody.httpPort}/`));
+      let config = readFileSync(prosody.configPath, "utf8");
+      for (const host of [GOOD, BROKEN]) {
+        config = config.replace(`http://${host}:${prosody.httpPort}/`, `http://127.0.0.1:${prosody.httpPort}/`);
+      }
+      writeFileSync(prosody.configPath, config);
       await prosody.start();
     } catch (err) {
       await prosody.dispose();
@@ -83,6 +93,7 @@ describe("invites-api check", () => {
       check(result, GOOD, "invite page").text,
       /^answers at http:\/\/127\.0\.0\.1:\d+\/invites_page\?\S+ \(HTTP 200\)/,
     );
+    assert.match(check(result, GOOD, "modules").text, /^every module of modules_enabled is loaded/);
     assert.match(check(result, "key store", "read").text, /^readable, 1 host has keys/);
     assert.match(check(result, "key store", "write").text, /^writable/);
     for (const c of checks(result.stdout)) assert.equal(c.status, "ok", `${c.subject} ${c.name}: ${c.text}`);
@@ -121,6 +132,34 @@ describe("invites-api check", () => {
       manage.text,
       /refuses invites\.example\.test \(forbidden\) -> fix: .*invites_manage_jids = \{ "invites\.example\.test" \}/,
     );
+  });
+
+  it("a module of modules_enabled that Prosody could not load: exit 1, naming it and the line to change", async () => {
+    // Prosody's own word that it did not load (0.12: its dependency failed; 13's test folder lacks it).
+    assert.match(prosody.log(), /(Error initializing|Unable to load) module 'invites_register_web'/);
+    const result = await runCli(["check", BROKEN, ...TIMEOUT], env);
+    assert.equal(result.code, 1, result.stdout + result.stderr);
+    const modules = check(result, BROKEN, "modules");
+    assert.equal(modules.status, "fail");
+    assert.match(modules.text, /^not loaded: invites_register_web \(/);
+    assert.match(
+      modules.text,
+      / -> fix: under VirtualHost "broken\.test" .*remove "invites_register_web" from modules_enabled.*Prosody's log/,
+    );
+    assert.match(modules.text, /invites_register_web needs mod_password_policy.*bookworm-backports/);
+    assert.equal(check(result, BROKEN, "invites_manage").status, "ok");
+    assert.match(result.stdout, /^1 problem to fix$/m);
+
+    const json = await runCli(["check", BROKEN, ...TIMEOUT, "--json"], env);
+    assert.equal(json.code, 1);
+    const report = JSON.parse(json.stdout) as {
+      hosts: Array<{ checks: Array<{ name: string; ok: boolean; status: Status; detail: string; fix?: string }> }>;
+    };
+    const fromJson = report.hosts[0]?.checks.find((c) => c.name === "modules");
+    assert.equal(fromJson?.ok, false);
+    assert.match(fromJson?.detail ?? "", /invites_register_web/);
+    assert.match(fromJson?.fix ?? "", /remove "invites_register_web" from modules_enabled/);
+    for (const out of [result.stdout, json.stdout]) assert.ok(!out.includes(COMPONENT.secret), "a secret was printed");
   });
 
   it("a host Prosody does not serve: exit 1, not a VirtualHost", async () => {
@@ -252,5 +291,77 @@ describe("invites-api check", () => {
     assert.equal(noadmin?.ok, false);
     assert.match(noadmin?.fix ?? "", /invites_manage_jids/);
     assert.ok(!json.stdout.includes(COMPONENT.secret));
+  });
+});
+
+/** The first Lua block after `heading` in the README, as an operator would paste it. */
+function readmeSnippet(heading: string): string {
+  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+  const at = readme.indexOf(`\n${heading}\n`);
+  assert.ok(at >= 0, `no "${heading}" in README.md`);
+  const block = /```lua\n([\s\S]*?)```/.exec(readme.slice(at));
+  assert.ok(block?.[1], `no Lua block after "${heading}" in README.md`);
+  return block[1];
+}
+
+// A module Prosody could not load, in its own words.
+const LOAD_FAILURE = /(Error initializing|Unable to load) module '[^']+'.*$/m;
+
+describe("the README's Prosody snippets, as pasted", () => {
+  const HOST = "snippet.test";
+  const SNIPPET_COMPONENT = { domain: `invites.${HOST}`, secret: "readme-snippet-secret-7d3a" };
+
+  /**
+   * A test Prosody whose config is the harness's (ports, storage, log) with the snippet after it: only
+   * the names (example.com), the secret and the folder the module was copied to are the test's. The
+   * invite page is served at 127.0.0.1 (the test hosts are in no DNS).
+   */
+  async function withSnippet(heading: string, run: (env: Record<string, string>) => Promise<void>) {
+    const snippet = readmeSnippet(heading)
+      .replaceAll("example.com", HOST)
+      .replaceAll("a long random secret", SNIPPET_COMPONENT.secret);
+    const prosody = await createProsody({
+      hosts: [],
+      components: [SNIPPET_COMPONENT],
+      admins: [],
+      extra: `http_default_host = "${HOST}"\nhttp_external_url = "HTTP_EXTERNAL_URL"\n${snippet}`,
+    });
+    try {
+      const config = readFileSync(prosody.configPath, "utf8");
+      const paths = /^plugin_paths = (\{.*\})$/m.exec(config)?.[1] ?? "";
+      writeFileSync(
+        prosody.configPath,
+        config
+          .replace("HTTP_EXTERNAL_URL", `http://127.0.0.1:${prosody.httpPort}/`)
+          .replace(
+            /^plugin_paths = \{ "\/usr\/local\/lib\/prosody\/invites-api-modules" \}/m,
+            `plugin_paths = ${paths}`,
+          ),
+      );
+      await prosody.start();
+      await run(serviceEnv(prosody, SNIPPET_COMPONENT, freshKeyStore()));
+      assert.doesNotMatch(prosody.log(), LOAD_FAILURE, "a module failed to load");
+    } finally {
+      await prosody.dispose();
+    }
+  }
+
+  it("least privilege: every module loads, and check says all well", async () => {
+    await withSnippet("### Least privilege, with mod_invites_manage", async (env) => {
+      const result = await runCli(["check", HOST, ...TIMEOUT], env);
+      assert.equal(result.code, 0, result.stdout + result.stderr);
+      assert.equal(check(result, HOST, "mode").status, "ok");
+      assert.equal(check(result, HOST, "modules").status, "ok");
+      assert.match(result.stdout, /^all well$/m);
+    });
+  });
+
+  it("drop-in: every module loads, and check says all well (admin mode, with its notes)", async () => {
+    await withSnippet("### Drop-in, with the component in admins", async (env) => {
+      const result = await runCli(["check", HOST, ...TIMEOUT], env);
+      assert.equal(result.code, 0, result.stdout + result.stderr);
+      assert.match(check(result, HOST, "mode").text, /^admin:/);
+      assert.match(result.stdout, /^all well$/m);
+    });
   });
 });

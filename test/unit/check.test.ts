@@ -118,8 +118,11 @@ describe("check: why the component could not connect", () => {
 const NS_COMMANDS = "http://jabber.org/protocol/commands";
 const NS_ITEMS = "http://jabber.org/protocol/disco#items";
 
-/** A host as the component sees it: its version, its command list, and mod_invites_manage's options. */
-function fakeHost(nodes: string[], invitePage?: string) {
+/**
+ * A host as the component sees it: its version, its command list, and mod_invites_manage's options
+ * (`notLoaded` null: an older module, without the modules-not-loaded field).
+ */
+function fakeHost(nodes: string[], invitePage?: string, notLoaded: string[] | null = []) {
   return {
     componentJid: "invites.e.test",
     timeoutMs: 1000,
@@ -149,6 +152,9 @@ function fakeHost(nodes: string[], invitePage?: string) {
         field("default-ttl", "604800"),
         field("reset-ttl", "86400"),
         ...(invitePage ? [field("invite-page", invitePage)] : []),
+        ...(notLoaded
+          ? [xml("field", { var: "modules-not-loaded" }, ...notLoaded.map((name) => xml("value", {}, name)))]
+          : []),
       );
       return xml(
         "iq",
@@ -177,6 +183,7 @@ describe("check: a host's mode", () => {
       commands: "ok",
       mode: "ok",
       invites_manage: "ok",
+      modules: "ok",
       "invite page": "note",
     });
     assert.match(checks.at(-1)?.fix ?? "", /"invites_page" to modules_enabled under VirtualHost "e\.test"/);
@@ -200,5 +207,41 @@ describe("check: a host's mode", () => {
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+});
+
+describe("check: the modules Prosody failed to load", () => {
+  const modulesCheck = async (notLoaded: string[] | null) =>
+    (await checkHost(fakeHost(Object.values(MANAGE_NODES), undefined, notLoaded), "e.test")).find(
+      (c) => c.name === "modules",
+    );
+
+  it("none: ok", async () => {
+    assert.equal((await modulesCheck([]))?.status, "ok");
+  });
+
+  it("each one named, with the line to change, and what invites_register_web needs on Debian 12", async () => {
+    const failed = await modulesCheck(["invites_register_web", "muc_offline"]);
+    assert.equal(failed?.status, "fail");
+    assert.match(failed?.detail ?? "", /^not loaded: invites_register_web, muc_offline \(/);
+    assert.match(
+      failed?.fix ?? "",
+      /^under VirtualHost "e\.test" in prosody\.cfg\.lua .*remove "invites_register_web", "muc_offline" from modules_enabled/,
+    );
+    assert.match(failed?.fix ?? "", /Prosody's log/);
+    assert.match(failed?.fix ?? "", /invites_register_web needs mod_password_policy.*bookworm-backports/);
+    assert.equal(exitCodeOf(report([failed as Check])), 1);
+  });
+
+  it("an older mod_invites_manage, which does not say: not checked, a note to update it, no failure", async () => {
+    const old = await modulesCheck(null);
+    assert.equal(old?.status, "note");
+    assert.match(old?.detail ?? "", /^not checked/);
+    assert.match(old?.fix ?? "", /update mod_invites_manage/);
+  });
+
+  it("admin mode: not checked (only mod_invites_manage says)", async () => {
+    const checks = await checkHost(fakeHost([NODE_CREATE_ACCOUNT]), "e.test");
+    assert.equal(checks.find((c) => c.name === "modules")?.status, "note");
   });
 });

@@ -24,6 +24,8 @@ local jid = require "util.jid";
 local nodeprep = require "util.encodings".stringprep.nodeprep;
 local usermanager = require "core.usermanager";
 local modulemanager = require "core.modulemanager";
+local configmanager = require "core.configmanager";
+local set = require "util.set";
 local url_escape = require "util.http".urlencode;
 local render_url = require "util.interpolation".new("%b{}", url_escape);
 local rostermanager = require "core.rostermanager";
@@ -493,9 +495,40 @@ local function invite_page_probe()
 	return template and render_url(template, { host = module.host, invite = { token = probe_token } });
 end
 
+-- The modules modules_enabled names for this host: the global and the host's lists merged, minus
+-- modules_disabled, as modulemanager's get_modules_for_host merges them (the same on 0.12 and 13);
+-- the modules it loads by itself (c2s, presence…) are named by no list and left out.
+local function enabled_modules()
+	local function both(name)
+		local global, own = configmanager.get("*", name), configmanager.get(module.host, name);
+		-- A host without its own list reads the global one.
+		return set.new(global), set.new(own ~= global and own or nil);
+	end
+	local global_enabled, host_enabled = both("modules_enabled");
+	local global_disabled, host_disabled = both("modules_disabled");
+	local modules = (global_enabled - global_disabled + host_enabled) - host_disabled;
+	-- modulemanager leaves mod_vcard out where mod_vcard_legacy replaces it.
+	if modules:contains("vcard_legacy") then modules:remove("vcard"); end
+	return modules;
+end
+
+-- The modules enabled for this host that are loaded neither on it nor globally (a global module,
+-- such as mod_posix, is loaded on "*" only), sorted: those Prosody failed to load, whose reason is
+-- in its log. `invites-api check` names them.
+local function modules_not_loaded()
+	local list = {};
+	for name in enabled_modules() do
+		if not (modulemanager.is_loaded(module.host, name) or modulemanager.is_loaded("*", name)) then
+			list[#list + 1] = name;
+		end
+	end
+	table.sort(list);
+	return list;
+end
+
 -- What an invite made here may carry, so that a form offers only what these commands accept: the
 -- groups (id and display name), the roles, the longest ttl and the default ones; and the landing
--- page of a made-up invite when mod_invites_page is loaded.
+-- page of a made-up invite when mod_invites_page is loaded; and the enabled modules not loaded.
 command("Invite options", "options", nil, function ()
 	local form = st.stanza("x", { xmlns = "jabber:x:data", type = "result" }):text_tag("title", "Invite options");
 	for _, f in ipairs({ { "max-ttl", max_ttl }, { "default-ttl", default_ttl }, { "reset-ttl", default_reset_ttl } }) do
@@ -505,6 +538,9 @@ command("Invite options", "options", nil, function ()
 	if probe then form:tag("field", { var = "invite-page", type = "text-single" }):text_tag("value", probe):up(); end
 	form:tag("field", { var = "roles", type = "text-multi", label = "Roles an invite may give" });
 	for _, role in ipairs(offered_roles()) do form:text_tag("value", role); end
+	form:up();
+	form:tag("field", { var = "modules-not-loaded", type = "text-multi", label = "Enabled modules not loaded" });
+	for _, name in ipairs(modules_not_loaded()) do form:text_tag("value", name); end
 	form:up();
 	local ids = {};
 	for id in pairs(manage_groups) do ids[#ids + 1] = id; end
