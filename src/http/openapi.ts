@@ -1,8 +1,9 @@
 import { ERROR_CODES } from "../errors.js";
 
 /**
- * The OpenAPI 3.1 description of the HTTP API, served at /openapi.json. test/e2e/openapi.test.ts
- * produces every status documented here against the real service and validates each answer.
+ * The OpenAPI 3.1 description of the HTTP API, served at /openapi.json. test/e2e/openapi.prosody.test.ts
+ * produces every status documented here against the real service and validates each answer;
+ * test/unit/openapiLint.test.ts holds it to Redocly's recommended ruleset.
  */
 const error = (description: string, headers?: Record<string, unknown>) => ({
   description,
@@ -15,6 +16,11 @@ const error = (description: string, headers?: Record<string, unknown>) => ({
 
 const retryAfter = {
   "Retry-After": { description: "Seconds to wait before trying again", schema: { type: "integer", minimum: 1 } },
+};
+
+// Node's HTTP parser answers it before any route, whatever the method or path.
+const headersTooLarge = {
+  "431": { description: "URL or headers larger than 16 KiB (answered by Node's HTTP parser, no body)" },
 };
 
 const location = {
@@ -42,7 +48,7 @@ const inviteResponses = {
   "403": error("Missing, malformed, unknown, wrong or deleted key; or the key has expired or used its max-invites"),
   "405": error("The key does not allow this method, or the method is not GET/POST"),
   "429": error("Over the key's rate, or too many failed key attempts from this address", retryAfter),
-  "431": { description: "URL or headers larger than 16 KiB (answered by Node's HTTP parser, no body)" },
+  ...headersTooLarge,
   "502": error("Prosody refused the command or sent an unreadable answer (the log says what to fix)"),
   "503": error("Not connected to Prosody, or the key store failed", retryAfter),
   "504": error("Prosody did not answer within INVITE_TIMEOUT_MS"),
@@ -98,8 +104,9 @@ const resourceErrors = {
 
 const invitesRecord = { "application/json": { schema: { $ref: "#/components/schemas/InviteRecord" } } };
 
-const creating = (summary: string, body: string, extra: Record<string, unknown> = {}) => ({
+const creating = (operationId: string, summary: string, body: string, extra: Record<string, unknown> = {}) => ({
   post: {
+    operationId,
     summary,
     requestBody: { required: false, content: { "application/json": { schema: { $ref: body } } } },
     responses: {
@@ -129,35 +136,53 @@ export const openApiDocument = {
     version: "1",
     description:
       "Creates Prosody invites: a drop-in for mod_invites_api's /invites_api, and an /invites resource shaped like mod_http_admin_api's.",
+    license: { name: "MIT", identifier: "MIT" },
   },
+  // Relative: the service answers at the root of wherever this document was fetched from (its
+  // Location and Link headers are root paths too).
+  servers: [{ url: "/", description: "This service: the origin that served this document" }],
   security: [{ bearer: [] }, { queryKey: [] }],
   paths: {
     "/invites_api": {
       get: {
+        operationId: "issueInviteByGet",
         summary: "Create an account invite",
         parameters: inviteParameters,
         responses: inviteResponses,
       },
       post: {
+        operationId: "issueInviteByPost",
         summary: "Create an account invite, or a password-reset invite with type=reset",
         parameters: inviteParameters,
         responses: inviteResponses,
       },
       options: {
+        operationId: "preflightInvitesApi",
         summary: "CORS preflight, answered without a key",
         security: [],
-        responses: { "204": { description: "Preflight accepted" } },
+        responses: { "204": { description: "Preflight accepted" }, ...headersTooLarge },
       },
     },
-    "/invites/account": creating("Create an account invite", "#/components/schemas/AccountInviteRequest", {
-      "409": jsonError("The username is taken"),
-    }),
-    "/invites/group": creating("Create a reusable invite into groups", "#/components/schemas/GroupInviteRequest"),
-    "/invites/reset": creating("Create a password-reset invite", "#/components/schemas/ResetInviteRequest", {
-      "404": jsonError("The host has no such account"),
-    }),
+    "/invites/account": creating(
+      "createAccountInvite",
+      "Create an account invite",
+      "#/components/schemas/AccountInviteRequest",
+      { "409": jsonError("The username is taken") },
+    ),
+    "/invites/group": creating(
+      "createGroupInvite",
+      "Create a reusable invite into groups",
+      "#/components/schemas/GroupInviteRequest",
+    ),
+    "/invites/reset": creating(
+      "createResetInvite",
+      "Create a password-reset invite",
+      "#/components/schemas/ResetInviteRequest",
+      { "404": jsonError("The host has no such account") },
+    ),
     "/invites": {
       get: {
+        operationId: "listInvites",
         summary: "One page of the invites of the key's host the service may see, oldest first (scope manage)",
         parameters: [
           {
@@ -202,6 +227,7 @@ export const openApiDocument = {
     },
     "/invites/options": {
       get: {
+        operationId: "getInviteOptions",
         summary:
           "What the key may do (its powers) and what an invite may carry on its host: groups, roles, ttl bounds (any scope)",
         responses: {
@@ -215,11 +241,13 @@ export const openApiDocument = {
     },
     "/invites/{id}": {
       get: {
+        operationId: "showInvite",
         summary: "One invite, pending or in the history, with its registrations (scope manage)",
         parameters: idParameter,
         responses: { "200": { description: "The invite", content: invitesRecord }, ...notFound, ...resourceErrors },
       },
       delete: {
+        operationId: "revokeInvite",
         summary: "Revoke a pending invite: its link stops working (scope manage)",
         parameters: idParameter,
         responses: { "204": { description: "Revoked" }, ...notFound, ...resourceErrors },
@@ -227,6 +255,7 @@ export const openApiDocument = {
     },
     "/accounts/{jid}/invite": {
       get: {
+        operationId: "getAccountInvite",
         summary: "Which invite let an account in, when, and the key that made it (scope manage)",
         parameters: [
           {
@@ -251,6 +280,7 @@ export const openApiDocument = {
     },
     "/health": {
       get: {
+        operationId: "getHealth",
         summary: "The process is up",
         security: [],
         responses: {
@@ -258,11 +288,13 @@ export const openApiDocument = {
             description: "Up",
             content: { "application/json": { schema: { $ref: "#/components/schemas/Health" } } },
           },
+          ...headersTooLarge,
         },
       },
     },
     "/ready": {
       get: {
+        operationId: "getReadiness",
         summary: "Connected to Prosody and the key store answers",
         security: [],
         responses: {
@@ -274,22 +306,29 @@ export const openApiDocument = {
             description: "A part is down; the body says which",
             content: { "application/json": { schema: { $ref: "#/components/schemas/Readiness" } } },
           },
+          ...headersTooLarge,
         },
       },
     },
     "/metrics": {
       get: {
+        operationId: "getMetrics",
         summary: "Prometheus metrics",
         security: [],
-        responses: { "200": { description: "Metrics", content: { "text/plain": { schema: { type: "string" } } } } },
+        responses: {
+          "200": { description: "Metrics", content: { "text/plain": { schema: { type: "string" } } } },
+          ...headersTooLarge,
+        },
       },
     },
     "/openapi.json": {
       get: {
+        operationId: "getOpenApiDocument",
         summary: "This document",
         security: [],
         responses: {
           "200": { description: "OpenAPI 3.1", content: { "application/json": { schema: { type: "object" } } } },
+          ...headersTooLarge,
         },
       },
     },

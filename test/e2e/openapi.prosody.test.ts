@@ -94,6 +94,8 @@ describe("the OpenAPI document matches the running service's real answers", () =
     JSON.parse(JSON.stringify(schema).replaceAll('"#/components/', '"openapi#/components/')) as object;
 
   const json = { Accept: "application/json" };
+  // Over Node's 16 KiB header limit: its HTTP parser answers 431 before any route, on any path.
+  const oversized = { "X-Filler": "x".repeat(20_000) };
   const api = (base: string, query = "", init: RequestInit = {}) =>
     fetch(`${base}/invites_api${query}`, { redirect: "manual", ...init });
 
@@ -123,7 +125,7 @@ describe("the OpenAPI document matches the running service's real answers", () =
       await check(
         "/invites_api",
         method,
-        await api(service.url, "", { method, headers: { ...init.headers, "X-Filler": "x".repeat(20_000) } }),
+        await api(service.url, "", { method, headers: { ...init.headers, ...oversized } }),
       );
       const ghost = await createKey(keyStore, "ghost.test");
       await check(
@@ -155,14 +157,10 @@ describe("the OpenAPI document matches the running service's real answers", () =
     });
     assert.equal(reset.status, 501, "resets need mod_invites_manage");
     await check("/invites_api", "POST", reset);
-    await check(
-      "/invites_api",
-      "OPTIONS",
-      await api(service.url, "", {
-        method: "OPTIONS",
-        headers: { Origin: "https://a.example", "Access-Control-Request-Method": "POST" },
-      }),
-    );
+    const preflight = { Origin: "https://a.example", "Access-Control-Request-Method": "POST" };
+    for (const headers of [preflight, { ...preflight, ...oversized }]) {
+      await check("/invites_api", "OPTIONS", await api(service.url, "", { method: "OPTIONS", headers }));
+    }
   });
 
   it("produces and validates every documented answer of the /invites resource", async () => {
@@ -301,6 +299,7 @@ describe("the OpenAPI document matches the running service's real answers", () =
   it("produces and validates /health, /ready, /metrics and /openapi.json", async () => {
     for (const path of ["/health", "/ready", "/metrics", "/openapi.json"]) {
       await check(path, "GET", await fetch(`${service.url}${path}`));
+      await check(path, "GET", await fetch(`${service.url}${path}`, { headers: oversized }));
     }
     await check("/ready", "GET", await fetch(`${offline.url}/ready`));
   });
