@@ -49,6 +49,7 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
     counted: (outcome) => metrics.webhookDelivery(outcome),
     ...config.webhooks,
     concurrency: 8,
+    perSubscription: 2,
   });
   const events = createEventSink({ store: backend.webhooks, log, queued: () => deliverer.wake() });
   const adhoc = { request: connection.request, componentJid: connection.jid, timeoutMs: config.inviteTimeoutMs };

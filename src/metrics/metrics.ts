@@ -17,7 +17,10 @@ export interface MetricSources {
   readonly xmppOnline: () => boolean;
   /** Counted from Prosody's registration records (redemptions/): right after a restart of either side. */
   readonly redemptionTotals?: () => Promise<ReadonlyArray<{ host: string; registrations: number; resets: number }>>;
-  /** The webhook outbox: deliveries waiting, and when the oldest one's event happened (ms). */
+  /**
+   * The webhook outbox: deliveries waiting (leased ones too), and when the oldest one's event
+   * happened (ms). Read at every scrape: the stores answer it in constant time (webhookStore.ts).
+   */
   readonly webhookBacklog?: () => Promise<{ count: number; oldestAt?: number }>;
 }
 
@@ -80,7 +83,18 @@ export function createMetrics(opts: MetricSources): Metrics {
     registers: [registry],
   });
   for (const outcome of ["delivered", "failed", "dropped"]) deliveries.inc({ outcome }, 0);
-  const backlog = async () => (opts.webhookBacklog ? opts.webhookBacklog().catch(() => undefined) : undefined);
+  // Both gauges of one scrape share one read: they are collected together.
+  let reading: Promise<{ count: number; oldestAt?: number } | undefined> | undefined;
+  const backlog = () => {
+    if (!opts.webhookBacklog) return Promise.resolve(undefined);
+    reading ??= opts
+      .webhookBacklog()
+      .catch(() => undefined)
+      .finally(() => {
+        reading = undefined;
+      });
+    return reading;
+  };
   new Gauge({
     name: "invites_api_webhook_backlog",
     help: "Webhook deliveries waiting in the outbox (every instance's)",

@@ -18,7 +18,13 @@ export interface DelivererOptions {
   readonly pollMs: number;
   /** One warning per failing subscription per this long. */
   readonly warnEveryMs: number;
+  /** Deliveries under way at once; each frees its slot as soon as it ends. */
   readonly concurrency: number;
+  /**
+   * Of one subscription's deliveries, at most this many under way at once: a receiver that never
+   * answers holds this many slots, never all of them.
+   */
+  readonly perSubscription: number;
   readonly send?: (subscription: Subscription, delivery: Delivery, timeoutMs: number) => Promise<SendResult>;
   readonly now?: () => number;
 }
@@ -34,6 +40,11 @@ export interface Deliverer {
  * only after a 2xx; a failure puts it back with exponential backoff and jitter, until `windowMs`
  * after its event. An instance that dies mid-delivery leaves it leased; the lease runs out and
  * another instance (or this one, restarted) sends it again, with the same webhook-id.
+ *
+ * Each delivery runs on its own: when one ends, its slot is claimed again at once, whatever the
+ * others are doing. Claims are fair (WebhookStore.claim): no subscription gets more than
+ * `perSubscription` under way, and subscriptions take turns, so a receiver that hangs until the
+ * timeout, with a day of retries queued, delays no other receiver.
  */
 export function startDeliverer(opts: DelivererOptions): Deliverer {
   const now = opts.now ?? Date.now;
@@ -43,6 +54,9 @@ export function startDeliverer(opts: DelivererOptions): Deliverer {
   let again = false;
   let timer: NodeJS.Timeout | undefined;
   const warned = new Map<string, number>();
+  // This instance's deliveries under way: all of them, and how many of each subscription.
+  const underWay = new Set<Promise<void>>();
+  const inFlight = new Map<string, number>();
 
   async function one(delivery: Delivery, subscriptions: Map<string, Subscription>): Promise<void> {
     const subscription = subscriptions.get(delivery.subscriptionId);
@@ -69,13 +83,34 @@ export function startDeliverer(opts: DelivererOptions): Deliverer {
     return opts.store.failed(delivery, at, result.error, dropped ? null : retryAt);
   }
 
+  function begin(delivery: Delivery, subscriptions: Map<string, Subscription>): void {
+    const id = delivery.subscriptionId;
+    inFlight.set(id, (inFlight.get(id) ?? 0) + 1);
+    const task: Promise<void> = one(delivery, subscriptions)
+      .catch((err: unknown) =>
+        opts.log.warn({ err: err instanceof Error ? err.message : String(err) }, "cannot update the webhook outbox"),
+      )
+      .finally(() => {
+        underWay.delete(task);
+        const left = (inFlight.get(id) ?? 1) - 1;
+        if (left > 0) inFlight.set(id, left);
+        else inFlight.delete(id);
+        // Its slot is free: claim again now rather than at the next poll.
+        run();
+      });
+    underWay.add(task);
+  }
+
   async function pass(): Promise<void> {
     for (;;) {
-      const taken = await opts.store.claim(now(), opts.leaseMs, opts.concurrency);
-      if (taken.length === 0 || stopped) return;
+      const room = opts.concurrency - underWay.size;
+      if (room <= 0 || stopped) return;
+      const fair = { perSubscription: opts.perSubscription, inFlight: new Map(inFlight) };
+      const taken = await opts.store.claim(now(), opts.leaseMs, room, fair);
+      if (taken.length === 0) return;
       const subscriptions = new Map((await opts.store.listSubscriptions()).map((s) => [s.id, s]));
-      await Promise.all(taken.map((delivery) => one(delivery, subscriptions)));
-      if (taken.length < opts.concurrency) return;
+      for (const delivery of taken) begin(delivery, subscriptions);
+      if (taken.length < room) return;
     }
   }
 
@@ -110,6 +145,7 @@ export function startDeliverer(opts: DelivererOptions): Deliverer {
       stopped = true;
       clearTimeout(timer);
       await running;
+      await Promise.all(underWay);
     },
   };
 }

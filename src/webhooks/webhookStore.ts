@@ -57,13 +57,38 @@ export interface WebhookStore {
   enqueue(deliveries: readonly Delivery[]): Promise<void>;
   /**
    * Takes up to `max` due deliveries for `leaseMs`: no other caller gets them until the lease
-   * runs out; each comes with its attempts so far.
+   * runs out; each comes with its attempts so far. With `fair`, no subscription gets more than
+   * `perSubscription` less what the caller has of it in flight, and the subscriptions take turns:
+   * each one's oldest due delivery comes before any one's second, so a receiver with a long queue
+   * of retries cannot fill a claim.
    */
-  claim(now: number, leaseMs: number, max: number): Promise<Delivery[]>;
+  claim(now: number, leaseMs: number, max: number, fair?: FairClaim): Promise<Delivery[]>;
   /** The receiver took it: gone from the outbox. */
   delivered(delivery: Delivery, at: number): Promise<void>;
   /** It failed: due again at `retryAt`, or dropped when `retryAt` is null (the window is over). */
   failed(delivery: Delivery, at: number, error: string, retryAt: number | null): Promise<void>;
-  /** Waiting deliveries, and the oldest one's time (ms), across every subscription. */
+  /**
+   * Waiting deliveries (leased ones too), and the oldest one's time (ms), across every
+   * subscription. Costs the same whatever the outbox holds: a count kept with each enqueue and
+   * delete, the oldest read from an index; /metrics asks for it at every scrape.
+   */
   backlog(): Promise<{ count: number; oldestAt?: number }>;
 }
+
+/** How a claim shares itself out: see `claim`. */
+export interface FairClaim {
+  readonly perSubscription: number;
+  /** The caller's deliveries under way, by subscription. */
+  readonly inFlight: ReadonlyMap<string, number>;
+}
+
+/** Per subscription, how many more a fair claim may take (Infinity without `fair`). */
+export const roomOf = (fair: FairClaim | undefined, subscriptionId: string): number =>
+  fair ? fair.perSubscription - (fair.inFlight.get(subscriptionId) ?? 0) : Infinity;
+
+/**
+ * The order of a fair claim's candidates, each one's `rank` its place in its subscription's due
+ * queue (0 for the oldest due): all the first places, then the second ones, each round by due time.
+ */
+export const fairOrder = <T extends { rank: number; dueAt: number; id: string }>(a: T, b: T): number =>
+  a.rank - b.rank || a.dueAt - b.dueAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);

@@ -323,6 +323,78 @@ function contract(backend: () => Promise<Backend>): void {
       // Nor is the deleted one's status: the report came after the delete.
       assert.deepEqual((await a.webhooks.status(["s1"])).get("s1"), { backlog: 0 });
     });
+    it("a fair claim gives each subscription its turn and no more than its room: a long queue of one never fills it", async () => {
+      const { a, b } = handles();
+      for (const id of ["dead", "live1", "live2"]) await a.webhooks.addSubscription(subscription(id));
+      const queue = (sub: string, n: number) => Array.from({ length: n }, (_, i) => delivery(`${sub}-${i}`, sub));
+      // The dead receiver's deliveries were queued first, and there are many.
+      await a.webhooks.enqueue(queue("dead", 20));
+      await a.webhooks.enqueue([...queue("live1", 3), ...queue("live2", 3)]);
+      const fair = (inFlight: Record<string, number>) => ({
+        perSubscription: 2,
+        inFlight: new Map(Object.entries(inFlight)),
+      });
+      const count = (taken: readonly Delivery[]) => {
+        const by: Record<string, number> = {};
+        for (const d of taken) by[d.subscriptionId] = (by[d.subscriptionId] ?? 0) + 1;
+        return by;
+      };
+      // Every subscription's first before any one's second.
+      assert.deepEqual(count(await b.webhooks.claim(T, LEASE_MS, 3, fair({}))), { dead: 1, live1: 1, live2: 1 });
+      // The caller's deliveries under way count against each subscription's room.
+      assert.deepEqual(count(await a.webhooks.claim(T, LEASE_MS, 10, fair({ dead: 1, live1: 1, live2: 1 }))), {
+        dead: 1,
+        live1: 1,
+        live2: 1,
+      });
+      assert.deepEqual(await b.webhooks.claim(T, LEASE_MS, 10, fair({ dead: 2, live1: 2, live2: 2 })), []);
+      // The live ones were delivered; the dead one's two still hang: only the live ones' last come.
+      assert.deepEqual(count(await b.webhooks.claim(T, LEASE_MS, 10, fair({ dead: 2 }))), { live1: 1, live2: 1 });
+      // Without `fair`, a claim takes what is due, whoever it is for.
+      assert.deepEqual(count(await a.webhooks.claim(T, LEASE_MS, 100)), { dead: 18 });
+    });
+
+    it("the backlog's count and oldest stay right through enqueue, claim, retry, drop, delivery, a ledger batch and a cascade", async () => {
+      const { a, b } = handles();
+      await a.webhooks.addSubscription(subscription("s1"));
+      await a.webhooks.addSubscription(subscription("s2"));
+      assert.deepEqual(await b.webhooks.backlog(), { count: 0 });
+      const d = (i: number, sub = "s1") => delivery(`d${i}`, sub, T - 10_000 + i);
+      await a.webhooks.enqueue([d(3), d(1), d(2), d(4, "s2"), d(5, "s2")]);
+      // Queued again, and for a subscription that does not exist: not counted.
+      await b.webhooks.enqueue([d(1), delivery("x", "no-such-subscription", T - 50_000)]);
+      assert.deepEqual(await b.webhooks.backlog(), { count: 5, oldestAt: d(1).createdAt });
+      const taken = await a.webhooks.claim(T, LEASE_MS, 10);
+      assert.equal(taken.length, 5);
+      assert.deepEqual(await b.webhooks.backlog(), { count: 5, oldestAt: d(1).createdAt }, "a leased one still waits");
+      await a.webhooks.failed(d(1), T + 1, "HTTP 500", T + 1_000);
+      assert.deepEqual(await b.webhooks.backlog(), { count: 5, oldestAt: d(1).createdAt }, "a retried one still waits");
+      await a.webhooks.failed(d(1), T + 2, "HTTP 500", null);
+      assert.deepEqual(await b.webhooks.backlog(), { count: 4, oldestAt: d(2).createdAt }, "a dropped one is gone");
+      await b.webhooks.delivered(d(2), T + 3);
+      assert.deepEqual(await a.webhooks.backlog(), { count: 3, oldestAt: d(3).createdAt });
+      // Queued in the ledger's own transaction.
+      const ledger: RedemptionBatch = {
+        host: HOST,
+        from: null,
+        to: "c1",
+        accounts: new Map(),
+        registrations: 1,
+        resets: 0,
+        deliveries: [delivery("r1", "s2", T - 20_000)],
+      };
+      assert.equal(await a.usage.applyRedemptions(ledger), true);
+      assert.deepEqual(await b.webhooks.backlog(), { count: 4, oldestAt: T - 20_000 });
+      // The cascade takes s2's three (one leased, one from the ledger).
+      assert.equal(await b.webhooks.deleteSubscription("s2"), true);
+      assert.deepEqual(await a.webhooks.backlog(), { count: 1, oldestAt: d(3).createdAt });
+      await a.webhooks.delivered(d(3), T + 4);
+      assert.deepEqual(await b.webhooks.backlog(), { count: 0 });
+      // A late report of one the cascade took does not count it twice.
+      await b.webhooks.delivered(d(4, "s2"), T + 5);
+      await b.webhooks.failed(d(5, "s2"), T + 5, "HTTP 500", null);
+      assert.deepEqual(await a.webhooks.backlog(), { count: 0 });
+    });
   });
 
   describe("usage counters", () => {

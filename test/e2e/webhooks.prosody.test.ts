@@ -13,6 +13,8 @@ import type { InviteJson } from "../../src/http/invitesResource.js";
 
 // Signed webhooks (issue 19) against a real Prosody, a real receiver and the real stores.
 const HOST = "hooks.test";
+// Another VirtualHost, with a receiver of its own: a dead receiver on HOST must not delay it.
+const OTHER = "hooks2.test";
 const COMPONENT = { domain: "invites.hooks.test", secret: "hooks-secret" };
 const SECOND = { domain: "invites2.hooks.test", secret: "hooks-secret-2" };
 // Short retries and leases, so that a test sees several attempts in seconds.
@@ -25,10 +27,10 @@ const FAST = {
 };
 
 const prosodyOptions: ProsodyOptions = {
-  hosts: [HOST],
+  hosts: [HOST, OTHER],
   components: [COMPONENT, SECOND],
   admins: [],
-  hostOptions: { [HOST]: { modules: MANAGE_MODULES } },
+  hostOptions: { [HOST]: { modules: MANAGE_MODULES }, [OTHER]: { modules: MANAGE_MODULES } },
   extra: [
     `invites_manage_jids = { "${COMPONENT.domain}", "${SECOND.domain}" }`,
     `invites_manage_groups = { team = "Team" }`,
@@ -43,7 +45,16 @@ interface Event {
 const event = (r: Received) => JSON.parse(r.body) as Event;
 
 async function subscribe(keyStore: string, url: string, ...flags: string[]): Promise<{ id: string; secret: string }> {
-  const added = await runCli(["webhook", "add", HOST, url, ...flags], { KEY_STORE: keyStore });
+  return subscribeOn(HOST, keyStore, url, ...flags);
+}
+
+async function subscribeOn(
+  host: string,
+  keyStore: string,
+  url: string,
+  ...flags: string[]
+): Promise<{ id: string; secret: string }> {
+  const added = await runCli(["webhook", "add", host, url, ...flags], { KEY_STORE: keyStore });
   assert.equal(added.code, 0, added.stderr);
   const lines = added.stdout.trim().split("\n");
   const id = /^webhook (\S+) of /.exec(lines[0] ?? "")?.[1] ?? "";
@@ -307,6 +318,54 @@ describe("webhooks, against a real Prosody and a real receiver", () => {
     assert.ok(!receiver.received.some((r) => r.path === "/rebound" || r.path === "/elsewhere"));
     receiver.answer = () => 204;
     for (const id of ["rebound", moved.id]) await runCli(["webhook", "delete", HOST, id], { KEY_STORE: keyStore });
+  });
+
+  it("a receiver that never answers delays no other: a prompt one on its host and on another gets each event within 2 s", async () => {
+    // A timeout far longer than the 2 s allowed: an event held behind a hanging delivery is late by it.
+    await service?.stop();
+    await start({ WEBHOOK_TIMEOUT_MS: "8000", WEBHOOK_LEASE_MS: "20000" });
+    const otherKey = await createKey(keyStore, OTHER, "other", "--scope", "manage");
+    const callOther = api(() => service as RunningService, otherKey);
+    const flags = ["--allow-http", "--allow-private", "--events", "invite.created"];
+    receiver.answer = (r) => (r.path === "/hang" ? "hang" : 204);
+    const hang = await subscribe(keyStore, `${receiver.url}/hang`, ...flags);
+    // The dead receiver's backlog first: more deliveries than the deliverer has slots.
+    for (let i = 0; i < 12; i += 1) await call("/invites/account", { json: {} });
+    const hanging = () => receiver.received.filter((r) => r.path === "/hang").length;
+    await receiver.until(() => hanging() >= 2);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Well within the 8 s timeout: none of these has failed yet, so each is one slot held.
+    const held = hanging();
+    const prompt = await subscribe(keyStore, `${receiver.url}/prompt`, ...flags);
+    const other = await subscribeOn(OTHER, keyStore, `${receiver.url}/other`, ...flags);
+    const late: Record<string, number[]> = { "/prompt": [], "/other": [] };
+    for (let i = 0; i < 4; i += 1) {
+      for (const [path, make] of [
+        ["/prompt", call],
+        ["/other", callOther],
+      ] as const) {
+        const started = Date.now();
+        const made = (await make("/invites/account", { json: {} })).body;
+        await receiver.until((got) => got.some((r) => r.path === path && event(r).data.invite === made.id), 20_000);
+        late[path]?.push(Date.now() - started);
+      }
+    }
+    const worst = Math.max(...Object.values(late).flat());
+    assert.ok(worst < 2_000, `an event reached a prompt receiver ${worst} ms late: ${JSON.stringify(late)}`);
+    assert.equal(held, 2, "the dead receiver held two slots, no more");
+    // The dead one keeps failing: its deliveries time out, and are tried again.
+    const lastError = async () =>
+      (
+        JSON.parse((await runCli(["webhook", "show", "--json", HOST, hang.id], { KEY_STORE: keyStore })).stdout) as {
+          lastError?: string;
+        }
+      ).lastError ?? "";
+    await receiver.until(() => hanging() > held, 30_000);
+    assert.match(await lastError(), /no answer within 8000 ms/);
+    receiver.answer = () => 204;
+    await runCli(["webhook", "delete", HOST, hang.id], { KEY_STORE: keyStore });
+    await runCli(["webhook", "delete", HOST, prompt.id], { KEY_STORE: keyStore });
+    await runCli(["webhook", "delete", OTHER, other.id], { KEY_STORE: keyStore });
   });
 });
 

@@ -119,6 +119,7 @@ describe("the deliverer", () => {
         pollMs: 3_600_000,
         warnEveryMs: 60_000,
         concurrency: 4,
+        perSubscription: 4,
         now: () => clock.t,
         send: async (_s, d) => {
           const attempt = (attempts.get(d.id) ?? 0) + 1;

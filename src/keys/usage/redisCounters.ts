@@ -54,7 +54,7 @@ for i = 0, n - 1 do
   end
 end
 local b = 3 + n
-enqueue_all(b, 6 + 2 * n, (#KEYS - b - 2) / 2)
+enqueue_all(b, 6 + 2 * n, (#KEYS - b - 1) / 3)
 return 1`;
 
 /** Counters as Redis hashes, each update one Lua script. */

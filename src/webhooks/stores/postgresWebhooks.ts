@@ -1,9 +1,10 @@
 import type pg from "pg";
 import { inTransaction } from "../../keys/pgTransaction.js";
-import type { Delivery, Subscription, SubscriptionStatus, WebhookStore } from "../webhookStore.js";
+import type { Delivery, FairClaim, Subscription, SubscriptionStatus, WebhookStore } from "../webhookStore.js";
 
 const SUBSCRIPTIONS = "invites_api_webhooks";
 const OUTBOX = "invites_api_webhook_outbox";
+const BACKLOG = "invites_api_webhook_backlog"; // one row: how many deliveries the outbox holds
 
 /** Run under the schema lock at start-up (postgresBackend.ts). */
 export const POSTGRES_WEBHOOK_SCHEMA = [
@@ -13,6 +14,27 @@ export const POSTGRES_WEBHOOK_SCHEMA = [
    payload text NOT NULL, created_at bigint NOT NULL, attempts integer NOT NULL DEFAULT 0, due_at bigint NOT NULL)`,
   `CREATE INDEX IF NOT EXISTS ${OUTBOX}_due ON ${OUTBOX} (due_at)`,
   `CREATE INDEX IF NOT EXISTS ${OUTBOX}_subscription ON ${OUTBOX} (subscription)`,
+  // A fair claim reads each subscription's oldest due ones from the first; backlog() its oldest event.
+  `CREATE INDEX IF NOT EXISTS ${OUTBOX}_subscription_due ON ${OUTBOX} (subscription, due_at)`,
+  `CREATE INDEX IF NOT EXISTS ${OUTBOX}_created ON ${OUTBOX} (created_at)`,
+  // The count is kept by a trigger in the transaction of each insert and delete (a ledger batch, a
+  // cascade). Made once, with the count, while the outbox is locked against writes: an instance
+  // already running (not under the schema lock) queues nothing between the count and the trigger.
+  `CREATE TABLE IF NOT EXISTS ${BACKLOG} (id integer PRIMARY KEY CHECK (id = 1), count bigint NOT NULL)`,
+  `CREATE OR REPLACE FUNCTION ${BACKLOG}_count() RETURNS trigger LANGUAGE plpgsql AS $$
+   BEGIN
+     UPDATE ${BACKLOG} SET count = count + (CASE WHEN TG_OP = 'INSERT' THEN 1 ELSE -1 END) WHERE id = 1;
+     RETURN NULL;
+   END $$`,
+  `DO $$ BEGIN
+     IF NOT EXISTS (SELECT 1 FROM ${BACKLOG}) THEN
+       LOCK TABLE ${OUTBOX} IN SHARE ROW EXCLUSIVE MODE;
+       DROP TRIGGER IF EXISTS ${OUTBOX}_counted ON ${OUTBOX};
+       CREATE TRIGGER ${OUTBOX}_counted AFTER INSERT OR DELETE ON ${OUTBOX}
+         FOR EACH ROW EXECUTE FUNCTION ${BACKLOG}_count();
+       INSERT INTO ${BACKLOG} (id, count) SELECT 1, COUNT(*) FROM ${OUTBOX};
+     END IF;
+   END $$`,
 ];
 
 interface OutboxRow {
@@ -96,12 +118,31 @@ export function postgresWebhooks(pool: pg.Pool): WebhookStore {
       );
     },
     enqueue: (deliveries) => inTransaction(pool, (client) => enqueueWith(client, deliveries)),
-    async claim(now, leaseMs, max) {
+    async claim(now, leaseMs, max, fair?: FairClaim) {
+      // Each subscription's oldest due ones (an index range each, locked, skipping what another
+      // claim holds), ranked in their subscription; every first place goes before any second.
       const result = await pool.query<OutboxRow>(
         `UPDATE ${OUTBOX} SET due_at = $2
-         WHERE id IN (SELECT id FROM ${OUTBOX} WHERE due_at <= $1 ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+         WHERE id IN (
+           SELECT id FROM (
+             SELECT o.id, o.due_at, row_number() OVER (PARTITION BY s.id ORDER BY o.due_at, o.id) AS rank
+             FROM ${SUBSCRIPTIONS} s CROSS JOIN LATERAL (
+               SELECT id, due_at FROM ${OUTBOX}
+               WHERE subscription = s.id AND due_at <= $1
+               ORDER BY due_at, id
+               LIMIT GREATEST(0, LEAST($3::integer, $4::integer - COALESCE(($5::jsonb ->> s.id)::integer, 0)))
+               FOR UPDATE SKIP LOCKED
+             ) o
+           ) ranked
+           ORDER BY rank, due_at, id LIMIT $3)
          RETURNING id, subscription, payload, created_at, attempts`,
-        [now, now + leaseMs, max],
+        [
+          now,
+          now + leaseMs,
+          max,
+          fair?.perSubscription ?? max,
+          JSON.stringify(Object.fromEntries(fair?.inFlight ?? [])),
+        ],
       );
       return result.rows.map((row) => ({
         id: row.id,
@@ -134,7 +175,8 @@ export function postgresWebhooks(pool: pg.Pool): WebhookStore {
     },
     async backlog() {
       const result = await pool.query<{ count: string; oldest: string | null }>(
-        `SELECT COUNT(*) AS count, MIN(created_at) AS oldest FROM ${OUTBOX}`,
+        `SELECT (SELECT count FROM ${BACKLOG} WHERE id = 1) AS count,
+                (SELECT created_at FROM ${OUTBOX} ORDER BY created_at LIMIT 1) AS oldest`,
       );
       const row = result.rows[0];
       return { count: Number(row?.count ?? 0), ...(row?.oldest != null ? { oldestAt: Number(row.oldest) } : {}) };

@@ -1,8 +1,17 @@
 import type Database from "better-sqlite3";
-import type { Delivery, Subscription, SubscriptionStatus, WebhookStore } from "../webhookStore.js";
+import {
+  fairOrder,
+  roomOf,
+  type Delivery,
+  type FairClaim,
+  type Subscription,
+  type SubscriptionStatus,
+  type WebhookStore,
+} from "../webhookStore.js";
 
 const SUBSCRIPTIONS = "invites_api_webhooks";
 const OUTBOX = "invites_api_webhook_outbox";
+const BACKLOG = "invites_api_webhook_backlog"; // one row: how many deliveries the outbox holds
 
 interface OutboxRow {
   id: string;
@@ -27,7 +36,7 @@ export interface SqliteWebhooks extends WebhookStore {
 
 /**
  * Subscriptions and outbox in the SQLite file. Every operation is one statement (or one
- * transaction), and SQLite runs one writer at a time: a claim's UPDATE … RETURNING takes each due
+ * transaction), and SQLite runs one writer at a time: a claim's write transaction takes each due
  * delivery for one caller only, across every process that opens the file.
  */
 export function sqliteWebhooks(db: Database.Database): SqliteWebhooks {
@@ -37,6 +46,19 @@ export function sqliteWebhooks(db: Database.Database): SqliteWebhooks {
     payload TEXT NOT NULL, created_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, due_at INTEGER NOT NULL)`);
   db.exec(`CREATE INDEX IF NOT EXISTS ${OUTBOX}_due ON ${OUTBOX} (due_at)`);
   db.exec(`CREATE INDEX IF NOT EXISTS ${OUTBOX}_subscription ON ${OUTBOX} (subscription)`);
+  // A fair claim reads each subscription's oldest due ones from the first; backlog() its oldest event.
+  db.exec(`CREATE INDEX IF NOT EXISTS ${OUTBOX}_subscription_due ON ${OUTBOX} (subscription, due_at)`);
+  db.exec(`CREATE INDEX IF NOT EXISTS ${OUTBOX}_created ON ${OUTBOX} (created_at)`);
+  // The count is kept by triggers, so every insert and delete, in whatever transaction (a page of
+  // registration records, a cascade) and by whatever process, keeps it; counted once when made.
+  db.transaction(() => {
+    db.exec(`CREATE TABLE IF NOT EXISTS ${BACKLOG} (id INTEGER PRIMARY KEY CHECK (id = 1), count INTEGER NOT NULL)`);
+    db.exec(`INSERT OR IGNORE INTO ${BACKLOG} (id, count) SELECT 1, COUNT(*) FROM ${OUTBOX}`);
+    db.exec(`CREATE TRIGGER IF NOT EXISTS ${OUTBOX}_counted AFTER INSERT ON ${OUTBOX}
+      BEGIN UPDATE ${BACKLOG} SET count = count + 1 WHERE id = 1; END`);
+    db.exec(`CREATE TRIGGER IF NOT EXISTS ${OUTBOX}_uncounted AFTER DELETE ON ${OUTBOX}
+      BEGIN UPDATE ${BACKLOG} SET count = count - 1 WHERE id = 1; END`);
+  }).immediate();
   const statements = {
     add: db.prepare<[string, string, string]>(`INSERT INTO ${SUBSCRIPTIONS} (id, host, record) VALUES (?, ?, ?)`),
     all: db.prepare<[], { record: string }>(`SELECT record FROM ${SUBSCRIPTIONS} ORDER BY rowid`),
@@ -58,10 +80,12 @@ export function sqliteWebhooks(db: Database.Database): SqliteWebhooks {
        WHERE EXISTS (SELECT 1 FROM ${SUBSCRIPTIONS} WHERE id = @subscription)
        ON CONFLICT(id) DO NOTHING`,
     ),
-    claim: db.prepare<{ now: number; until: number; max: number }, OutboxRow>(
-      `UPDATE ${OUTBOX} SET due_at = @until
-       WHERE id IN (SELECT id FROM ${OUTBOX} WHERE due_at <= @now ORDER BY due_at LIMIT @max)
-       RETURNING id, subscription, payload, created_at, attempts`,
+    subscriptionIds: db.prepare<[], { id: string }>(`SELECT id FROM ${SUBSCRIPTIONS} ORDER BY rowid`),
+    dueOf: db.prepare<[string, number, number], { id: string; due_at: number }>(
+      `SELECT id, due_at FROM ${OUTBOX} WHERE subscription = ? AND due_at <= ? ORDER BY due_at, id LIMIT ?`,
+    ),
+    take: db.prepare<[number, string], OutboxRow>(
+      `UPDATE ${OUTBOX} SET due_at = ? WHERE id = ? RETURNING id, subscription, payload, created_at, attempts`,
     ),
     drop: db.prepare<[string]>(`DELETE FROM ${OUTBOX} WHERE id = ?`),
     retry: db.prepare<[number, string]>(`UPDATE ${OUTBOX} SET attempts = attempts + 1, due_at = ? WHERE id = ?`),
@@ -70,9 +94,27 @@ export function sqliteWebhooks(db: Database.Database): SqliteWebhooks {
       `UPDATE ${SUBSCRIPTIONS} SET last_failure_at = ?, last_error = ? WHERE id = ?`,
     ),
     backlog: db.prepare<[], { count: number; oldest: number | null }>(
-      `SELECT COUNT(*) AS count, MIN(created_at) AS oldest FROM ${OUTBOX}`,
+      `SELECT (SELECT count FROM ${BACKLOG} WHERE id = 1) AS count,
+              (SELECT created_at FROM ${OUTBOX} ORDER BY created_at LIMIT 1) AS oldest`,
     ),
   };
+  // One write transaction: each subscription's oldest due ones (an index range each), taken in
+  // turns; no other process claims in between.
+  const claim = db.transaction((now: number, until: number, max: number, fair: FairClaim | undefined) => {
+    const candidates: Array<{ rank: number; dueAt: number; id: string }> = [];
+    for (const { id: subscriptionId } of statements.subscriptionIds.all()) {
+      const room = Math.min(max, roomOf(fair, subscriptionId));
+      if (room <= 0) continue;
+      statements.dueOf
+        .all(subscriptionId, now, room)
+        .forEach((row, rank) => candidates.push({ rank, dueAt: row.due_at, id: row.id }));
+    }
+    return candidates
+      .sort(fairOrder)
+      .slice(0, max)
+      .flatMap((candidate) => statements.take.all(until, candidate.id))
+      .map(toDelivery);
+  });
   const enqueueNow = (deliveries: readonly Delivery[]) => {
     for (const d of deliveries) {
       statements.enqueue.run({
@@ -120,8 +162,8 @@ export function sqliteWebhooks(db: Database.Database): SqliteWebhooks {
     async enqueue(deliveries: readonly Delivery[]) {
       enqueue.immediate(deliveries);
     },
-    async claim(now: number, leaseMs: number, max: number) {
-      return statements.claim.all({ now, until: now + leaseMs, max }).map(toDelivery);
+    async claim(now: number, leaseMs: number, max: number, fair?: FairClaim) {
+      return claim.immediate(now, now + leaseMs, max, fair);
     },
     async delivered(delivery: Delivery, at: number) {
       statements.drop.run(delivery.id);
