@@ -67,12 +67,18 @@ export function startRedemptionSync(opts: RedemptionSyncOptions): RedemptionSync
   async function syncHost(host: string): Promise<void> {
     for (let page = 0; page < MAX_PAGES_PER_PASS; page += 1) {
       const from = await usage.redemptionCursor(host);
-      const records = await manager.redemptions(host, { ...(from ? { after: from } : {}), max: FEED_PAGE });
-      if (records.length === 0) return;
-      const batch = tally(host, from, records, (await opts.subscriptions?.(host)) ?? []);
+      const read = await manager.redemptions(host, { ...(from ? { after: from } : {}), max: FEED_PAGE });
+      const { records } = read;
+      // The module's `next` lies past the records the service may not see too (an admin's own
+      // invites): the cursor moves there, even with no record to count, so none is read twice.
+      // An older module gives none: the last record's cursor, as before.
+      const to = read.next ?? records.at(-1)?.cursor;
+      if (to === undefined || to === from) return;
+      const subscriptions = records.length > 0 ? ((await opts.subscriptions?.(host)) ?? []) : [];
+      const batch = tally(host, from, records, subscriptions, to);
       // false: another instance counted this page first; read on from where it left the cursor.
       if ((await usage.applyRedemptions(batch)) && batch.deliveries.length > 0) opts.queued?.();
-      if (records.length < FEED_PAGE) return;
+      if (!(read.more ?? records.length >= FEED_PAGE)) return;
     }
   }
 

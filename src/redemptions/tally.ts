@@ -6,15 +6,17 @@ import { keyOfSource, type RedemptionRecord } from "../xmpp/inviteManager.js";
 /**
  * One page of a host's records as a batch to count: accounts per key, registrations, resets, and
  * an invite.redeemed (or reset.redeemed) delivery per record for each subscription that takes it.
+ * `to` is where the cursor moves: the last record's, unless the module examined records past it
+ * that the service may not see (then the batch may hold no record at all).
  */
 export function tally(
   host: string,
   from: string | null,
   records: readonly RedemptionRecord[],
   subscriptions: readonly Subscription[] = [],
+  to: string | undefined = records.at(-1)?.cursor,
 ): RedemptionBatch {
-  const last = records.at(-1);
-  if (!last) throw new Error("tally needs at least one record");
+  if (to === undefined) throw new Error("tally needs a record or a cursor to move to");
   const accounts = new Map<string, { count: number; lastAt: string }>();
   let registrations = 0;
   let resets = 0;
@@ -38,5 +40,5 @@ export function tally(
     const seen = accounts.get(key);
     accounts.set(key, { count: (seen?.count ?? 0) + 1, lastAt: seen && seen.lastAt > at ? seen.lastAt : at });
   }
-  return { host, from, to: last.cursor, accounts, registrations, resets, deliveries };
+  return { host, from, to, accounts, registrations, resets, deliveries };
 }

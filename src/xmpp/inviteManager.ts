@@ -99,6 +99,19 @@ export interface RedemptionRecord {
   readonly reset: boolean;
 }
 
+/** One read of a host's records. */
+export interface RedemptionPage {
+  /** Those of the service's invites, oldest first. */
+  readonly records: RedemptionRecord[];
+  /**
+   * The cursor of the last record the module examined, the service's or not: where the next read
+   * starts. Absent from an older module (and when there was nothing to read).
+   */
+  readonly next?: string;
+  /** Whether the module stopped before the last record; absent from an older module (a full page says so). */
+  readonly more?: boolean;
+}
+
 /** What an invite may carry on a host: its groups, the roles the component may give, ttl bounds. */
 export interface InviteOptions {
   readonly groups: ReadonlyArray<{ readonly id: string; readonly name: string }>;
@@ -139,8 +152,11 @@ export interface InviteManager {
   revoke(host: string, id: string): Promise<ManagedInvite | undefined>;
   /** Which invite let `username` in; `invite_not_found` without a record the component may see. */
   account(host: string, username: string): Promise<Arrival>;
-  /** Up to `max` records after the cursor, oldest first: those of the service's invites. */
-  redemptions(host: string, page: { after?: string; max: number }): Promise<RedemptionRecord[]>;
+  /**
+   * Up to `max` records of the service's invites after the cursor, oldest first; the module examines
+   * a bounded number of records per call, so fewer may come with `more`.
+   */
+  redemptions(host: string, page: { after?: string; max: number }): Promise<RedemptionPage>;
   /** What an invite may carry on the host, for a form that offers only what will be accepted. */
   options(host: string): Promise<InviteOptions>;
 }
@@ -294,9 +310,10 @@ export function createInviteManager(ctx: AdhocContext, commands: HostCommands): 
         },
       ),
     redemptions: async (host, { after, max }) => {
-      const table = readFormItems(await run(host, MANAGE_NODES.redemptions, { after, max: String(max) }));
+      const fields = { after, max: String(max), partial: "true" };
+      const table = readFormItems(await run(host, MANAGE_NODES.redemptions, fields));
       if (!table) throw new ProsodyBadReplyError(host, "no result form for the registration records");
-      return table.items.map((values) => {
+      const records = table.items.map((values): RedemptionRecord => {
         const cursor = one(values, "cursor");
         const id = one(values, "id");
         const jid = one(values, "jid");
@@ -308,6 +325,9 @@ export function createInviteManager(ctx: AdhocContext, commands: HostCommands): 
         const source = one(values, "source");
         return { cursor, id, jid, at, reset: yes(one(values, "reset")), ...(source ? { source } : {}) };
       });
+      const next = one(table.fields, "next");
+      const more = one(table.fields, "more");
+      return { records, ...(next ? { next } : {}), ...(more === undefined ? {} : { more: yes(more) }) };
     },
     options: async (host) => {
       // A module from before this command: say what to update rather than pass Prosody's refusal on.

@@ -620,6 +620,34 @@ function contract(backend: () => Promise<Backend>): void {
       assert.equal(await a.usage.redemptionCursor(HOST), "s3");
       assert.equal((await usageOf(a, "K1"))?.accountsRegistered, 7);
     });
+
+    it("a batch of no record moves the cursor past records the service may not see, with the same compare", async () => {
+      const { a, b } = handles();
+      await a.usage.reset("K1", { invitesIssued: 0 });
+      const empty = (from: string | null, to: string): RedemptionBatch => ({
+        host: HOST,
+        from,
+        to,
+        accounts: new Map(),
+        registrations: 0,
+        resets: 0,
+        deliveries: [],
+      });
+      // The host's first batch, and two handles moving it at once: one wins.
+      assert.equal(await a.usage.applyRedemptions(empty(null, "e1")), true);
+      const results = await Promise.all([
+        b.usage.applyRedemptions(empty("e1", "e2")),
+        a.usage.applyRedemptions(empty("e1", "e2")),
+      ]);
+      assert.equal(results.filter(Boolean).length, 1, JSON.stringify(results));
+      // Stale: refused, the cursor kept.
+      assert.equal(await b.usage.applyRedemptions(empty("e1", "e9")), false);
+      assert.equal(await b.usage.applyRedemptions(empty(null, "e9")), false);
+      for (const store of [a, b]) assert.equal(await store.usage.redemptionCursor(HOST), "e2");
+      assert.deepEqual(await totalsOf(a, HOST), { host: HOST, registrations: 0, resets: 0 });
+      assert.deepEqual(await usageOf(b, "K1"), { invitesIssued: 0, accountsRegistered: 0 });
+      assert.equal((await b.webhooks.backlog()).count, 0);
+    });
   });
 }
 

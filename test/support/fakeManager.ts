@@ -73,7 +73,7 @@ export function fakeManager(opts: { loaded?: boolean; now?: () => number } = {})
       calls.push({ op: "account", host, args: username });
       throw new AppError("invite_not_found", `no record of an invite for ${username}`);
     },
-    redemptions: async (host, page) => (calls.push({ op: "redemptions", host, args: page }), []),
+    redemptions: async (host, page) => (calls.push({ op: "redemptions", host, args: page }), { records: [] }),
     options: async (host) => {
       calls.push({ op: "options", host });
       if (!state.loaded) throw new AppError("not_implemented", `load "invites_manage" under VirtualHost "${host}"`);

@@ -9,16 +9,34 @@ import type { RedemptionRecord } from "../../src/xmpp/inviteManager.js";
 
 const HOST = "e.test";
 
-/** The module's feed over a fixed list of records: pages after a cursor, as the command answers. */
-function feed(records: RedemptionRecord[]) {
+/**
+ * The module's feed over a fixed list of records: pages after a cursor, as the command answers.
+ * `hidden`: the cursors of records the service may not see (an admin's own invites). The current
+ * module examines at most 2 × (max + 1) records a call and says `next` and `more`; an older one
+ * fills the page, however many it examines, and says neither.
+ */
+function feed(records: RedemptionRecord[], opts: { hidden?: ReadonlySet<string>; older?: boolean } = {}) {
   let calls = 0;
+  let examined = 0;
   return {
     calls: () => calls,
+    examined: () => examined,
     available: async () => true,
     redemptions: async (_host: string, page: { after?: string; max: number }) => {
       calls += 1;
-      const from = page.after ? records.findIndex((r) => r.cursor === page.after) + 1 : 0;
-      return records.slice(from, from + page.max);
+      let i = page.after ? records.findIndex((r) => r.cursor === page.after) + 1 : 0;
+      const budget = opts.older ? Infinity : 2 * (page.max + 1);
+      const shown: RedemptionRecord[] = [];
+      let seen = 0;
+      for (; i < records.length && seen < budget && shown.length < page.max; i += 1) {
+        seen += 1;
+        const one = records[i] as RedemptionRecord;
+        if (!opts.hidden?.has(one.cursor)) shown.push(one);
+      }
+      examined += seen;
+      if (opts.older) return { records: shown };
+      const last = seen > 0 ? records[i - 1] : undefined;
+      return { records: shown, ...(last ? { next: last.cursor } : {}), more: i < records.length };
     },
   };
 }
@@ -86,6 +104,66 @@ describe("counting the module's registration records", () => {
     } finally {
       await one.stop();
       await two.stop();
+    }
+  });
+
+  it("records the service may not see are read once: the cursor moves past them, by batches with no record too", async () => {
+    // 3 of the service's, 1,000 of an admin's own, 2 of the service's, 500 of the admin's.
+    const records = Array.from({ length: 1_505 }, (_, i) => record(i, "A"));
+    const hidden = new Set(records.filter((_, i) => (i >= 3 && i < 1_003) || i >= 1_005).map((r) => r.cursor));
+    const usage = memoryCounters();
+    await usage.reset("A", { invitesIssued: 0 });
+    const source = feed(records, { hidden });
+    const options = {
+      manager: source,
+      usage,
+      hosts: async () => [HOST],
+      online: () => true,
+      intervalMs: 3_600_000,
+      log: quietLog(),
+    };
+    const one = startRedemptionSync(options);
+    const two = startRedemptionSync(options);
+    try {
+      // Two instances at once: an empty batch moves the cursor with the same compare as any other.
+      await Promise.all([one.pass(), two.pass()]);
+      assert.equal((await usage.read(["A"])).get("A")?.accountsRegistered, 5);
+      assert.deepEqual(await usage.redemptionTotals(), [{ host: HOST, registrations: 5, resets: 0 }]);
+      assert.equal(await usage.redemptionCursor(HOST), records.at(-1)?.cursor);
+      // Every call examined at most 2 × (FEED_PAGE + 1) records; the next pass examines none.
+      const examined = source.examined();
+      assert.ok(examined <= 2 * records.length, `${examined} records examined`);
+      await one.pass();
+      assert.equal(source.examined(), examined);
+      assert.equal((await usage.read(["A"])).get("A")?.accountsRegistered, 5);
+    } finally {
+      await one.stop();
+      await two.stop();
+    }
+  });
+
+  it("an older module (no next): the cursor moves to the last record given, as before", async () => {
+    const records = Array.from({ length: 10 }, (_, i) => record(i, "A"));
+    const hidden = new Set(records.slice(2).map((r) => r.cursor));
+    const usage = memoryCounters();
+    await usage.reset("A", { invitesIssued: 0 });
+    const source = feed(records, { hidden, older: true });
+    const sync = startRedemptionSync({
+      manager: source,
+      usage,
+      hosts: async () => [HOST],
+      online: () => true,
+      intervalMs: 3_600_000,
+      log: quietLog(),
+    });
+    try {
+      await sync.pass();
+      assert.equal(await usage.redemptionCursor(HOST), records[1]?.cursor);
+      assert.equal((await usage.read(["A"])).get("A")?.accountsRegistered, 2);
+      await sync.pass();
+      assert.equal((await usage.read(["A"])).get("A")?.accountsRegistered, 2);
+    } finally {
+      await sync.stop();
     }
   });
 

@@ -40,6 +40,11 @@ local function find_after(store, query)
 	end;
 end
 
+-- The most items one call of page() or feed() examines, shown to the caller or not, for a page of
+-- `max`: a page then costs the same however many items the caller may not see (an admin's own
+-- invites, those of users with allow_user_invites), and says where the next one reads on.
+local function budget(max) return 2 * (max + 1); end
+
 local function pack(name, t) return st.stanza(name, { xmlns = xmlns }):text(json.encode(t)); end
 local function unpack_item(value)
 	if st.is_stanza(value) then return json.decode(value:get_text()); end
@@ -93,26 +98,34 @@ end
 
 -- Up to max + 1 invites in a state other than pending that `keep` accepts, after the token
 -- `after`, oldest first: { token, invite, state, at }. nil, "item-not-found" for a stale cursor.
+-- At most budget(max) items are examined: a page that stops there before max + 1 also returns the
+-- token of the last item it examined, kept or not, where the next page starts.
 function history.page(state, after, max, keep)
-	local query = { with = state == "expired" and "open" or state, after = after, limit = max + 1 };
+	local query = { with = state == "expired" and "open" or state, after = after };
 	if state == "expired" then query["end"] = os.time(); end
-	local page = {};
+	local page, examined, most = {}, 0, budget(max);
+	local function done(stopped_at)
+		module:log("debug", "History page (%s): %d items examined, %d kept", state, examined, #page);
+		return page, nil, stopped_at;
+	end
 	while true do
+		query.limit = math.min(max + 1, most - examined);
 		local found, err = find_after(invites_store, query);
 		if not found then return nil, err; end
 		local seen, last = 0, nil;
 		for key, value, when in found do
-			seen, last = seen + 1, key;
+			seen, last, examined = seen + 1, key, examined + 1;
 			local invite = unpack_item(value);
 			if invite then
 				invite.token = key;
 				if keep(invite) then
 					page[#page + 1] = { token = key, invite = invite, state = state, at = when };
-					if #page > max then return page; end
+					if #page > max then return done(); end
 				end
 			end
 		end
-		if seen < query.limit then return page; end
+		if seen < query.limit then return done(); end
+		if examined >= most then return done(last); end
 		query.after = last;
 	end
 end
@@ -139,12 +152,22 @@ function history.redemptions_of(token, max)
 end
 
 -- Registrations after a cursor ("WHEN.KEY", or nil for the oldest kept), in the order they
--- happened, that `keep` accepts: up to `max` of { cursor, record, at }. A cursor whose item was
--- pruned restarts at its time: pruning removes whole seconds, so nothing after it is skipped.
-function history.feed(cursor_when, cursor_key, max, keep)
-	local query = { after = cursor_key, limit = max };
-	local list = {};
+-- happened, that `keep` accepts: up to `max` of { cursor, record, at }; then the cursor of the last
+-- record examined, kept or not (nil when none), and whether reading stopped before the end. A
+-- cursor whose item was pruned restarts at its time: pruning removes whole seconds, so nothing
+-- after it is skipped. `bounded`: at most budget(max) records are examined, so the list may stop
+-- short of `max` with more to come; else as many as it takes to fill the list (what an older
+-- invites-api expects, which reads on only after a full list).
+function history.feed(cursor_when, cursor_key, max, keep, bounded)
+	local query = { after = cursor_key };
+	local list, examined, examined_to = {}, 0, nil;
+	local most = bounded and budget(max) or math.huge;
+	local function done(more)
+		module:log("debug", "Registration records: %d examined, %d kept", examined, #list);
+		return list, nil, examined_to, more;
+	end
 	while true do
+		query.limit = math.min(max, most - examined);
 		local found, err = find_after(redemptions, query);
 		if not found and err == "item-not-found" and query.after then
 			query.after, query.start = nil, cursor_when;
@@ -153,14 +176,16 @@ function history.feed(cursor_when, cursor_key, max, keep)
 		if not found then return nil, err; end
 		local seen, last = 0, nil;
 		for key, value, when in found do
-			seen, last = seen + 1, key;
+			seen, last, examined = seen + 1, key, examined + 1;
+			examined_to = ("%d.%s"):format(when, key);
 			local record = unpack_item(value);
 			if record and keep(record) then
-				list[#list + 1] = { cursor = ("%d.%s"):format(when, key), record = record, at = when };
-				if #list >= max then return list; end
+				list[#list + 1] = { cursor = examined_to, record = record, at = when };
+				if #list >= max then return done(true); end
 			end
 		end
-		if seen < max then return list; end
+		if seen < query.limit then return done(false); end
+		if examined >= most then return done(true); end
 		query.after, query.start = last, nil;
 	end
 end

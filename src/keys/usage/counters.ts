@@ -26,7 +26,10 @@ export interface RedemptionBatch {
   readonly host: string;
   /** The cursor the batch was read after; null: from the oldest record. */
   readonly from: string | null;
-  /** The last record's cursor. */
+  /**
+   * Where the cursor moves: the last record's, or past it where the module examined records the
+   * service may not see (a batch that only moves the cursor holds no record).
+   */
   readonly to: string;
   /** Accounts registered through each key's invites, with the latest time (ISO 8601). */
   readonly accounts: ReadonlyMap<string, { readonly count: number; readonly lastAt: string }>;
