@@ -8,7 +8,7 @@
 -- It also makes two promises of an invite hold when it is used, for every invite on the host:
 -- an invite for a named account registers that account only, and an invite naming groups puts
 -- the new account into their members' rosters (and theirs into its roster); a deleted account
--- leaves its groups.
+-- leaves its groups and those rosters (groups.lib.lua).
 --
 -- invites_manage_roles is the ceiling of what a JID of invites_manage_jids can ever obtain: no
 -- invite giving a role above it, no reset of (nor name reserved for) an account above it, and no
@@ -28,7 +28,6 @@ local configmanager = require "core.configmanager";
 local set = require "util.set";
 local url_escape = require "util.http".urlencode;
 local render_url = require "util.interpolation".new("%b{}", url_escape);
-local rostermanager = require "core.rostermanager";
 local adhoc_new = module:require "adhoc".new;
 local history = module:require "history";
 
@@ -146,7 +145,7 @@ local function read_request(form, privileged)
 	local function multi(name) return values[name] and values[name][1] and unique(values[name]); end
 
 	local request = { note = single("note"), source = single("source"), id = single("id"), after = single("after"),
-		state = single("state") or "pending", partial = single("partial") == "true" };
+		state = single("state") or "pending" };
 	if not states[request.state] then return nil, bad_request("state must be pending, used, expired or revoked"); end
 	local max = single("max");
 	if max then
@@ -646,7 +645,7 @@ end
 -- from the history (kept for invites_manage_history_days), where the cursor is the last token.
 command("List invites", "list", nil, function (request, _, privileged)
 	local max = request.max or default_page;
-	local page, err, cursor, stopped_at;
+	local page, err, cursor;
 	if request.state == "pending" then
 		local time, token;
 		if request.after then
@@ -660,7 +659,7 @@ command("List invites", "list", nil, function (request, _, privileged)
 		if request.after and not request.after:match("^[%w_%-]+$") then
 			return bad_request("after is not a cursor this command gave");
 		end
-		page, err, stopped_at = history.page(request.state, request.after, max, function (invite)
+		page, err = history.page(request.state, request.after, max, function (invite)
 			return visible(invite, privileged);
 		end);
 		if not page and err == "item-not-found" then
@@ -673,11 +672,9 @@ command("List invites", "list", nil, function (request, _, privileged)
 		return refuse("wait", "internal-server-error", "could not read the invites");
 	end
 	local form = st.stanza("x", { xmlns = "jabber:x:data", type = "result" }):text_tag("title", "Invites");
-	-- A history page may stop short, even empty, past invites the caller may not see: `next` then
-	-- names the last one it examined, which an older invites-api passes on as it is.
-	local next_cursor = #page > max and cursor(page[max]) or stopped_at;
-	if next_cursor then
-		form:tag("field", { var = "next", type = "text-single", label = "More after" }):text_tag("value", next_cursor):up();
+	if #page > max then
+		form:tag("field", { var = "next", type = "text-single", label = "More after" })
+			:text_tag("value", cursor(page[max])):up();
 	end
 	form:tag("reported");
 	for _, f in ipairs(invite_fields) do form:tag("field", { var = f.var, type = f.type, label = f.label }):up(); end
@@ -749,11 +746,7 @@ end);
 -- The registrations and resets through invites, in the order they happened, after a cursor this
 -- command gave (`after`), at most `max`: how invites-api counts accounts per key and sends events,
 -- catching up on whatever happened while it was away. A JID of invites_manage_jids reads only
--- those through the service's invites. With `partial` (invites-api from issue 26 on) one call
--- examines a bounded number of records, shown or not, and answers `next`, the cursor of the last
--- one it examined, and `more`: the caller's cursor then moves past records it may not see, which
--- are never read again. Without it (an older invites-api, whose cursor moves only to records it
--- is given) the list is filled as before.
+-- those through the service's invites.
 local feed_fields = { "cursor", "id", "jid", "at", "source", "reset" };
 command("Registrations through invites", "redemptions", nil, function (request, _, privileged)
 	local when, key;
@@ -761,17 +754,14 @@ command("Registrations through invites", "redemptions", nil, function (request, 
 		when, key = request.after:match("^(%d+)%.([%w_%-]+)$");
 		if not when then return bad_request("after is not a cursor this command gave"); end
 	end
-	local list, err, examined_to, more = history.feed(tonumber(when), key, request.max or default_page,
-		function (record) return privileged or made_by_service(record); end, request.partial);
+	local list, err = history.feed(tonumber(when), key, request.max or default_page, function (record)
+		return privileged or made_by_service(record);
+	end);
 	if not list then
 		module:log("error", "Could not read the registration records: %s", err);
 		return refuse("wait", "internal-server-error", "could not read the registration records");
 	end
 	local form = st.stanza("x", { xmlns = "jabber:x:data", type = "result" }):text_tag("title", "Registrations");
-	if examined_to then
-		form:tag("field", { var = "next", type = "text-single", label = "Read on after" }):text_tag("value", examined_to):up();
-	end
-	form:tag("field", { var = "more", type = "boolean", label = "More to read" }):text_tag("value", more and "true" or "false"):up();
 	form:tag("reported");
 	for _, name in ipairs(feed_fields) do form:tag("field", { var = name, type = "text-single" }):up(); end
 	form:up();
@@ -909,89 +899,27 @@ module:hook("user-password-reset", function (event)
 	end
 end);
 
-local group_members = module:open_store("invites_manage_groups"); -- group id -> { username = true }
--- Per account, the groups it joined: { group id = true }. Deleting an account purges its stores in
--- whichever process deletes it (`prosodyctl deluser` too, where no hook of ours runs), so a listed
--- member without this record is a deleted account, its name perhaps registered again since.
-local memberships = module:open_store("invites_manage_memberships");
-local state = module:open_store("invites_manage_state");
+-- Groups, and what a deleted member leaves behind: groups.lib.lua.
+local groups = module:require "groups"(manage_groups);
 
-local function is_member(username, group_id)
-	local mine = memberships:get(username);
-	return type(mine) == "table" and mine[group_id] == true;
-end
-
--- COMPAT: members recorded before memberships existed get their record once, if their account is
--- still there; run at the first group registration after the upgrade.
-local function adopt_earlier_members()
-	if state:get("memberships") then return; end
-	for group_id in pairs(manage_groups) do
-		for member in pairs(group_members:get(group_id) or {}) do
-			if usermanager.user_exists(member, module.host) then
-				local mine = memberships:get(member) or {};
-				mine[group_id] = true;
-				memberships:set(member, mine);
-			end
-		end
-	end
-	state:set("memberships", { adopted = os.time() });
-end
-
--- Puts `contact` into `username`'s roster with a mutual subscription, in the given roster group.
-local function add_contact(username, contact, group_name)
-	local contact_jid = contact.."@"..module.host;
-	local roster = rostermanager.load_roster(username, module.host);
-	local item = roster[contact_jid] or {};
-	item.subscription, item.ask = "both", nil;
-	item.groups = item.groups or {};
-	item.groups[group_name] = true;
-	roster[contact_jid] = item;
-	if rostermanager.save_roster(username, module.host, roster, contact_jid) then
-		rostermanager.roster_push(username, module.host, contact_jid);
-	else
-		module:log("warn", "Could not add %s to the roster of %s", contact_jid, username);
-	end
-end
+-- First of the account's registration handlers: a deleted account of that name leaves its groups
+-- and the cached roster before anything puts a contact into the new account's roster.
+module:hook("user-registered", function (event) groups.registered(event.username); end, 500);
 
 module:hook("user-registered", function (event)
 	local invite = validated_invite(event);
-	local groups = invite and invite.additional_data and invite.additional_data.groups;
-	if not groups then return; end
-	adopt_earlier_members();
-	local username = event.username;
-	local mine = memberships:get(username) or {};
-	for _, group_id in ipairs(unique(names(groups))) do
-		local group_name = manage_groups[group_id];
-		if group_name then
-			local members = group_members:get(group_id) or {};
-			for member in pairs(members) do
-				if member ~= username and not is_member(member, group_id) then
-					members[member] = nil; -- deleted since
-				elseif member ~= username then
-					add_contact(username, member, group_name);
-					add_contact(member, username, group_name);
-				end
-			end
-			members[username], mine[group_id] = true, true;
-			if not (group_members:set(group_id, members) and memberships:set(username, mine)) then
-				module:log("error", "Could not record %s as a member of group %s", username, group_id);
-			end
-		else
-			module:log("warn", "Invite names group %s, which is not in invites_manage_groups", group_id);
-		end
-	end
+	local group_ids = invite and invite.additional_data and invite.additional_data.groups;
+	if group_ids then groups.join(event.username, unique(names(group_ids))); end
 end);
 
--- A deleted account leaves its groups: a newcomer who registers the freed name is not a member.
+-- A deletion in the server (13's prosodyctl and shell, the admin command): after mod_roster (300),
+-- which loads the account's roster to unsubscribe its contacts.
 module:hook_global("user-deleted", function (event)
-	if event.host ~= module.host then return; end
-	for group_id in pairs(manage_groups) do
-		local members = group_members:get(group_id);
-		if members and members[event.username] then
-			members[event.username] = nil;
-			if not group_members:set(group_id, members) then
-				module:log("error", "Could not remove %s from group %s", event.username, group_id);
-			end
-		end
-	end
+	if event.host == module.host then groups.depart(event.username); end
+end, -100);
+
+-- Before the session loads its roster (0.12's prosodyctl deletes and registers out of our sight).
+module:hook("pre-resource-bind", function (event)
+	local session = event.session;
+	if not prosody.bare_sessions[session.username.."@"..session.host] then groups.logging_in(session.username); end
 end);
