@@ -209,7 +209,8 @@ describe("importing keys from mod_invites_api", () => {
       writeFileSync(path, content);
       const result = await runCli(["import", HOST, "--from", path], { KEY_STORE: keyStore });
       assert.equal(result.code, 1, name);
-      assert.match(result.stderr, /^error: /, name);
+      // The store it would have written (said first, README's CLI), then the one-line error.
+      assert.match(result.stderr, /^key store: sqlite [^\n]+\nerror: [^\n]+\n$/, name);
       assert.doesNotMatch(result.stderr, /\n\s+at /, name);
     }
     const missing = await runCli(["import", HOST, "--from", join(dir, "nowhere")], { KEY_STORE: keyStore });
