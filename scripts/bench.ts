@@ -33,14 +33,16 @@ import {
 import { listing } from "./bench/listing.js";
 import { history } from "./bench/history.js";
 import { webhooks } from "./bench/webhooks.js";
+import { unseen } from "./bench/unseen.js";
 
 const smoke = process.argv.includes("--smoke");
 /**
  * `--only listing` runs only section 6 (issue 17), on its own Prosody; `--only history` only
- * section 7 (issue 18), on three Prosodys of its own; `--only webhooks` only section 8 (issue 19).
+ * section 7 (issue 18), on three Prosodys of its own; `--only webhooks` only section 8 (issue 19);
+ * `--only unseen` only section 9 (issue 26, review point 2).
  */
 const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
-const SECTIONS = ["listing", "history", "webhooks"];
+const SECTIONS = ["listing", "history", "webhooks", "unseen"];
 if (only !== undefined && !SECTIONS.includes(only)) throw new Error(`--only takes: ${SECTIONS.join(", ")}`);
 /** Seconds measured per case, and of warm-up before each measured load (V8 optimises for ~4 s). */
 const SECONDS = smoke ? 1 : 10;
@@ -535,6 +537,10 @@ async function main(): Promise<void> {
   if (only === undefined || only === "webhooks") {
     heading("8. Webhooks (issue 19): events per second to a local receiver, registration to delivery");
     await webhooks({ events: smoke ? 50 : 5_000, registrations: smoke ? 5 : 300, report });
+  }
+  if (only === undefined || only === "unseen") {
+    heading("9. Registrations the service may not see (issue 26, review point 2): a sync pass, a history page");
+    await unseen({ visible: smoke ? 5 : 20, unseen: smoke ? 50 : 1_000, calls: smoke ? 3 : 20 });
   }
   console.log(`\nbench finished in ${fmt((performance.now() - began) / 1_000)} s`);
 }

@@ -190,8 +190,9 @@ function page(ctx: Context): { limit: number; after?: string; state?: (typeof IN
 
 /**
  * GET /invites: one page of the host's invites the service may see, oldest first, as a JSON array
- * (mod_http_admin_api's shape); `Link: <…>; rel="next"` (RFC 8288) when there are more. Pending
- * ones by default; `state=used|expired|revoked` lists the history the module keeps.
+ * (mod_http_admin_api's shape); `Link: <…>; rel="next"` (RFC 8288) when there may be more. Pending
+ * ones by default; `state=used|expired|revoked` lists the history the module keeps, whose pages
+ * examine a bounded number of invites: among the many the service may not see, a page is short.
  */
 export function listInvites(deps: ResourceDeps) {
   return async function listInvites(ctx: Context): Promise<void> {

@@ -210,7 +210,8 @@ export const openApiDocument = {
             description: "Invites in the state asked for",
             headers: {
               Link: {
-                description: '</invites?[state=S&]limit=N&after=CURSOR>; rel="next", when there are more',
+                description:
+                  '</invites?[state=S&]limit=N&after=CURSOR>; rel="next", when there may be more: a page of the history examines at most 2 × (limit + 1) invites, so it may hold fewer than limit (even none) and still have one',
                 schema: { type: "string" },
               },
             },
