@@ -145,7 +145,7 @@ local function read_request(form, privileged)
 	local function multi(name) return values[name] and values[name][1] and unique(values[name]); end
 
 	local request = { note = single("note"), source = single("source"), id = single("id"), after = single("after"),
-		state = single("state") or "pending" };
+		state = single("state") or "pending", partial = single("partial") == "true" };
 	if not states[request.state] then return nil, bad_request("state must be pending, used, expired or revoked"); end
 	local max = single("max");
 	if max then
@@ -645,7 +645,7 @@ end
 -- from the history (kept for invites_manage_history_days), where the cursor is the last token.
 command("List invites", "list", nil, function (request, _, privileged)
 	local max = request.max or default_page;
-	local page, err, cursor;
+	local page, err, cursor, stopped_at;
 	if request.state == "pending" then
 		local time, token;
 		if request.after then
@@ -659,7 +659,7 @@ command("List invites", "list", nil, function (request, _, privileged)
 		if request.after and not request.after:match("^[%w_%-]+$") then
 			return bad_request("after is not a cursor this command gave");
 		end
-		page, err = history.page(request.state, request.after, max, function (invite)
+		page, err, stopped_at = history.page(request.state, request.after, max, function (invite)
 			return visible(invite, privileged);
 		end);
 		if not page and err == "item-not-found" then
@@ -672,9 +672,11 @@ command("List invites", "list", nil, function (request, _, privileged)
 		return refuse("wait", "internal-server-error", "could not read the invites");
 	end
 	local form = st.stanza("x", { xmlns = "jabber:x:data", type = "result" }):text_tag("title", "Invites");
-	if #page > max then
-		form:tag("field", { var = "next", type = "text-single", label = "More after" })
-			:text_tag("value", cursor(page[max])):up();
+	-- A history page may stop short, even empty, past invites the caller may not see: `next` then
+	-- names the last one it examined, which an older invites-api passes on as it is.
+	local next_cursor = #page > max and cursor(page[max]) or stopped_at;
+	if next_cursor then
+		form:tag("field", { var = "next", type = "text-single", label = "More after" }):text_tag("value", next_cursor):up();
 	end
 	form:tag("reported");
 	for _, f in ipairs(invite_fields) do form:tag("field", { var = f.var, type = f.type, label = f.label }):up(); end
@@ -746,7 +748,11 @@ end);
 -- The registrations and resets through invites, in the order they happened, after a cursor this
 -- command gave (`after`), at most `max`: how invites-api counts accounts per key and sends events,
 -- catching up on whatever happened while it was away. A JID of invites_manage_jids reads only
--- those through the service's invites.
+-- those through the service's invites. With `partial` (invites-api from issue 26 on) one call
+-- examines a bounded number of records, shown or not, and answers `next`, the cursor of the last
+-- one it examined, and `more`: the caller's cursor then moves past records it may not see, which
+-- are never read again. Without it (an older invites-api, whose cursor moves only to records it
+-- is given) the list is filled as before.
 local feed_fields = { "cursor", "id", "jid", "at", "source", "reset" };
 command("Registrations through invites", "redemptions", nil, function (request, _, privileged)
 	local when, key;
@@ -754,14 +760,17 @@ command("Registrations through invites", "redemptions", nil, function (request, 
 		when, key = request.after:match("^(%d+)%.([%w_%-]+)$");
 		if not when then return bad_request("after is not a cursor this command gave"); end
 	end
-	local list, err = history.feed(tonumber(when), key, request.max or default_page, function (record)
-		return privileged or made_by_service(record);
-	end);
+	local list, err, examined_to, more = history.feed(tonumber(when), key, request.max or default_page,
+		function (record) return privileged or made_by_service(record); end, request.partial);
 	if not list then
 		module:log("error", "Could not read the registration records: %s", err);
 		return refuse("wait", "internal-server-error", "could not read the registration records");
 	end
 	local form = st.stanza("x", { xmlns = "jabber:x:data", type = "result" }):text_tag("title", "Registrations");
+	if examined_to then
+		form:tag("field", { var = "next", type = "text-single", label = "Read on after" }):text_tag("value", examined_to):up();
+	end
+	form:tag("field", { var = "more", type = "boolean", label = "More to read" }):text_tag("value", more and "true" or "false"):up();
 	form:tag("reported");
 	for _, name in ipairs(feed_fields) do form:tag("field", { var = name, type = "text-single" }):up(); end
 	form:up();
