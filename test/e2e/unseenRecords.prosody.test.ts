@@ -15,7 +15,7 @@ const HOST = "unseen.test";
 const COMPONENT = { domain: "invites.unseen.test", secret: "unseen-secret" };
 const MANAGE_NODE = "xmpp:invites-api/mod_invites_manage#create-account";
 /** Registrations through the admin's own invites. */
-const UNSEEN = 300;
+const UNSEEN = 60;
 /** Registrations, and invites made, in flight at once. */
 const CONCURRENCY = 8;
 
