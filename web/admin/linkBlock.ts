@@ -1,6 +1,7 @@
 import { h } from "./dom.js";
 
 let blocks = 0;
+const QR_SIZE = 232;
 
 // The QR code library is half the page's code: loaded apart, after the sign-in page is shown.
 const qrcode = () => import("./qr.js");
@@ -23,11 +24,13 @@ export function linkBlock(link: string): HTMLElement {
       status.textContent = "Copying is not allowed here: the link is selected, copy it with your keyboard.";
     }
   });
-  const canvas = h("canvas", { role: "img", "aria-label": "QR code of the invite link" });
+  // Its drawn size from the start, so that nothing moves when the library has drawn it.
+  const size = String(QR_SIZE);
+  const canvas = h("canvas", { role: "img", "aria-label": "QR code of the invite link", width: size, height: size });
   const figure = h("figure", { class: "qr" }, canvas, h("figcaption", {}, "Or let them scan it with a phone."));
   // Black on white in both colour schemes: what QR readers expect.
   qrcode()
-    .then(({ toCanvas }) => toCanvas(canvas, link, { width: 232, margin: 4, errorCorrectionLevel: "M" }))
+    .then(({ toCanvas }) => toCanvas(canvas, link, { width: QR_SIZE, margin: 4, errorCorrectionLevel: "M" }))
     .catch(() => figure.replaceChildren(h("p", { class: "hint" }, "The QR code could not be drawn: send the link.")));
   return h(
     "div",

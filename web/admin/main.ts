@@ -71,7 +71,10 @@ const form = createForm(context, (invite: Invite) => {
   const [expiry, time] = closing(invite);
   byId("result-summary").textContent = `${describe(invite, options)}. ${expiry} ${time}.`;
   byId("result-link").replaceChildren(linkBlock(linkOf(invite)));
-  byId("result-title").focus();
+  // The whole result in sight, the link and its QR code too, not just its heading: it comes below
+  // a form about a screen tall, where the person has just pressed "Create invite".
+  byId("result").scrollIntoView({ block: "nearest" });
+  byId("result-title").focus({ preventScroll: true });
   context.announce("Invite created.");
   void list.refresh();
 });
