@@ -5,7 +5,7 @@ import type { ServiceConfig } from "./config.js";
 import { createHttpApp } from "./http/server.js";
 import { loadAdminPage } from "./http/adminPage.js";
 import { createKeyStore, type KeyStore } from "./keys/keyStore.js";
-import { openKeyBackend } from "./keys/openStore.js";
+import { openBoundedBackend } from "./keys/storeDeadline.js";
 import { createRateLimits } from "./limits/rateLimits.js";
 import { instrumentIssuer, instrumentManager } from "./metrics/instrumentIssuer.js";
 import { createMetrics } from "./metrics/metrics.js";
@@ -34,7 +34,8 @@ export interface Service {
 export async function start(config: ServiceConfig, log: Logger): Promise<Service> {
   // Before anything opens: a missing build fails the start at once.
   const adminPage = config.adminPage ? loadAdminPage() : undefined;
-  const backend = await openKeyBackend(config.keyStore, { log });
+  // Every store call bounded (STORE_TIMEOUT_MS): a store that stops answering is a 503, never a hang.
+  const backend = await openBoundedBackend(config.keyStore, log);
   const keys = createKeyStore(backend.keyv, backend.usage, { changes: backend.changes });
 
   const connection = connectComponent({ ...config.component, reconnect: config.reconnect, log });

@@ -7,14 +7,14 @@ import { CORS_HEADERS } from "./cors.js";
 import { answerFor, errorBody } from "./errors.js";
 import { prefersJson } from "./negotiation.js";
 import { countError } from "./requestMetrics.js";
-import { checkKey, markChecked, type KeyCheck } from "./requireApiKey.js";
+import { checkKey, markChecked, markFailed, type KeyCheck } from "./requireApiKey.js";
 
 const CORS_PAIRS = Object.entries(CORS_HEADERS).flat();
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
-// Refusals the gate answers itself; anything else (a store failure, say) goes on to Koa, which
-// checks again and answers it the usual way.
+// Refusals the gate answers itself; anything else (a store failure, say) goes on to Koa, marked,
+// which answers it the usual way.
 const ANSWERED = new Set(["invalid_key", "bad_request", "too_many_failures"]);
 
 export interface GateDeps extends KeyCheck {
@@ -57,7 +57,10 @@ export function keyGate(deps: GateDeps, next: Handler): Handler {
         next(req, res);
       },
       (err: unknown) => {
-        if (!(err instanceof AppError) || !ANSWERED.has(err.code)) return next(req, res);
+        if (!(err instanceof AppError) || !ANSWERED.has(err.code)) {
+          markFailed(req, err);
+          return next(req, res);
+        }
         deps.track(req, res);
         refuse(req, res, err);
       },

@@ -58,18 +58,30 @@ export async function checkKey(
   }
 }
 
-// A key the gate in front of Koa (keyGate.ts) has already checked for this request.
+// A key the gate in front of Koa (keyGate.ts) has already checked for this request, or the failure
+// it left for Koa to answer (a store that failed or missed its deadline).
 const CHECKED = Symbol("invites-api checked key");
-type Checked = IncomingMessage & { [CHECKED]?: KeyInfo };
+const FAILED = Symbol("invites-api failed key check");
+type Checked = IncomingMessage & { [CHECKED]?: KeyInfo; [FAILED]?: { readonly err: unknown } };
 
 export const markChecked = (req: IncomingMessage, apiKey: KeyInfo): void => {
   (req as Checked)[CHECKED] = apiKey;
 };
 
-/** The key check as Koa middleware; a key the gate checked is not checked (nor counted) twice. */
+export const markFailed = (req: IncomingMessage, err: unknown): void => {
+  (req as Checked)[FAILED] = { err };
+};
+
+/**
+ * The key check as Koa middleware; a key the gate checked is not checked (nor counted) twice, nor
+ * is a check that failed there asked of the store again: a store past its deadline would make the
+ * client wait twice.
+ */
 export function requireApiKey(opts: KeyCheck) {
   return async function requireApiKey(ctx: Context, next: Next): Promise<void> {
-    (ctx.state as ApiKeyState).apiKey = (ctx.req as Checked)[CHECKED] ?? (await checkKey(opts, ctx.req, ctx.query.key));
+    const req = ctx.req as Checked;
+    if (req[FAILED]) throw req[FAILED].err;
+    (ctx.state as ApiKeyState).apiKey = req[CHECKED] ?? (await checkKey(opts, ctx.req, ctx.query.key));
     await next();
   };
 }

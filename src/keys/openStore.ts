@@ -35,6 +35,11 @@ export interface KeyBackend {
   readonly changes?: ChangeStamp;
   /** Connects what needs connecting before the first request (Redis). */
   init(): Promise<void>;
+  /**
+   * A call missed its deadline (storeDeadline.ts): drops the connection it may be stuck on, where
+   * the driver would not (Redis).
+   */
+  stalled?(): void;
   close(): Promise<void>;
 }
 

@@ -4,6 +4,7 @@ import KeyvPostgres from "@keyv/postgres";
 import pg from "pg";
 import { RateLimiterPostgres } from "rate-limiter-flexible";
 import { NAMESPACE, quiet, type KeyBackend } from "./openStore.js";
+import { STORE_TIMEOUT_MS } from "./storeDeadline.js";
 import { POSTGRES_USAGE_SCHEMA, postgresCounters } from "./usage/postgresCounters.js";
 import { POSTGRES_WEBHOOK_SCHEMA, postgresWebhooks } from "../webhooks/stores/postgresWebhooks.js";
 
@@ -11,6 +12,12 @@ const LIMITS_TABLE = "invites_api_rate_limits";
 // Any fixed number: every instance takes the same advisory lock while it creates the tables.
 const SCHEMA_LOCK = 0x1f1a_e5a1;
 const CONNECT_TIMEOUT_MS = 5_000;
+/**
+ * Each query's bound on the client (node-postgres's query_timeout): past it the query fails and the
+ * pool drops its connection, which may be stuck on a server that stopped answering. Not the
+ * server's statement_timeout: a pooler such as PgBouncer refuses it as a startup parameter.
+ */
+const QUERY_TIMEOUT_MS = STORE_TIMEOUT_MS;
 
 // The tables every instance needs, keyv's own included, so that keyv finds its table made.
 const SCHEMA = [
@@ -49,7 +56,8 @@ async function createSchema(pool: pg.Pool): Promise<void> {
 /** Keys, usage and rate-limit counts in PostgreSQL, shared by every instance that points at it. */
 export async function openPostgres(url: string): Promise<KeyBackend> {
   hearPoolErrors();
-  const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  const timeouts = { connectionTimeoutMillis: CONNECT_TIMEOUT_MS, query_timeout: QUERY_TIMEOUT_MS };
+  const pool = new pg.Pool({ connectionString: url, max: 4, ...timeouts });
   pool.on("error", () => {});
   try {
     await createSchema(pool);
@@ -57,8 +65,9 @@ export async function openPostgres(url: string): Promise<KeyBackend> {
     await pool.end().catch(() => undefined);
     throw err;
   }
-  // keyv's store is made only now: its constructor runs its own CREATE TABLE at once.
-  const store = new KeyvPostgres({ uri: url, iterationLimit: 1_000, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  // keyv's store is made only now: its constructor runs its own CREATE TABLE at once. It hands
+  // its options on to its own pg.Pool.
+  const store = new KeyvPostgres({ uri: url, iterationLimit: 1_000, ...timeouts });
   const keyv = quiet(new Keyv({ store, namespace: NAMESPACE, throwOnErrors: true }));
   return {
     keyv,

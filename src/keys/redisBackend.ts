@@ -10,6 +10,7 @@ export function openRedis(url: string): KeyBackend {
   // Without the offline queue a command fails at once while Redis is away (503), never hangs.
   const client = createClient({ url, disableOfflineQueue: true });
   client.on("error", () => {});
+  let reconnecting = false;
   const store = new KeyvRedis(client, { namespace: NAMESPACE, throwOnConnectError: true, throwOnErrors: true });
   const keyv = quiet(new Keyv({ store, namespace: NAMESPACE, useKeyPrefix: false, throwOnErrors: true }));
   return {
@@ -27,6 +28,21 @@ export function openRedis(url: string): KeyBackend {
       }),
     init: async () => {
       if (!client.isOpen) await client.connect();
+    },
+    // COMPAT: node-redis keeps a command it has written waiting for its reply for as long as the
+    // socket lives (its own per-command timeout ends once the command is written, and socketTimeout
+    // counts idleness, which each new command resets), so a Redis that stops answering holds the
+    // socket until TCP gives up, minutes later. A new connection instead: commands fail at once
+    // (offline) until it is ready, and it is ready as soon as Redis answers again.
+    stalled: () => {
+      if (reconnecting || !client.isOpen) return;
+      reconnecting = true;
+      client.destroy();
+      // At once, before anything sees the client closed (keyv would connect it itself).
+      client
+        .connect()
+        .catch(() => undefined)
+        .finally(() => (reconnecting = false));
     },
     close: () => keyv.disconnect(),
   };

@@ -20,6 +20,11 @@ export interface RunningServer {
   readonly port: number;
   /** Stops the server (it can be started again with start(), on the same port). */
   stop(): Promise<void>;
+  /**
+   * Sends a signal to the server and every process it started (PostgreSQL's backends), without
+   * waiting: SIGSTOP freezes it, connections open and unanswered; SIGCONT thaws it.
+   */
+  signal(signal: NodeJS.Signals): void;
   start(): Promise<void>;
   dispose(): Promise<void>;
 }
@@ -34,6 +39,19 @@ function owner(user: string): { uid: number; gid: number } | undefined {
 
 function asUser(who: { uid: number; gid: number } | undefined, argv: string[]): string[] {
   return who ? ["setpriv", `--reuid=${who.uid}`, `--regid=${who.gid}`, "--init-groups", ...argv] : argv;
+}
+
+/** A process and every process under it, from `ps`. */
+function withDescendants(pid: number): number[] {
+  const rows = execFileSync("ps", ["-e", "-o", "pid=,ppid="], { encoding: "utf8" })
+    .trim()
+    .split("\n")
+    .map((row) => row.trim().split(/\s+/).map(Number) as [number, number]);
+  const found = [pid];
+  for (let i = 0; i < found.length; i++) {
+    for (const [child, parent] of rows) if (parent === found[i]) found.push(child);
+  }
+  return found;
 }
 
 const START_TIMEOUT_MS = 20_000;
@@ -56,7 +74,20 @@ function managed(
 ): RunningServer {
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
+  const signal = (sig: NodeJS.Signals) => {
+    const pid = child?.exitCode === null && child.signalCode === null ? child.pid : undefined;
+    if (pid === undefined) return;
+    for (const each of withDescendants(pid)) {
+      try {
+        process.kill(each, sig);
+      } catch {
+        // Gone since ps listed it (a backend whose client left).
+      }
+    }
+  };
   const stop = async () => {
+    // A frozen server would sit out the grace period before SIGKILL.
+    signal("SIGCONT");
     if (child) await terminate(child, exited, stopSignal);
   };
   const start = async () => {
@@ -99,6 +130,7 @@ function managed(
     port,
     start,
     stop,
+    signal,
     async dispose() {
       await stop();
       rmSync(dir, { recursive: true, force: true });

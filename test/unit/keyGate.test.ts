@@ -136,3 +136,25 @@ describe("the key gate answers bad keys exactly as Koa's middleware would", () =
     assert.deepEqual(await counters(gated), await counters(plain));
   });
 });
+
+describe("a key store failure in the gate", () => {
+  it("goes on to Koa, which answers 503 without asking the store again", async () => {
+    const store = new Keyv();
+    const key = (await createKeyStore(store).create("e.test", { name: "k" })).key;
+    let reads = 0;
+    store.get = (async () => {
+      reads += 1;
+      throw new Error("store away");
+    }) as Keyv["get"];
+    const gated = await side(true, { host: "e.test", store });
+    try {
+      const res = await fetch(`${gated.base}/invites_api?key=${key}`, { headers: { Accept: "application/json" } });
+      assert.equal(res.status, 503);
+      assert.equal(((await res.json()) as { error: string }).error, "store_unavailable");
+      assert.equal(gated.koa.requests, 1, "Koa answers it");
+      assert.equal(reads, 1, "the key is read once");
+    } finally {
+      await new Promise((resolve) => gated.server.close(resolve));
+    }
+  });
+});
