@@ -599,7 +599,11 @@ describe(`the admin page at /admin/, in Chromium, Prosody ${VERSION}`, () => {
 
   it("a service that does not answer shows its own banner; what was typed stays", async () => {
     await inTab(async ({ page }) => {
+      // The list the page loads at sign-in must have arrived before the service stops answering:
+      // arriving late, its success would clear the banner this test waits for (a race seen once).
+      const listed = page.waitForResponse((r) => r.url().includes("/invites?state="));
       await signIn(page, keys.manage);
+      await listed;
       // The service's answers stop arriving (as when it is down or the network drops): every
       // request the page makes to the API fails at the connection.
       const api = `${service.url}/invites**`;
