@@ -39,10 +39,15 @@ return function (declared) -- invites_manage_groups: id = display name
 	-- COMPAT: members recorded before memberships existed get their record once, if their account is
 	-- still there; without it every one of them would pass for a deleted account.
 	local adopted = false;
+	-- Writes nothing while no group has a member: a fresh host's storage is not touched at startup,
+	-- when an admin's prosodyctl (another process, on SQLite with no busy timeout) may be writing.
 	local function adopt_earlier_members()
-		if adopted or state:get("memberships") then adopted = true; return; end
+		if adopted or next(declared) == nil then return; end
+		if state:get("memberships") then adopted = true; return; end
+		local any = false;
 		for group_id in pairs(declared) do
 			for member in pairs(group_members:get(group_id) or {}) do
+				any = true;
 				if usermanager.user_exists(member, module.host) then
 					local mine = memberships:get(member) or {};
 					mine[group_id] = true;
@@ -50,7 +55,7 @@ return function (declared) -- invites_manage_groups: id = display name
 				end
 			end
 		end
-		adopted = state:set("memberships", { adopted = os.time() }) and true or false;
+		if any then adopted = state:set("memberships", { adopted = os.time() }) and true or false; end
 	end
 
 	-- The roster the host's cache holds for an offline account, if any.
@@ -156,6 +161,10 @@ return function (declared) -- invites_manage_groups: id = display name
 	-- Puts a newly registered account into the groups (ids), and everyone there into each other's roster.
 	function groups.join(username, group_ids)
 		adopt_earlier_members();
+		-- From the first member on, every member is recorded with memberships: nothing left to adopt.
+		if not adopted and next(declared) ~= nil then
+			adopted = state:set("memberships", { adopted = os.time() }) and true or false;
+		end
 		local mine = memberships:get(username) or {};
 		for _, group_id in ipairs(group_ids) do
 			local group_name = declared[group_id];
