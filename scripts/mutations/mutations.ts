@@ -184,8 +184,8 @@ export const MUTATIONS: readonly Mutation[] = [
   {
     name: "webhook lease (Redis): never runs out",
     file: "src/webhooks/stores/redisWebhooks.ts",
-    search: "redis.call('ZADD', KEYS[1], ARGV[2], id)",
-    replace: "redis.call('ZADD', KEYS[1], '+inf', id)",
+    search: "redis.call('ZADD', due, ARGV[2], id)",
+    replace: "redis.call('ZADD', due, '+inf', id)",
     tests: ["test/e2e/storeContract.test.ts"],
     pattern: "^store contract: redis$",
   },
@@ -225,6 +225,15 @@ export const MUTATIONS: readonly Mutation[] = [
     pattern: "neither least privilege nor admin",
   },
   // The admin page: its CSP, and the API's data written as text.
+  // The admin page's header (the regression of 5741e91: the title against the top edge, "Sign out"
+  // wrapped under it), seen only by the screenshot comparison.
+  {
+    name: "admin page: the header row loses its layout",
+    file: "web/admin/admin.css",
+    search: ".top-row,\n.banner-row {",
+    replace: ".banner-row {",
+    tests: ["test/e2e/adminScreens.prosody.test.ts"],
+  },
   {
     name: "admin page: no Content-Security-Policy header",
     file: "src/http/adminPage.ts",
