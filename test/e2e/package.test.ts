@@ -24,6 +24,7 @@ describe("the npm package, installed into an empty directory", () => {
   const prefix = join(work, "prefix");
   let installed = ""; // the installed copy's bin/invites-api.js
   let pkgDir = "";
+  let installOutput = "";
   let prosody: RunningProsody | undefined;
   let service: RunningService | undefined;
 
@@ -33,7 +34,7 @@ describe("the npm package, installed into an empty directory", () => {
       const tarball = readdirSync(work).find((f) => f.endsWith(".tgz"));
       assert.ok(tarball, "npm pack made a tarball");
       // As the README says; a fresh prefix, so nothing of the checkout can be found from it.
-      await run(
+      installOutput = await run(
         "npm",
         [
           "install",
@@ -46,7 +47,7 @@ describe("the npm package, installed into an empty directory", () => {
           join(work, tarball),
         ],
         { cwd: work, timeout: 600_000, maxBuffer: 16 * 1024 * 1024 },
-      );
+      ).then(({ stdout, stderr }) => stdout + stderr);
       pkgDir = join(prefix, "lib/node_modules/invites-api");
       installed = join(pkgDir, "bin/invites-api.js");
       // Least privilege, with the module as the package ships it (Prosody's user must see it).
@@ -97,6 +98,15 @@ describe("the npm package, installed into an empty directory", () => {
     }
     // The native addon, as npm installs it.
     assert.ok(existsSync(join(pkgDir, "node_modules/better-sqlite3/build/Release/better_sqlite3.node")));
+  });
+
+  it("installs with no script of its own to allow: npm warns about none", () => {
+    const scripts =
+      (JSON.parse(readFileSync(join(pkgDir, "package.json"), "utf8")) as { scripts?: object }).scripts ?? {};
+    for (const hook of ["preinstall", "install", "postinstall", "prepare"]) {
+      assert.ok(!(hook in scripts), `the package declares a ${hook} script`);
+    }
+    assert.doesNotMatch(installOutput, /install-scripts[^\n]*invites-api/);
   });
 
   it("--version prints the package's version", async () => {
