@@ -72,6 +72,29 @@ export function mostWritesHeldAtOnce(log: string, store = "accounts"): number {
   return Math.max(0, ...held.map((m) => Number(m[1])));
 }
 
+const BUSY_WAIT_MS = 200;
+const BUSY_DEADLINE_MS = 10_000;
+
+/**
+ * Runs a prosodyctl write as SQLite's busy timeout would: Prosody opens SQLite with none (0.12's and
+ * 13's util/sql), so a prosodyctl write in another process while the running server writes fails
+ * at once with "database is locked" and changes nothing (its transaction is rolled back). The
+ * server does write unprompted: 13's mod_cron saves its tasks' run times 1 s after start, and
+ * mod_invites_manage prunes its history hourly. Only that failure is waited out, until a deadline.
+ */
+function withBusyTimeout(run: () => string): string {
+  const deadline = Date.now() + BUSY_DEADLINE_MS;
+  for (;;) {
+    try {
+      return run();
+    } catch (err) {
+      const output = String((err as { stdout?: unknown }).stdout ?? "");
+      if (!output.includes("database is locked") || Date.now() > deadline) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, BUSY_WAIT_MS);
+    }
+  }
+}
+
 export const INVITE_MODULES = ["invites", "invites_adhoc", "invites_page", "invites_register"];
 /** The invite suite with this project's module, for least privilege. */
 export const MANAGE_MODULES = [...INVITE_MODULES, "invites_manage"];
@@ -263,10 +286,12 @@ export async function createProsody(opts: ProsodyOptions): Promise<RunningProsod
       const ctl = (process.env.PROSODYCTL_BIN ?? "prosodyctl").split(" ");
       const full = owner ? ["setpriv", `--reuid=${owner.uid}`, `--regid=${owner.gid}`, "--init-groups", ...ctl] : ctl;
       const [bin, ...rest] = full as [string, ...string[]];
-      const stdout = execFileSync(bin, [...rest, "--config", configPath, ...args], {
-        encoding: "utf8",
-        stdio: ["ignore", "pipe", "pipe"],
-      });
+      const stdout = withBusyTimeout(() =>
+        execFileSync(bin, [...rest, "--config", configPath, ...args], {
+          encoding: "utf8",
+          stdio: ["ignore", "pipe", "pipe"],
+        }),
+      );
       // mod_invites_api's `create` prints a key, as ours does.
       recordKeysIn(stdout);
       return stdout;
