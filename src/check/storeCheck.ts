@@ -20,7 +20,7 @@ export function describeStore(keyStore: string): { kind: string; location: strin
     for (const name of [...url.searchParams.keys()]) {
       if (CREDENTIAL_PARAM.test(name)) url.searchParams.set(name, "****");
     }
-    return { kind, location: url.toString().replaceAll("%2A%2A%2A%2A", "****") };
+    return { kind, location: url.toString() };
   } catch {
     return { kind, location: "(a URL that cannot be read)" };
   }

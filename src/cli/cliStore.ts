@@ -53,8 +53,8 @@ export async function withStore<T>(
   timeoutMs = CLI_STORE_TIMEOUT_MS,
 ): Promise<T> {
   const { keyStore } = loadStoreConfig(env);
-  const sqlite = describeStore(keyStore).kind === "sqlite";
-  const isNew = sqlite && !existsSync(describeStore(keyStore).location);
+  const where = describeStore(keyStore);
+  const isNew = where.kind === "sqlite" && !existsSync(where.location);
   const opening = openKeyBackend(keyStore);
   let backend: KeyBackend;
   try {

@@ -52,6 +52,16 @@ const record = (i: number, key: string | null, reset = false): RedemptionRecord 
 
 const quietLog = () => createLogger("error", new PassThrough());
 
+/** Two instances' options over one source and one store; passes only when a test asks. */
+const syncOptions = <M, U>(manager: M, usage: U) => ({
+  manager,
+  usage,
+  hosts: async () => [HOST],
+  online: () => true,
+  intervalMs: 3_600_000,
+  log: quietLog(),
+});
+
 describe("counting the module's registration records", () => {
   it("tally: accounts per key (resets and invites made elsewhere count only in the totals)", () => {
     const batch = tally(HOST, null, [
@@ -78,14 +88,7 @@ describe("counting the module's registration records", () => {
     await usage.reset("A", { invitesIssued: 0 });
     await usage.reset("B", { invitesIssued: 0 });
     const source = feed(records);
-    const options = {
-      manager: source,
-      usage,
-      hosts: async () => [HOST],
-      online: () => true,
-      intervalMs: 3_600_000,
-      log: quietLog(),
-    };
+    const options = syncOptions(source, usage);
     const one = startRedemptionSync(options);
     const two = startRedemptionSync(options);
     try {
@@ -114,14 +117,7 @@ describe("counting the module's registration records", () => {
     const usage = memoryCounters();
     await usage.reset("A", { invitesIssued: 0 });
     const source = feed(records, { hidden });
-    const options = {
-      manager: source,
-      usage,
-      hosts: async () => [HOST],
-      online: () => true,
-      intervalMs: 3_600_000,
-      log: quietLog(),
-    };
+    const options = syncOptions(source, usage);
     const one = startRedemptionSync(options);
     const two = startRedemptionSync(options);
     try {
