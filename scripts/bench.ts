@@ -42,6 +42,13 @@ const smoke = process.argv.includes("--smoke");
  * `--only unseen` only section 9 (issue 26, review point 2).
  */
 const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
+/**
+ * `--sizes 10000[,…]`: the listing section's N (default 1,000, 3,000 and 10,000); `--nagle`: its
+ * Prosody keeps Nagle's algorithm on (Prosody's default), to compare with prosody-config's choice.
+ */
+const listingSizes = process.argv.includes("--sizes")
+  ? (process.argv[process.argv.indexOf("--sizes") + 1] ?? "").split(",").map(Number)
+  : undefined;
 const SECTIONS = ["listing", "history", "webhooks", "unseen"];
 if (only !== undefined && !SECTIONS.includes(only)) throw new Error(`--only takes: ${SECTIONS.join(", ")}`);
 /** Seconds measured per case, and of warm-up before each measured load (V8 optimises for ~4 s). */
@@ -518,7 +525,12 @@ async function main(): Promise<void> {
   if (only === undefined) await everythingElse();
   if (only === undefined || only === "listing") {
     heading("6. GET /invites, paged, with N pending invites (issue 17), on a Prosody of its own");
-    await listing({ sizes: smoke ? [200] : [1_000, 3_000, 10_000], seconds: smoke ? 1 : 10, report });
+    await listing({
+      sizes: listingSizes ?? (smoke ? [200] : [1_000, 3_000, 10_000]),
+      seconds: smoke ? 1 : 10,
+      report,
+      nagle: process.argv.includes("--nagle"),
+    });
   }
   if (only === undefined || only === "history") {
     heading("7. Registration records and history (issue 18), on three Prosodys of their own");

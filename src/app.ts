@@ -14,6 +14,7 @@ import { connectComponent, type ComponentConnection } from "./xmpp/connection.js
 import { cachedCommands } from "./xmpp/adhoc.js";
 import { createInviteIssuer } from "./xmpp/inviteIssuer.js";
 import { createInviteManager, REDEEMED_NUDGE } from "./xmpp/inviteManager.js";
+import { laneListing, LISTING_LANE } from "./xmpp/listingLane.js";
 import { startRedemptionSync } from "./redemptions/redemptionSync.js";
 import { startDeliverer } from "./webhooks/deliverer.js";
 import { createEventSink } from "./webhooks/sink.js";
@@ -55,7 +56,7 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
   const events = createEventSink({ store: backend.webhooks, log, queued: () => deliverer.wake() });
   const adhoc = { request: connection.request, componentJid: connection.jid, timeoutMs: config.inviteTimeoutMs };
   const commands = cachedCommands(adhoc);
-  const manager = createInviteManager(adhoc, commands);
+  const manager = laneListing(createInviteManager(adhoc, commands), LISTING_LANE);
   const issuer = instrumentIssuer(createInviteIssuer(adhoc, log, manager), metrics);
   const limits = createRateLimits({
     defaultKeyRate: config.defaultKeyRate,

@@ -60,6 +60,7 @@ describe("prosody-config/prosody.cfg.lua", () => {
       assert.match(text, new RegExp(`^\\s*"${module}";`, "m"), module);
     }
     assert.match(text, /^storage = "sql"$/m);
+    assert.match(text, /^network_settings = \{ nagle = false \}$/m, "replies without Nagle's 40 ms (BENCHMARKS.md)");
     assert.match(text, /^Component "invites\.example\.com"\n\s*component_secret = ENV_COMPONENT_SECRET$/m);
     assert.match(text, /^admins = \{ \}$/m);
     assert.match(text, /^invites_manage_jids = \{ "invites\.example\.com"[^}]*\}$/m);

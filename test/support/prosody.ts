@@ -60,7 +60,7 @@ export interface RunningProsody {
 // mod_password_policy, which only the backports prosody-modules ships.
 /** The project's own Prosody modules (mod_invites_manage), copied beside each test Prosody's config. */
 export const PROJECT_MODULES = fileURLToPath(new URL("../../prosody-config/modules", import.meta.url));
-/** Prosody modules for tests only (mod_storage_yielding), copied beside the project's when storeDrivers names one. */
+/** Prosody modules for tests only (mod_storage_yielding, mod_command_trace), copied beside the project's. */
 export const TEST_MODULES = fileURLToPath(new URL("./prosody-modules", import.meta.url));
 
 /**
@@ -209,7 +209,8 @@ export async function createProsody(opts: ProsodyOptions): Promise<RunningProsod
   writeFileSync(configPath, prosodyConfig(opts, { dir, dataDir }, ports));
   // A copy, because Prosody's user may not see into the checkout (a private temporary clone, say).
   cpSync(PROJECT_MODULES, join(dir, "modules"), { recursive: true });
-  if (opts.storeDrivers) cpSync(TEST_MODULES, join(dir, "modules"), { recursive: true });
+  // The test-only modules (TEST_MODULES) too: they do nothing unless a test enables them.
+  cpSync(TEST_MODULES, join(dir, "modules"), { recursive: true });
   const owner = prosodyUser();
   if (owner) chownTree(dir, owner);
 
