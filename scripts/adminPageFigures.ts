@@ -4,7 +4,7 @@
 // a tab that is signed in already (its key in sessionStorage) until its first page of 20 invites
 // shows, against a real Prosody. Beside them, the floor: the same cold load of a one-line HTML page
 // from a bare node:http server, which is what Chromium itself costs on this machine at this moment
-// (on a busy 2-core machine, most of it). Prints figures; asserts nothing (the README's budget is a
+// (on a busy 2-core machine, most of it). Prints figures; asserts nothing (the docs' budget is a
 // test, test/unit/adminPage.test.ts). Every process it starts is stopped on every path.
 //
 //   npm run figures:admin          (builds first)
@@ -16,7 +16,7 @@ import { readdirSync } from "node:fs";
 import { ADMIN_OUT } from "./buildAdminPage.js";
 import { launchChromium } from "../test/support/browser.js";
 import { MANAGE_MODULES } from "../test/support/prosody.js";
-import { statedAdminScriptBudget } from "../test/support/readmeFigures.js";
+import { statedAdminScriptBudget } from "../test/support/docFigures.js";
 import { createKey, startStack, type RunningStack } from "../test/support/stack.js";
 
 const HOST = "figures.test";

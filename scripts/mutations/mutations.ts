@@ -259,14 +259,14 @@ export const MUTATIONS: readonly Mutation[] = [
     tests: ["test/e2e/adminPage.prosody.test.ts"],
     pattern: "markup from every displayed field as text",
   },
-  // The unit's sandboxing, held to the README's systemd-analyze figure.
+  // The unit's sandboxing, held to the docs' systemd-analyze figure.
   {
     name: "systemd: the unit's own users, read-only system, no homes, own /tmp and devices",
     file: "packaging/systemd/invites-api.service",
     search: "PrivateUsers=yes\nProtectSystem=strict\nProtectHome=yes\nPrivateTmp=yes\nPrivateDevices=yes\n",
     replace: "",
     tests: ["test/unit/systemdUnit.test.ts"],
-    pattern: "at most the README's figure",
+    pattern: "at most the figure the docs state",
   },
   // The log scan must find a webhook signing secret however a line writes it.
   {

@@ -22,11 +22,11 @@ import type { InviteJson, InviteOptionsJson } from "../../src/http/apiTypes.js";
 // *.prosody.test.ts) and the real service: signing in, making each kind of invite, reading its QR
 // code back, registering through its link on Prosody's own pages, revoking, errors, the banner,
 // markup kept as text, the CSP, the keyboard alone, axe-core in each state, 360 px and 1280 px,
-// light and dark. ADMIN_SCREENSHOTS=1 writes the README's screenshots into docs/.
+// light and dark. ADMIN_SCREENSHOTS=1 writes the screenshots of README.md and docs/admin-page.md into docs/.
 const HOST = "admin.test";
 // A second host, whose group names are markup: the page must show them as text.
 const XSS_HOST = "xss.admin.test";
-// A third, with invites as a person would have them, for the README's screenshots.
+// A third, with invites as a person would have them, for those screenshots.
 const SHOW_HOST = "chat.example.test";
 // A fourth, with more invites than a page holds.
 const PAGES_HOST = "pages.admin.test";

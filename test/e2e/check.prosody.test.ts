@@ -12,7 +12,7 @@ import { createKey, freshKeyStore, serviceEnv } from "../support/stack.js";
 
 // `invites-api check` against a real Prosody with one host of each kind: least privilege (with the
 // invite page), admin mode, neither, one with a module Prosody cannot load; and ghost.test, which it
-// does not serve. Then the README's Prosody snippets, as pasted.
+// does not serve. Then the Prosody snippets of docs/prosody.md, as pasted.
 const GOOD = "example.test";
 const ADMIN = "admin.test";
 const NOADMIN = "noadmin.test";
@@ -294,22 +294,22 @@ describe("invites-api check", () => {
   });
 });
 
-/** The first Lua block after `heading` in the README, as an operator would paste it. */
-function readmeSnippet(heading: string): string {
-  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
-  const at = readme.indexOf(`\n${heading}\n`);
-  assert.ok(at >= 0, `no "${heading}" in README.md`);
-  const block = /```lua\n([\s\S]*?)```/.exec(readme.slice(at));
-  assert.ok(block?.[1], `no Lua block after "${heading}" in README.md`);
+/** The first Lua block after `heading` in docs/prosody.md, as an operator would paste it. */
+function docSnippet(heading: string): string {
+  const page = readFileSync(new URL("../../docs/prosody.md", import.meta.url), "utf8");
+  const at = page.indexOf(`\n${heading}\n`);
+  assert.ok(at >= 0, `no "${heading}" in docs/prosody.md`);
+  const block = /```lua\n([\s\S]*?)```/.exec(page.slice(at));
+  assert.ok(block?.[1], `no Lua block after "${heading}" in docs/prosody.md`);
   return block[1];
 }
 
 // A module Prosody could not load, in its own words.
 const LOAD_FAILURE = /(Error initializing|Unable to load) module '[^']+'.*$/m;
 
-describe("the README's Prosody snippets, as pasted", () => {
+describe("the Prosody snippets of docs/prosody.md, as pasted", () => {
   const HOST = "snippet.test";
-  const SNIPPET_COMPONENT = { domain: `invites.${HOST}`, secret: "readme-snippet-secret-7d3a" };
+  const SNIPPET_COMPONENT = { domain: `invites.${HOST}`, secret: "docs-snippet-secret-7d3a" };
 
   /**
    * A test Prosody whose config is the harness's (ports, storage, log) with the snippet after it: only
@@ -317,7 +317,7 @@ describe("the README's Prosody snippets, as pasted", () => {
    * invite page is served at 127.0.0.1 (the test hosts are in no DNS).
    */
   async function withSnippet(heading: string, run: (env: Record<string, string>) => Promise<void>) {
-    const snippet = readmeSnippet(heading)
+    const snippet = docSnippet(heading)
       .replaceAll("example.com", HOST)
       .replaceAll("a long random secret", SNIPPET_COMPONENT.secret);
     const prosody = await createProsody({
@@ -347,7 +347,7 @@ describe("the README's Prosody snippets, as pasted", () => {
   }
 
   it("least privilege: every module loads, and check says all well", async () => {
-    await withSnippet("### Least privilege, with mod_invites_manage", async (env) => {
+    await withSnippet("## Least privilege, with mod_invites_manage", async (env) => {
       const result = await runCli(["check", HOST, ...TIMEOUT], env);
       assert.equal(result.code, 0, result.stdout + result.stderr);
       assert.equal(check(result, HOST, "mode").status, "ok");
@@ -357,7 +357,7 @@ describe("the README's Prosody snippets, as pasted", () => {
   });
 
   it("drop-in: every module loads, and check says all well (admin mode, with its notes)", async () => {
-    await withSnippet("### Drop-in, with the component in admins", async (env) => {
+    await withSnippet("## Drop-in, with the component in admins", async (env) => {
       const result = await runCli(["check", HOST, ...TIMEOUT], env);
       assert.equal(result.code, 0, result.stdout + result.stderr);
       assert.match(check(result, HOST, "mode").text, /^admin:/);

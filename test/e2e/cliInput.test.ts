@@ -112,7 +112,7 @@ describe("bad configuration and input on the command line", () => {
     assert.match(listed, /^[A-Za-z0-9_-]{8}\tplain name, ünïcode ✓\n$/);
   });
 
-  it("shows and deletes a key whose id begins with '-' after --, as the README says", async () => {
+  it("shows and deletes a key whose id begins with '-' after --, as docs/cli.md says", async () => {
     const keyStore = freshKeyStore();
     // Only an imported key can have such an id: write one as an import would.
     const backend = await openKeyBackend(keyStore);

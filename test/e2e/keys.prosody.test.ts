@@ -209,7 +209,7 @@ describe("importing keys from mod_invites_api", () => {
       writeFileSync(path, content);
       const result = await runCli(["import", HOST, "--from", path], { KEY_STORE: keyStore });
       assert.equal(result.code, 1, name);
-      // The store it would have written (said first, README's CLI), then the one-line error.
+      // The store it would have written (said first, as docs/cli.md says), then the one-line error.
       assert.match(result.stderr, /^key store: sqlite [^\n]+\nerror: [^\n]+\n$/, name);
       assert.doesNotMatch(result.stderr, /\n\s+at /, name);
     }

@@ -89,6 +89,9 @@ describe("the npm package, installed into an empty directory", () => {
       "packaging/systemd/invites-api.sysusers",
       "packaging/invites-api.env",
       "README.md",
+      ...readdirSync(join(root, "docs"))
+        .filter((name) => name.endsWith(".md"))
+        .map((name) => `docs/${name}`),
       "LICENSE",
     ]) {
       assert.ok(existsSync(join(pkgDir, file)), `${file} in the package`);

@@ -1,8 +1,8 @@
-// invites-api installed from its npm package on a Debian machine run by systemd, as the README's
+// invites-api installed from its npm package on a Debian machine run by systemd, as docs/operations.md's
 // "Install on a server (Debian, systemd)" says: a container with systemd as PID 1, built from the
 // compose test's Debian stand-ins. `check` finds the wiring good; the unit starts, becomes ready, issues an invite,
 // survives a restart with its keys, restarts after a crash, rates no worse in
-// `systemd-analyze security` than the README says, and stops cleanly within its drain time.
+// `systemd-analyze security` than docs/operations.md says, and stops cleanly within its drain time.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { startEngine, type Engine } from "../compose/engine.js";
-import { statedUnitExposure } from "../support/readmeFigures.js";
+import { statedUnitExposure } from "../support/docFigures.js";
 import { overallExposure } from "../support/systemdSecurity.js";
 
 const run = promisify(execFile);
@@ -24,8 +24,8 @@ const IMAGE = "invites-api-systemd-test";
 const HOST = "example.test";
 const ENV_FILE = "/etc/invites-api/invites-api.env";
 
-/** The Prosody side the README asks for, with this run's secret. */
-const prosodySite = (secret: string) => `-- The test's Prosody side (the README's "Prosody side" step).
+/** The Prosody side docs/operations.md asks for, with this run's secret. */
+const prosodySite = (secret: string) => `-- The test's Prosody side (docs/operations.md's "Prosody side" step).
 VirtualHost "${HOST}"
 \tmodules_enabled = { "invites", "invites_adhoc", "invites_page", "invites_register", "invites_manage" }
 \tinvites_manage_jids = { "invites.${HOST}" }
@@ -181,7 +181,7 @@ describe("the systemd unit, under a real systemd", { concurrency: 1 }, () => {
 
   let key = "";
 
-  it("invites-api check, run as the README says before the first start, finds the wiring good", async () => {
+  it("invites-api check, run as docs/operations.md says before the first start, finds the wiring good", async () => {
     const out = await sh(
       `runuser -u invites-api -- env COMPONENT_SECRET_FILE=/etc/invites-api/component_secret ` +
         `invites-api --config ${ENV_FILE} check ${HOST} 2>&1`,
@@ -200,7 +200,7 @@ describe("the systemd unit, under a real systemd", { concurrency: 1 }, () => {
     const environ = await sh(`tr '\\0' '\\n' < /proc/${pid}/environ`);
     assert.doesNotMatch(environ, new RegExp(secret));
     assert.match(environ, /^COMPONENT_SECRET_FILE=\/run\/credentials\/invites-api\.service\/component_secret$/m);
-    // A key made with the CLI as the README says, as the service's user, in its state directory.
+    // A key made with the CLI as docs/operations.md says, as the service's user, in its state directory.
     key = (await sh(`runuser -u invites-api -- invites-api --config ${ENV_FILE} create ${HOST} systemd-test`))
       .trim()
       .split("\n")
@@ -219,12 +219,15 @@ describe("the systemd unit, under a real systemd", { concurrency: 1 }, () => {
     assert.match(await sh("journalctl -u invites-api --no-pager -o cat"), /"msg":"connected to Prosody"/);
   });
 
-  it("systemd-analyze security rates the loaded unit no worse than the README says", async () => {
+  it("systemd-analyze security rates the loaded unit no worse than docs/operations.md says", async () => {
     const out = await sh("systemd-analyze security --no-pager invites-api.service");
     const exposure = overallExposure(out);
     const stated = statedUnitExposure();
-    console.log(`systemd-analyze security: ${exposure.toFixed(1)} (the README says ${stated.toFixed(1)})`);
-    assert.ok(exposure <= stated, `exposure ${exposure.toFixed(1)}, above the README's ${stated.toFixed(1)}:\n${out}`);
+    console.log(`systemd-analyze security: ${exposure.toFixed(1)} (docs/operations.md says ${stated.toFixed(1)})`);
+    assert.ok(
+      exposure <= stated,
+      `exposure ${exposure.toFixed(1)}, above docs/operations.md's ${stated.toFixed(1)}:\n${out}`,
+    );
   });
 
   it("survives systemctl restart with its keys", async () => {

@@ -17,7 +17,7 @@ import { createRateLimits } from "../../src/limits/rateLimits.js";
 import { createMetrics } from "../../src/metrics/metrics.js";
 import type { InviteIssuer } from "../../src/xmpp/inviteIssuer.js";
 import { fakeManager } from "../support/fakeManager.js";
-import { statedAdminScriptBudget } from "../support/readmeFigures.js";
+import { statedAdminScriptBudget } from "../support/docFigures.js";
 
 /** Where `npm run build` puts the page (scripts/buildAdminPage.ts), and the package ships it from. */
 const BUILT = fileURLToPath(new URL("../../dist/http/admin/", import.meta.url));
@@ -139,7 +139,7 @@ describe("the admin page's files, served at /admin/", () => {
 });
 
 describe("the admin page as built by npm run build", () => {
-  it("sends at most the README's budget of JavaScript gzipped, all of it (the QR code chunk too)", (t) => {
+  it("sends at most the docs' budget of JavaScript gzipped, all of it (the QR code chunk too)", (t) => {
     // Every script, gzipped as the service sends it (loadAdminPage is what serve reads them with).
     const scripts = [...loadAdminPage(BUILT)].filter(([name]) => name.endsWith(".js"));
     assert.ok(scripts.length >= 2, "the page's script and its QR code chunk");
@@ -150,7 +150,7 @@ describe("the admin page as built by npm run build", () => {
     assert.ok(total > 1_000, `${total} bytes: not the page`);
     assert.ok(
       total <= budget,
-      `${kb(total)} gzipped, above the README's ${kb(budget)}: ` +
+      `${kb(total)} gzipped, above the docs' ${kb(budget)}: ` +
         scripts.map(([name, file]) => `${name} ${kb(file.gzipped.length)}`).join(", "),
     );
   });

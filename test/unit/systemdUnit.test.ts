@@ -1,4 +1,4 @@
-// The systemd unit's hardening, held to the score the README gives it: `systemd-analyze security`
+// The systemd unit's hardening, held to the score docs/operations.md gives it: `systemd-analyze security`
 // rates packaging/systemd/invites-api.service from the file alone, no container and no systemd
 // running. test/systemd rates it again as a booted systemd loaded it.
 import assert from "node:assert/strict";
@@ -6,19 +6,19 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { describe, it } from "node:test";
-import { statedUnitExposure } from "../support/readmeFigures.js";
+import { statedUnitExposure } from "../support/docFigures.js";
 import { rateUnitFile, UNIT_FILE } from "../support/systemdSecurity.js";
 
 describe("the systemd unit's exposure in systemd-analyze security", () => {
-  it("is at most the README's figure", async (t) => {
+  it("is at most the figure the docs state", async (t) => {
     const stated = statedUnitExposure();
     const { exposure, report } = await rateUnitFile(UNIT_FILE);
-    t.diagnostic(`systemd-analyze security --offline: ${exposure.toFixed(1)} (the README says ${stated.toFixed(1)})`);
+    t.diagnostic(`systemd-analyze security --offline: ${exposure.toFixed(1)} (the docs say ${stated.toFixed(1)})`);
     // What it counts against the unit: the lines it marks ✗.
     const against = report.split("\n").filter((line) => !line.startsWith("✓"));
     assert.ok(
       exposure <= stated,
-      `rated ${exposure.toFixed(1)}, above the README's ${stated.toFixed(1)}:\n${against.join("\n")}`,
+      `rated ${exposure.toFixed(1)}, above the docs' ${stated.toFixed(1)}:\n${against.join("\n")}`,
     );
   });
 

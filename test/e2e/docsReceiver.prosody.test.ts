@@ -13,18 +13,18 @@ import { MANAGE_MODULES } from "../support/prosody.js";
 import { runCli } from "../support/service.js";
 import { createKey, startStack } from "../support/stack.js";
 
-// The README's webhook receiver, copied out of the README and run as it says (`receiver.mjs`), fed
+// The webhook receiver of docs/webhooks.md, copied out of the page and run as it says (`receiver.mjs`), fed
 // by the service's real deliveries: every event it prints names what happened (issue 26, point 16).
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const HOST = "receiver.test";
 const COMPONENT = { domain: "invites.receiver.test", secret: "receiver-secret" };
 
-/** The first js block after the README says to save it as receiver.mjs. */
-function readmeReceiver(): string {
-  const readme = readFileSync(join(root, "README.md"), "utf8");
-  const at = readme.indexOf("`receiver.mjs`");
-  assert.ok(at > 0, "the README names receiver.mjs");
-  const block = /```js\n([\s\S]*?)```/.exec(readme.slice(at));
+/** The first js block after docs/webhooks.md says to save it as receiver.mjs. */
+function docReceiver(): string {
+  const page = readFileSync(join(root, "docs/webhooks.md"), "utf8");
+  const at = page.indexOf("`receiver.mjs`");
+  assert.ok(at > 0, "docs/webhooks.md names receiver.mjs");
+  const block = /```js\n([\s\S]*?)```/.exec(page.slice(at));
   assert.ok(block?.[1], "a js block follows");
   return block[1];
 }
@@ -37,17 +37,17 @@ async function listening(port: number, deadline: number): Promise<void> {
       socket.setTimeout(1_000, () => resolve(false));
     }).then((ok) => ok);
     if (open) return;
-    assert.ok(Date.now() < deadline, "the README's receiver did not listen");
+    assert.ok(Date.now() < deadline, "the docs' receiver did not listen");
     await sleep(50);
   }
 }
 
-describe("the README's webhook receiver, against the service and a real Prosody", () => {
+describe("the webhook receiver of docs/webhooks.md, against the service and a real Prosody", () => {
   it("runs as receiver.mjs and prints each event with what it names: no undefined", async () => {
     const dir = mkdtempSync(join(tmpdir(), "invites-api-receiver-"));
     // As after `npm install standardwebhooks` in that folder.
     symlinkSync(join(root, "node_modules"), join(dir, "node_modules"));
-    writeFileSync(join(dir, "receiver.mjs"), readmeReceiver());
+    writeFileSync(join(dir, "receiver.mjs"), docReceiver());
     const stack = await startStack(
       {
         hosts: [HOST],
