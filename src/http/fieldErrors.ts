@@ -1,20 +1,22 @@
 import type { z } from "zod";
 import { AppError } from "../errors.js";
+import { INVITE_STATES } from "../xmpp/inviteStates.js";
+import { LIMITS } from "./wire/requests.js";
 
 /**
  * What each body field and query parameter of /invites takes, in this project's words: a client
  * gets `FIELD: expected …`, never a validator's own text (which names its internals, such as
- * `received NaN` or `<=3153600000`). The limits are those of the schemas in invitesResource.ts.
+ * `received NaN` or `<=3153600000`). The limits are those of the schemas in wire/requests.ts.
  */
 export const EXPECTED: Readonly<Record<string, string>> = {
   username: "a user name: 1 to 1023 characters, none of space, @, /, \", &, ', <, >, : or a control character",
-  ttl: "a whole number of seconds from 1 to 3153600000 (100 years; the host and the key may allow less)",
-  groups: "a list of at most 32 group ids, each 1 to 200 characters with no control character",
-  roles: "a list of at most 16 role names, each 1 to 200 characters with no control character",
-  note: "text of at most 1000 characters with no control character",
-  max_uses: "a whole number from 1 to 1000000",
-  state: "one of pending, used, expired, revoked",
-  limit: "a whole number from 1 to 200",
+  ttl: `a whole number of seconds from 1 to ${LIMITS.ttl} (100 years; the host and the key may allow less)`,
+  groups: `a list of at most ${LIMITS.groups} group ids, each 1 to ${LIMITS.label} characters with no control character`,
+  roles: `a list of at most ${LIMITS.roles} role names, each 1 to ${LIMITS.label} characters with no control character`,
+  note: `text of at most ${LIMITS.note} characters with no control character`,
+  max_uses: `a whole number from 1 to ${LIMITS.maxUses}`,
+  state: `one of ${INVITE_STATES.join(", ")}`,
+  limit: `a whole number from 1 to ${LIMITS.page}`,
   after: "a cursor from a previous page's Link header",
 };
 

@@ -18,10 +18,10 @@ export function inviteOptions(deps: { readonly manager: InviteManager }) {
     const body: InviteOptionsJson = {
       host: apiKey.host,
       key: apiKey.id,
-      scopes: apiKey.scopes,
+      scopes: [...apiKey.scopes],
       can: POWERS.filter((power) => refusal(apiKey, power) === undefined),
       groups: options.groups.map(({ id, name }) => ({ id, name })),
-      roles: options.roles,
+      roles: [...options.roles],
       max_ttl: keyMax === undefined ? options.maxTtl : Math.min(keyMax, options.maxTtl),
       default_ttl: {
         account: byDefault(options.defaultTtl),

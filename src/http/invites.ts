@@ -1,4 +1,5 @@
 import type { Context } from "koa";
+import type { z } from "zod";
 import { AppError } from "../errors.js";
 import { assertPower } from "../keys/powers.js";
 import { sourceOfKey } from "../xmpp/inviteManager.js";
@@ -9,7 +10,8 @@ import type { InviteIssuer } from "../xmpp/inviteIssuer.js";
 import { boundedTtl, countedInvite } from "./inviteQuota.js";
 import { wantsJson } from "./negotiation.js";
 import type { ApiKeyState } from "./requireApiKey.js";
-import { USERNAME } from "./usernames.js";
+import type { DropInInviteJson } from "./apiTypes.js";
+import { dropInQuery } from "./wire/requests.js";
 
 type InviteRequest = ({ type: "account" } | { type: "reset"; username: string }) & { ttl?: number };
 
@@ -19,24 +21,34 @@ function single(ctx: Context, name: string): string | undefined {
   return value;
 }
 
-// Whole seconds, at most 100 years; mod_invites_manage applies its own, usually lower, limit.
+// Each parameter as its schema in wire/requests.ts takes it, with mod_invites_api's messages.
+// Absent, given (as the schema reads it), or undefined when the schema refuses it.
+function parameter<N extends "type" | "ttl" | "username">(
+  ctx: Context,
+  name: N,
+): { given: false } | { given: true; value: z.output<(typeof dropInQuery.shape)[N]> } | undefined {
+  const text = single(ctx, name);
+  if (text === undefined) return { given: false };
+  const parsed = (dropInQuery.shape[name] as z.ZodType).safeParse(text);
+  return parsed.success ? { given: true, value: parsed.data as z.output<(typeof dropInQuery.shape)[N]> } : undefined;
+}
+
+// mod_invites_manage applies its own, usually lower, ttl limit.
 function ttlParameter(ctx: Context, apiKey: KeyInfo): number | undefined {
-  const text = single(ctx, "ttl");
-  if (text !== undefined && !/^[1-9]\d{0,9}$/.test(text)) {
-    throw new AppError("bad_request", "ttl must be a whole number of seconds");
-  }
-  return boundedTtl(apiKey, text === undefined ? undefined : Number(text));
+  const ttl = parameter(ctx, "ttl");
+  if (!ttl) throw new AppError("bad_request", "ttl must be a whole number of seconds");
+  return boundedTtl(apiKey, ttl.given ? ttl.value : undefined);
 }
 
 function inviteRequest(ctx: Context, apiKey: KeyInfo): InviteRequest {
-  const type = single(ctx, "type") ?? "account";
+  const type = parameter(ctx, "type");
   const ttl = ttlParameter(ctx, apiKey);
-  if (type === "account") return { type, ttl };
-  if (type !== "reset") throw new AppError("bad_request", "type must be account or reset");
+  if (type?.given === false || type?.value === "account") return { type: "account", ttl };
+  if (type?.value !== "reset") throw new AppError("bad_request", "type must be account or reset");
   if (ctx.method !== "POST") throw new AppError("bad_request", "a password-reset invite needs POST");
-  const username = single(ctx, "username");
-  if (!username || !USERNAME.test(username)) throw new AppError("bad_request", "username must be a valid user name");
-  return { type, username, ttl };
+  const username = parameter(ctx, "username");
+  if (!username?.given || !username.value) throw new AppError("bad_request", "username must be a valid user name");
+  return { type: "reset", username: username.value, ttl };
 }
 
 /**
@@ -82,7 +94,8 @@ export function issueInvite(opts: {
     }
     ctx.set("Location", invite.url);
     ctx.status = ctx.query.redirect !== undefined ? 303 : 201;
-    if (wantsJson(ctx)) ctx.body = { url: invite.url, uri: invite.uri, expires: invite.expires };
+    const json: DropInInviteJson = { url: invite.url, uri: invite.uri, expires: invite.expires };
+    if (wantsJson(ctx)) ctx.body = json;
     else ctx.body = "";
   };
 }

@@ -1,25 +1,23 @@
 import type { Context } from "koa";
-import { z } from "zod";
+import type { z } from "zod";
 import { AppError } from "../errors.js";
 import { assertPower } from "../keys/powers.js";
 import type { KeyInfo, KeyStore } from "../keys/keyStore.js";
 import type { Logger } from "../log.js";
 import type { EventSink } from "../webhooks/sink.js";
-import {
-  INVITE_STATES,
-  keyOfSource,
-  sourceOfKey,
-  type InviteManager,
-  type ManagedInvite,
-} from "../xmpp/inviteManager.js";
+import { keyOfSource, sourceOfKey, type InviteManager, type ManagedInvite } from "../xmpp/inviteManager.js";
+import type { InviteState } from "../xmpp/inviteStates.js";
 import { boundedTtl, countedInvite } from "./inviteQuota.js";
 import type { ApiKeyState } from "./requireApiKey.js";
 import { USERNAME } from "./usernames.js";
 import { fieldError } from "./fieldErrors.js";
-import type { InviteJson } from "./apiTypes.js";
+import type { ArrivalJson, InviteJson } from "./apiTypes.js";
+import { INVITE_BODIES, LIMITS, pageQuery, type Kind } from "./wire/requests.js";
 
 export type { InviteJson } from "./apiTypes.js";
+export type { Kind } from "./wire/requests.js";
 
+/** An invite as Prosody keeps it, in the wire shape of wire/answers.ts. */
 export const inviteJson = (invite: ManagedInvite): InviteJson => ({
   id: invite.id,
   type: invite.type,
@@ -30,8 +28,8 @@ export const inviteJson = (invite: ManagedInvite): InviteJson => ({
   landing_page: invite.landingPage ?? null,
   created_at: invite.createdAt,
   expires: invite.expires,
-  groups: invite.groups,
-  roles: invite.roles,
+  groups: [...invite.groups],
+  roles: [...invite.roles],
   reset: invite.reset,
   note: invite.note ?? null,
   source: invite.source ?? null,
@@ -39,61 +37,21 @@ export const inviteJson = (invite: ManagedInvite): InviteJson => ({
   max_uses: invite.maxUses ?? null,
   state: invite.state,
   closed_at: invite.closedAt ?? null,
-  ...(invite.redemptions ? { redemptions: invite.redemptions } : {}),
+  ...(invite.redemptions ? { redemptions: [...invite.redemptions] } : {}),
 });
-
-// Prosody's own checks (nodeprep, known roles and groups, its ttl limit) come after these.
-const label = z
-  .string()
-  .min(1)
-  .max(200)
-  .regex(/^[^\p{Cc}]+$/u, "no control characters");
-const ttl = z
-  .number()
-  .int()
-  .min(1)
-  .max(100 * 365 * 86_400);
-// Each listed once (a registration does roster work per group): repeats are dropped, then counted.
-const labels = (max: number) =>
-  z
-    .array(label)
-    .transform((list) => [...new Set(list)])
-    .pipe(z.array(label).max(max));
-const common = {
-  ttl: ttl.optional(),
-  roles: labels(16).optional(),
-  note: z
-    .string()
-    .max(1_000)
-    .regex(/^[^\p{Cc}]*$/u, "no control characters")
-    .optional(),
-};
-const username = z.string().regex(USERNAME, "not a valid user name");
-
-const BODIES = {
-  account: z.strictObject({ ...common, username: username.optional(), groups: labels(32).optional() }),
-  group: z.strictObject({
-    ...common,
-    groups: labels(32).pipe(z.array(label).min(1)),
-    max_uses: z.number().int().min(1).max(1_000_000).optional(),
-  }),
-  reset: z.strictObject({ username, ttl: ttl.optional() }),
-} as const;
-
-export type Kind = keyof typeof BODIES;
 
 // An invite's id is a token of mod_invites (base64url); anything else cannot name one.
 const INVITE_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
-function body<K extends Kind>(ctx: Context, kind: K): z.infer<(typeof BODIES)[K]> {
+function body<K extends Kind>(ctx: Context, kind: K): z.infer<(typeof INVITE_BODIES)[K]> {
   const raw = (ctx.request as { body?: unknown }).body;
   const length = Number(ctx.get("Content-Length") || 0);
   if ((length > 0 || ctx.get("Transfer-Encoding")) && !ctx.is("application/json")) {
     throw new AppError("unsupported_media_type", "the body is not application/json");
   }
-  const parsed = BODIES[kind].safeParse(raw ?? {});
+  const parsed = INVITE_BODIES[kind].safeParse(raw ?? {});
   if (!parsed.success) throw fieldError(parsed.error.issues, "body", raw ?? {});
-  return parsed.data as z.infer<(typeof BODIES)[K]>;
+  return parsed.data as z.infer<(typeof INVITE_BODIES)[K]>;
 }
 
 export interface ResourceDeps {
@@ -163,29 +121,11 @@ function inviteId(ctx: Context): string {
   return id;
 }
 
-export const PAGE = { default: 50, max: 200 } as const;
-
-// `limit`, `after` and `state` of GET /invites; `after` is the cursor of a previous page's Link
-// (created.token for pending invites, a token for the others).
-const pageQuery = z.strictObject({
-  state: z.enum(INVITE_STATES, { message: `one of ${INVITE_STATES.join(", ")}` }).optional(),
-  limit: z
-    .string()
-    .regex(/^[1-9]\d{0,2}$/, `a whole number from 1 to ${PAGE.max}`)
-    .transform(Number)
-    .pipe(z.number().max(PAGE.max, `a whole number from 1 to ${PAGE.max}`))
-    .optional(),
-  after: z
-    .string()
-    .regex(/^(\d{1,12}\.)?[A-Za-z0-9_-]{1,128}$/, "a cursor from a previous page's Link header")
-    .optional(),
-});
-
-function page(ctx: Context): { limit: number; after?: string; state?: (typeof INVITE_STATES)[number] } {
+function page(ctx: Context): { limit: number; after?: string; state?: InviteState } {
   const parsed = pageQuery.safeParse(ctx.query);
   if (!parsed.success) throw fieldError(parsed.error.issues, "query", ctx.query);
   const { limit, after, state } = parsed.data;
-  return { limit: limit ?? PAGE.default, ...(after ? { after } : {}), ...(state ? { state } : {}) };
+  return { limit: limit ?? LIMITS.pageDefault, ...(after ? { after } : {}), ...(state ? { state } : {}) };
 }
 
 /**
@@ -253,6 +193,13 @@ export function accountInvite(deps: ResourceDeps) {
     }
     const arrival = await deps.manager.account(apiKey.host, user);
     const key = keyOfSource(arrival.source);
-    ctx.body = { jid: arrival.jid, invite: arrival.id, at: arrival.at, source: arrival.source ?? null, key };
+    const body: ArrivalJson = {
+      jid: arrival.jid,
+      invite: arrival.id,
+      at: arrival.at,
+      source: arrival.source ?? null,
+      key,
+    };
+    ctx.body = body;
   };
 }

@@ -1,9 +1,13 @@
-import { ERROR_CODES } from "../errors.js";
+import { componentSchemas, queryParameters } from "./wire/jsonSchema.js";
+import { dropInQuery, pageQuery } from "./wire/requests.js";
 
 /**
- * The OpenAPI 3.1 description of the HTTP API, served at /openapi.json. test/e2e/openapi.prosody.test.ts
- * produces every status documented here against the real service and validates each answer;
- * test/unit/openapiLint.test.ts holds it to Redocly's recommended ruleset.
+ * The OpenAPI 3.1 description of the HTTP API, served at /openapi.json. Its operations and statuses
+ * are written here; every shape and limit comes from the zod schemas the routes use (wire/).
+ * test/e2e/openapi.prosody.test.ts produces every status documented here against the real service
+ * and validates each answer; test/unit/openapiRequests.test.ts sends requests at each limit's edge
+ * to the service and to this document; test/unit/openapiLint.test.ts holds it to Redocly's
+ * recommended ruleset.
  */
 const error = (description: string, headers?: Record<string, unknown>) => ({
   description,
@@ -57,29 +61,7 @@ const inviteResponses = {
   ),
 };
 
-const inviteParameters = [
-  { name: "key", in: "query", description: "ID/SECRET, unless sent as a Bearer token", schema: { type: "string" } },
-  { name: "redirect", in: "query", description: "Any value: answer 303 to the invite", schema: { type: "string" } },
-  {
-    name: "type",
-    in: "query",
-    description:
-      "account (default) or reset (a password-reset invite: POST only, a key of scope reset or manage, mod_invites_manage on the host)",
-    schema: { type: "string", enum: ["account", "reset"] },
-  },
-  {
-    name: "username",
-    in: "query",
-    description: "The user whose password is reset (type=reset)",
-    schema: { type: "string" },
-  },
-  {
-    name: "ttl",
-    in: "query",
-    description: "Seconds the invite stays valid (needs mod_invites_manage on the host)",
-    schema: { type: "integer", minimum: 1 },
-  },
-];
+const inviteParameters = queryParameters(dropInQuery);
 
 // The /invites resource (mod_http_admin_api's shape); each answer is JSON.
 const jsonError = (description: string, headers?: Record<string, unknown>) => ({
@@ -184,27 +166,7 @@ export const openApiDocument = {
       get: {
         operationId: "listInvites",
         summary: "One page of the invites of the key's host the service may see, oldest first (scope manage)",
-        parameters: [
-          {
-            name: "state",
-            in: "query",
-            description:
-              "pending (the default), or used, expired, revoked: from the history mod_invites_manage keeps (invites_manage_history_days)",
-            schema: { type: "string", enum: ["pending", "used", "expired", "revoked"] },
-          },
-          {
-            name: "limit",
-            in: "query",
-            description: "Invites on the page: 1 to 200, 50 by default",
-            schema: { type: "integer", minimum: 1, maximum: 200 },
-          },
-          {
-            name: "after",
-            in: "query",
-            description: "The cursor of the previous page, as its Link header gives it",
-            schema: { type: "string" },
-          },
-        ],
+        parameters: queryParameters(pageQuery),
         responses: {
           "200": {
             description: "Invites in the state asked for",
@@ -339,199 +301,6 @@ export const openApiDocument = {
       bearer: { type: "http", scheme: "bearer", description: "Authorization: Bearer ID/SECRET" },
       queryKey: { type: "apiKey", in: "query", name: "key" },
     },
-    schemas: {
-      Invite: {
-        type: "object",
-        required: ["url", "uri", "expires"],
-        additionalProperties: false,
-        properties: {
-          url: { type: "string", description: "The invite link, as in Location" },
-          uri: { type: "string", description: "The xmpp: URI of the invite" },
-          expires: { type: "string", description: "When the invite expires (UTC, ISO 8601)" },
-        },
-      },
-      InviteRecord: {
-        type: "object",
-        description: "As mod_http_admin_api answers; times in Unix seconds",
-        required: [
-          "id",
-          "type",
-          "reusable",
-          "inviter",
-          "jid",
-          "uri",
-          "landing_page",
-          "created_at",
-          "expires",
-          "groups",
-          "roles",
-          "reset",
-          "note",
-          "source",
-          "uses",
-          "max_uses",
-          "state",
-          "closed_at",
-        ],
-        additionalProperties: false,
-        properties: {
-          id: { type: "string", description: "The invite's token" },
-          type: { type: "string", description: "Prosody's invite type: register" },
-          reusable: { type: "boolean", description: "Group invites register any number of accounts until they expire" },
-          inviter: { type: ["string", "null"] },
-          jid: { type: "string", description: "The reserved account, or the host" },
-          uri: { type: "string" },
-          landing_page: { type: ["string", "null"], description: "The link a person opens, where invites_page runs" },
-          created_at: { type: "integer" },
-          expires: { type: "integer" },
-          groups: { type: "array", items: { type: "string" } },
-          roles: { type: "array", items: { type: "string" } },
-          reset: { type: "boolean", description: "A password-reset invite" },
-          note: { type: ["string", "null"] },
-          source: { type: ["string", "null"], description: "invites-api/KEY_ID, or who else made it" },
-          uses: { type: "integer", minimum: 0, description: "Accounts registered with it so far" },
-          max_uses: { type: ["integer", "null"], description: "A reusable invite's cap" },
-          state: { type: "string", enum: ["pending", "used", "expired", "revoked"] },
-          closed_at: {
-            type: ["integer", "null"],
-            description: "When it was used up, revoked or expired; null while pending",
-          },
-          redemptions: {
-            type: "array",
-            description: "GET /invites/{id} only: the registrations through it, oldest first (the first 100)",
-            items: {
-              type: "object",
-              required: ["jid", "at", "deleted"],
-              additionalProperties: false,
-              properties: {
-                jid: { type: "string" },
-                at: { type: "integer" },
-                deleted: { type: "boolean", description: "The account is gone (its name may be taken again)" },
-              },
-            },
-          },
-        },
-      },
-      AccountInviteRequest: {
-        type: "object",
-        additionalProperties: false,
-        properties: {
-          username: { type: "string", description: "Only this account may register with the invite" },
-          ttl: {
-            type: "integer",
-            minimum: 1,
-            description: "Seconds it stays valid (default: Prosody's invite_expiry)",
-          },
-          roles: { type: "array", items: { type: "string" }, description: "Prosody 13 roles, e.g. prosody:admin" },
-          groups: { type: "array", items: { type: "string" }, description: "Ids from invites_manage_groups" },
-          note: { type: "string", maxLength: 1000 },
-        },
-      },
-      GroupInviteRequest: {
-        type: "object",
-        required: ["groups"],
-        additionalProperties: false,
-        properties: {
-          groups: { type: "array", minItems: 1, items: { type: "string" } },
-          ttl: { type: "integer", minimum: 1 },
-          roles: { type: "array", items: { type: "string" } },
-          note: { type: "string", maxLength: 1000 },
-          max_uses: { type: "integer", minimum: 1, maximum: 1_000_000 },
-        },
-      },
-      ResetInviteRequest: {
-        type: "object",
-        required: ["username"],
-        additionalProperties: false,
-        properties: { username: { type: "string" }, ttl: { type: "integer", minimum: 1 } },
-      },
-      Error: {
-        type: "object",
-        required: ["error", "message"],
-        additionalProperties: false,
-        properties: {
-          // "internal": the answer to a failure nobody foresaw (500).
-          error: { type: "string", enum: [...ERROR_CODES, "internal"] },
-          message: { type: "string" },
-        },
-      },
-      Health: {
-        type: "object",
-        required: ["status"],
-        properties: { status: { const: "ok" } },
-      },
-      Part: {
-        type: "object",
-        required: ["ok"],
-        properties: { ok: { type: "boolean" }, problem: { type: "string" } },
-      },
-      InviteOptions: {
-        type: "object",
-        required: ["host", "key", "scopes", "can", "groups", "roles", "max_ttl", "default_ttl"],
-        additionalProperties: false,
-        properties: {
-          host: { type: "string", description: "The key's VirtualHost" },
-          key: { type: "string", description: "The key's id" },
-          scopes: { type: "array", items: { type: "string" } },
-          can: {
-            type: "array",
-            description: "The powers of this key: what a client should offer its holder",
-            items: { type: "string", enum: ["account", "group", "reset", "list", "revoke"] },
-          },
-          groups: {
-            type: "array",
-            description: "invites_manage_groups, by id",
-            items: {
-              type: "object",
-              required: ["id", "name"],
-              additionalProperties: false,
-              properties: { id: { type: "string" }, name: { type: "string" } },
-            },
-          },
-          roles: {
-            type: "array",
-            items: { type: "string" },
-            description: "The roles an invite may give (within invites_manage_roles; none on Prosody 0.12)",
-          },
-          max_ttl: {
-            type: "integer",
-            minimum: 1,
-            description: "The longest ttl: invites_manage_max_ttl, or the key's --max-ttl if lower",
-          },
-          default_ttl: {
-            type: "object",
-            description: "The ttl each kind gets when the request names none",
-            required: ["account", "group", "reset"],
-            additionalProperties: false,
-            properties: {
-              account: { type: "integer", minimum: 1 },
-              group: { type: "integer", minimum: 1 },
-              reset: { type: "integer", minimum: 1 },
-            },
-          },
-        },
-      },
-      Arrival: {
-        type: "object",
-        required: ["jid", "invite", "at", "source", "key"],
-        additionalProperties: false,
-        properties: {
-          jid: { type: "string" },
-          invite: { type: "string", description: "The id (token) of the invite it registered with" },
-          at: { type: "integer", description: "When, in Unix seconds" },
-          source: { type: ["string", "null"], description: "Who made the invite: invites-api/KEY_ID, or adhoc/JID" },
-          key: { type: ["string", "null"], description: "The id of the API key that made the invite, if one did" },
-        },
-      },
-      Readiness: {
-        type: "object",
-        required: ["ready", "xmpp", "store"],
-        properties: {
-          ready: { type: "boolean" },
-          xmpp: { $ref: "#/components/schemas/Part" },
-          store: { $ref: "#/components/schemas/Part" },
-        },
-      },
-    },
+    schemas: componentSchemas(),
   },
 } as const;

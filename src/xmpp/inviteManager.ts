@@ -5,6 +5,7 @@ import { AppError } from "../errors.js";
 import { executeCommand, type AdhocContext, type HostCommands } from "./adhoc.js";
 import { readFormItems, readFormValues, submitForm } from "./dataForm.js";
 import { ProsodyBadReplyError, ProsodyRefusedError } from "./errors.js";
+import { INVITE_STATES, type InviteState } from "./inviteStates.js";
 
 const NODE_PREFIX = "xmpp:invites-api/mod_invites_manage#";
 export const MANAGE_NODES = {
@@ -22,9 +23,8 @@ export const MANAGE_NODES = {
 /** The payload of the <message/> the module sends the component when it records a registration. */
 export const REDEEMED_NUDGE = "xmpp:invites-api/mod_invites_manage#redeemed";
 
-/** What became of an invite: still valid, used up, past its expiry unused (or not used up), revoked. */
-export const INVITE_STATES = ["pending", "used", "expired", "revoked"] as const;
-export type InviteState = (typeof INVITE_STATES)[number];
+// Apart, so that the wire schemas (src/http/wire/) need nothing of the XMPP side.
+export { INVITE_STATES, type InviteState };
 
 /** An invite as Prosody's mod_invites keeps it; times in Unix seconds. */
 export interface ManagedInvite {

@@ -19,7 +19,16 @@ interface ResponseSpec {
 }
 interface OpenApi {
   openapi: string;
-  paths: Record<string, Record<string, { responses: Record<string, ResponseSpec> }>>;
+  paths: Record<
+    string,
+    Record<
+      string,
+      {
+        responses: Record<string, ResponseSpec>;
+        requestBody?: { content: Record<string, { schema: object }> };
+      }
+    >
+  >;
   components: object;
 }
 
@@ -87,6 +96,17 @@ describe("the OpenAPI document matches the running service's real answers", () =
       }
     }
     produced.add(`${method.toUpperCase()} ${path} ${res.status}`);
+  }
+
+  /**
+   * Checks a request body against the document: one the service took must be allowed, one it
+   * refused as invalid must not be (test/unit/openapiRequests.test.ts goes through every limit).
+   */
+  function checkRequest(path: string, body: string, taken: boolean): void {
+    const schema = doc.paths[path]?.post?.requestBody?.content["application/json"]?.schema;
+    assert.ok(schema, `POST ${path} documents no JSON body`);
+    const validate = ajv.compile({ $ref: "#/$defs/body", $defs: { body: rewrite(schema) } });
+    assert.equal(validate(JSON.parse(body)), taken, `POST ${path} ${body}: ${ajv.errorsText(validate.errors)}`);
   }
 
   // Component refs point into the document added under the id "openapi".
@@ -220,7 +240,12 @@ describe("the OpenAPI document matches the running service's real answers", () =
       const created = await post({ key: keys.ok, body: bodies[kind] });
       assert.equal(created.status, 201, kind);
       await check(path, "POST", created);
-      await check(path, "POST", await post({ key: keys.ok, body: JSON.stringify({ unknown: 1 }) }));
+      checkRequest(path, bodies[kind], true);
+      const unknown = JSON.stringify({ unknown: 1 });
+      const refused = await post({ key: keys.ok, body: unknown });
+      assert.equal(refused.status, 400, kind);
+      await check(path, "POST", refused);
+      checkRequest(path, unknown, false);
       await check(path, "POST", await post({ key: keys.ok, body: "x".repeat(17_000) }));
       await check(path, "POST", await post({ key: keys.ok, body: "a=b", type: "application/x-www-form-urlencoded" }));
       await shared("POST", path, path, bodies[kind]);

@@ -1,5 +1,3 @@
-// The API's own answer types: the page and the service cannot drift apart unnoticed.
-export type { InviteJson as Invite } from "../../src/http/apiTypes.js";
-export type { InviteOptionsJson as Options } from "../../src/http/apiTypes.js";
-
-export type Kind = "account" | "group" | "reset";
+// The API's own answer types, inferred from its schemas (src/http/wire/): the page and the service
+// cannot drift apart unnoticed. Types only, so that zod stays out of the page's bundle.
+export type { InviteJson as Invite, InviteOptionsJson as Options, Kind } from "../../src/http/apiTypes.js";

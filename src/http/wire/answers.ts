@@ -1,0 +1,98 @@
+import { z } from "zod";
+import { ERROR_CODES } from "../../errors.js";
+import { POWERS } from "../../keys/powers.js";
+import { INVITE_STATES } from "../../xmpp/inviteStates.js";
+
+// The JSON bodies the service answers with, each written once: the TypeScript types (apiTypes.ts),
+// the admin page's types (web/admin/types.ts) and /openapi.json (openapi.ts) come from these.
+
+const seconds = z.number().int();
+const text = (description: string) => z.string().nullable().meta({ description });
+
+/**
+ * An invite of the /invites resource, shaped like mod_http_admin_api's so that tools written for it
+ * port easily: same request fields, same invite fields, times in Unix seconds.
+ */
+export const inviteRecord = z
+  .object({
+    id: z.string().meta({ description: "The invite's token" }),
+    type: z.string().meta({ description: "Prosody's invite type: register" }),
+    reusable: z.boolean().meta({ description: "Group invites register any number of accounts until they expire" }),
+    inviter: z.string().nullable(),
+    jid: z.string().meta({ description: "The reserved account, or the host" }),
+    uri: z.string(),
+    landing_page: text("The link a person opens, where invites_page runs"),
+    created_at: seconds,
+    expires: seconds,
+    groups: z.array(z.string()),
+    roles: z.array(z.string()),
+    reset: z.boolean().meta({ description: "A password-reset invite" }),
+    note: z.string().nullable(),
+    source: text("invites-api/KEY_ID, or who else made it"),
+    uses: seconds.min(0).meta({ description: "Accounts registered with it so far" }),
+    max_uses: seconds.nullable().meta({ description: "A reusable invite's cap" }),
+    state: z.enum(INVITE_STATES),
+    closed_at: seconds.nullable().meta({ description: "When it was used up, revoked or expired; null while pending" }),
+    redemptions: z
+      .array(
+        z.object({
+          jid: z.string(),
+          at: seconds,
+          deleted: z.boolean().meta({ description: "The account is gone (its name may be taken again)" }),
+        }),
+      )
+      .meta({ description: "GET /invites/{id} only: the registrations through it, oldest first (the first 100)" })
+      .optional(),
+  })
+  .meta({ description: "As mod_http_admin_api answers; times in Unix seconds" });
+
+const ttlSeconds = seconds.min(1);
+
+/** GET /invites/options: what the key may do and what an invite may carry on its host. */
+export const inviteOptions = z.object({
+  host: z.string().meta({ description: "The key's VirtualHost" }),
+  key: z.string().meta({ description: "The key's id" }),
+  scopes: z.array(z.string()),
+  can: z
+    .array(z.enum(POWERS))
+    .meta({ description: "The powers of this key (src/keys/powers.ts): what a client should offer its holder" }),
+  groups: z.array(z.object({ id: z.string(), name: z.string() })).meta({ description: "invites_manage_groups, by id" }),
+  roles: z
+    .array(z.string())
+    .meta({ description: "The roles an invite may give (within invites_manage_roles; none on Prosody 0.12)" }),
+  max_ttl: ttlSeconds.meta({
+    description: "The longest ttl: invites_manage_max_ttl, or the key's --max-ttl if lower",
+  }),
+  default_ttl: z
+    .object({ account: ttlSeconds, group: ttlSeconds, reset: ttlSeconds })
+    .meta({ description: "The ttl each kind gets when the request names none" }),
+});
+
+/** GET /accounts/{jid}/invite: how an account came in. */
+export const arrival = z.object({
+  jid: z.string(),
+  invite: z.string().meta({ description: "The id (token) of the invite it registered with" }),
+  at: seconds.meta({ description: "When, in Unix seconds" }),
+  source: text("Who made the invite: invites-api/KEY_ID, or adhoc/JID"),
+  key: text("The id of the API key that made the invite, if one did"),
+});
+
+/** /invites_api's invite, when JSON is asked for. */
+export const dropInInvite = z.object({
+  url: z.string().meta({ description: "The invite link, as in Location" }),
+  uri: z.string().meta({ description: "The xmpp: URI of the invite" }),
+  expires: z.string().meta({ description: "When the invite expires (UTC, ISO 8601)" }),
+});
+
+/** Every error in JSON; "internal" is the answer to a failure nobody foresaw (500). */
+export const errorAnswer = z.object({ error: z.enum([...ERROR_CODES, "internal"]), message: z.string() });
+
+export const health = z.object({ status: z.literal("ok") });
+
+export const part = z.object({ ok: z.boolean(), problem: z.string().optional() });
+
+/** GET /ready: each part's state; while the service stops, only that. */
+export const readiness = z.union([
+  z.object({ ready: z.boolean(), xmpp: part, store: part }),
+  z.object({ ready: z.literal(false), stopping: z.literal(true) }),
+]);
