@@ -1,13 +1,14 @@
 import type { Context, Next } from "koa";
 import type { KeyStore } from "../keys/keyStore.js";
 import type { ConnectionStatus } from "../xmpp/connection.js";
+import type { HealthJson, ReadinessJson } from "./apiTypes.js";
 
 const STORE_PING_TIMEOUT_MS = 2_000;
 
 /** GET /health: the process is up and answering. No key needed. */
 export function health() {
   return function health(ctx: Context): void {
-    ctx.body = { status: "ok" };
+    ctx.body = { status: "ok" } satisfies HealthJson;
   };
 }
 
@@ -40,7 +41,7 @@ export function readiness(deps: ReadinessDeps) {
   return async function readiness(ctx: Context): Promise<void> {
     if (deps.stopping()) {
       ctx.status = 503;
-      ctx.body = { ready: false, stopping: true };
+      ctx.body = { ready: false, stopping: true } satisfies ReadinessJson;
       return;
     }
     const xmpp = deps.xmppStatus();
@@ -51,7 +52,7 @@ export function readiness(deps: ReadinessDeps) {
       ready,
       xmpp: xmpp.online ? { ok: true } : { ok: false, problem: xmpp.problem },
       store,
-    };
+    } satisfies ReadinessJson;
   };
 }
 
