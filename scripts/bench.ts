@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
 import { createKeyStore } from "../src/keys/keyStore.js";
-import { openKeyBackend } from "../src/keys/openStore.js";
+import { openStore } from "../src/store/open.js";
 import { parseKey } from "../src/keys/apiKey.js";
 import { INVITE_MODULES, startProsody, type RunningProsody } from "../test/support/prosody.js";
 import { closedPort } from "../test/support/ports.js";
@@ -476,8 +476,8 @@ async function scale(): Promise<void> {
   heading("5. SQLite key store at scale (in this process)");
   for (const count of [10, SCALE]) {
     const dir = mkdtempSync(join(tmpdir(), "invites-api-scale-"));
-    const backend = await openKeyBackend(join(dir, "keys.sqlite"));
-    const keys = createKeyStore(backend.keyv, backend.usage);
+    const backend = await openStore(join(dir, "keys.sqlite"));
+    const keys = createKeyStore(backend.keyRecords, backend.usage);
     try {
       const made: string[] = [];
       const started = performance.now();

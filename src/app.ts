@@ -5,7 +5,7 @@ import type { ServiceConfig } from "./config.js";
 import { createHttpApp } from "./http/server.js";
 import { loadAdminPage } from "./http/adminPage.js";
 import { createKeyStore, type KeyStore } from "./keys/keyStore.js";
-import { openBoundedBackend } from "./keys/storeDeadline.js";
+import { openBoundedStore } from "./store/open.js";
 import { createRateLimits } from "./limits/rateLimits.js";
 import { instrumentIssuer, instrumentManager } from "./metrics/instrumentIssuer.js";
 import { createMetrics } from "./metrics/metrics.js";
@@ -36,24 +36,24 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
   // Before anything opens: a missing build fails the start at once.
   const adminPage = config.adminPage ? loadAdminPage() : undefined;
   // Every store call bounded (STORE_TIMEOUT_MS): a store that stops answering is a 503, never a hang.
-  const backend = await openBoundedBackend(config.keyStore, log);
-  const keys = createKeyStore(backend.keyv, backend.usage, { changes: backend.changes });
+  const store = await openBoundedStore(config.keyStore, log);
+  const keys = createKeyStore(store.keyRecords, store.usage, { changes: store.changes });
 
   const connection = connectComponent({ ...config.component, reconnect: config.reconnect, log });
   const metrics = createMetrics({
     xmppOnline: () => connection.status().online,
-    redemptionTotals: () => backend.usage.redemptionTotals(),
-    webhookBacklog: () => backend.webhooks.backlog(),
+    redemptionTotals: () => store.ledger.redemptionTotals(),
+    webhookBacklog: () => store.webhooks.backlog(),
   });
   const deliverer = startDeliverer({
-    store: backend.webhooks,
+    store: store.webhooks,
     log,
     counted: (outcome) => metrics.webhookDelivery(outcome),
     ...config.webhooks,
     concurrency: 8,
     perSubscription: 2,
   });
-  const events = createEventSink({ store: backend.webhooks, log, queued: () => deliverer.wake() });
+  const events = createEventSink({ store: store.webhooks, log, queued: () => deliverer.wake() });
   const adhoc = { request: connection.request, componentJid: connection.jid, timeoutMs: config.inviteTimeoutMs };
   const commands = cachedCommands(adhoc);
   const manager = laneListing(createInviteManager(adhoc, commands), LISTING_LANE);
@@ -62,15 +62,15 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
     defaultKeyRate: config.defaultKeyRate,
     failureLimit: config.authFailureLimit,
     manageRate: config.manageRate,
-    limiters: backend.limiters,
+    limiters: store.limiters,
   });
   const redemptions = startRedemptionSync({
     manager,
-    usage: backend.usage,
-    subscriptions: (host) => backend.webhooks.listSubscriptions(host),
+    ledger: store.ledger,
+    subscriptions: (host) => store.webhooks.listSubscriptions(host),
     queued: () => deliverer.wake(),
     hosts: async () => [
-      ...new Set([...(await keys.hosts()), ...(await backend.webhooks.listSubscriptions()).map((s) => s.host)]),
+      ...new Set([...(await keys.hosts()), ...(await store.webhooks.listSubscriptions()).map((s) => s.host)]),
     ],
     online: () => connection.status().online,
     intervalMs: config.redemptionSyncMs,
@@ -108,7 +108,7 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
     await redemptions.stop();
     await deliverer.stop();
     await connection.stop();
-    await backend.close().catch(() => undefined);
+    await store.close().catch(() => undefined);
     throw err;
   }
   const { address, port } = server.address() as AddressInfo;
@@ -145,7 +145,7 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
       await deliverer.stop();
       await connection.stop();
       await keys.flush();
-      await backend.close().catch(() => undefined);
+      await store.close().catch(() => undefined);
       log.info("stopped");
     },
   };

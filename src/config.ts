@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { parseRate } from "./keys/durations.js";
-import { KNOWN_SCHEMES, storeKind } from "./keys/storeUrl.js";
+import { KNOWN_SCHEMES, storeKind } from "./store/url.js";
 import type { Rate } from "./keys/keyRecord.js";
 
 /** Thrown when the environment does not describe a usable service; the message names the variable. */

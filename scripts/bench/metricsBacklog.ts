@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import Database from "better-sqlite3";
-import { openKeyBackend } from "../../src/keys/openStore.js";
+import { openStore } from "../../src/store/open.js";
 import { startServiceWithoutXmpp } from "../../test/support/stack.js";
 import { fmt, percentile } from "./measure.js";
 
@@ -16,7 +16,7 @@ const OUTBOX = "invites_api_webhook_outbox";
 
 async function fill(keyStore: string, n: number): Promise<void> {
   // Opened through the service's code first: its schema (and, where there are, its triggers).
-  await (await openKeyBackend(keyStore)).close();
+  await (await openStore(keyStore)).close();
   const db = new Database(keyStore);
   const insert = db.prepare(
     `INSERT INTO ${OUTBOX} (id, subscription, payload, created_at, attempts, due_at) VALUES (?, 'bench', '{}', ?, 0, ?)`,

@@ -8,8 +8,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { openKeyBackend } from "../../src/keys/openStore.js";
-import type { Delivery, Subscription } from "../../src/webhooks/webhookStore.js";
+import { openStore } from "../../src/store/open.js";
+import type { Delivery, Subscription } from "../../src/store/webhooks.js";
 import { startReceiver } from "../../test/support/receiver.js";
 import { startServiceWithoutXmpp } from "../../test/support/stack.js";
 import { fmt, percentile } from "./measure.js";
@@ -24,7 +24,7 @@ receiver.answer = (r) => {
   arrived.set(String(r.headers["webhook-id"]), Date.now());
   return 204;
 };
-const backend = await openKeyBackend(keyStore);
+const backend = await openStore(keyStore);
 const subscription = (id: string, host: string): Subscription => ({
   id,
   host,

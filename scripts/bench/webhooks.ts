@@ -12,7 +12,7 @@ import { startReceiver } from "../../test/support/receiver.js";
 import { CLI } from "../../test/support/service.js";
 import { createKey, waitReady } from "../../test/support/stack.js";
 import { registerWithInvite } from "../../test/support/xmppClient.js";
-import { openKeyBackend } from "../../src/keys/openStore.js";
+import { openStore } from "../../src/store/open.js";
 import { deliveriesFor } from "../../src/webhooks/events.js";
 import { fmt, percentile, serveForBench, type Started } from "./measure.js";
 
@@ -59,7 +59,7 @@ export async function webhooks(opts: WebhookBenchOptions): Promise<void> {
 
     // Throughput: the outbox holds `events` deliveries before the service starts; it drains them.
     const burst = subscribe(keyStore, `${receiver.url}/burst`, "invite.created");
-    const backend = await openKeyBackend(keyStore);
+    const backend = await openStore(keyStore);
     try {
       const [subscription] = await backend.webhooks.listSubscriptions(HOST);
       if (!subscription || subscription.id !== burst) throw new Error("the subscription is not in the store");

@@ -157,7 +157,7 @@ export const MUTATIONS: readonly Mutation[] = [
   // The redemption ledger counts each page of registration records once: its cursor must match.
   {
     name: "ledger (Redis): a batch from a stale cursor applied",
-    file: "src/keys/usage/redisCounters.ts",
+    file: "src/store/redis/ledger.ts",
     search: "if cursor ~= ARGV[1] then return 0 end",
     replace: "if false then return 0 end",
     tests: ["test/e2e/redemptionLedger.test.ts"],
@@ -165,7 +165,7 @@ export const MUTATIONS: readonly Mutation[] = [
   },
   {
     name: "ledger (SQLite): a batch from a stale cursor applied",
-    file: "src/keys/usage/sqliteCounters.ts",
+    file: "src/store/sqlite/ledger.ts",
     search: "WHERE host = @host AND cursor IS @from",
     replace: "WHERE host = @host",
     tests: ["test/e2e/redemptionLedger.test.ts"],
@@ -173,7 +173,7 @@ export const MUTATIONS: readonly Mutation[] = [
   },
   {
     name: "ledger (PostgreSQL): a batch from a stale cursor applied",
-    file: "src/keys/usage/postgresCounters.ts",
+    file: "src/store/postgres/ledger.ts",
     search: "WHERE host = $1 AND cursor IS NOT DISTINCT FROM $2`",
     replace: "WHERE host = $1 AND ($2::text IS NULL OR $2::text IS NOT NULL)`",
     tests: ["test/e2e/storeContract.test.ts"],
@@ -183,7 +183,7 @@ export const MUTATIONS: readonly Mutation[] = [
   // claimable again once the lease runs out, on every store several instances share.
   {
     name: "webhook lease (Redis): never runs out",
-    file: "src/webhooks/stores/redisWebhooks.ts",
+    file: "src/store/redis/webhooks.ts",
     search: "redis.call('ZADD', due, ARGV[2], id)",
     replace: "redis.call('ZADD', due, '+inf', id)",
     tests: ["test/e2e/storeContract.test.ts"],
@@ -191,7 +191,7 @@ export const MUTATIONS: readonly Mutation[] = [
   },
   {
     name: "webhook lease (PostgreSQL): never runs out",
-    file: "src/webhooks/stores/postgresWebhooks.ts",
+    file: "src/store/postgres/webhooks.ts",
     search: "SET due_at = $2",
     replace: "SET due_at = $2::bigint + 1000000000000",
     tests: ["test/e2e/storeContract.test.ts"],

@@ -3,7 +3,8 @@ import type { AdhocContext } from "../xmpp/adhoc.js";
 import { ConnectFailure, connectOnce } from "./connect.js";
 import { checkHost } from "./hostChecks.js";
 import { reasonOf, type Check, type CheckReport, type HostsSource } from "./report.js";
-import { checkStore, describeStore } from "./storeCheck.js";
+import { describeStore } from "../store/url.js";
+import { checkStore } from "./storeCheck.js";
 
 const HOST_CHECKS = ["version", "commands", "mode", "invites_manage", "modules", "invite page"];
 

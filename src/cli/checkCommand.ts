@@ -1,6 +1,6 @@
 import { runCheck } from "../check/runCheck.js";
 import { exitCodeOf, formatJson, formatText, redact } from "../check/report.js";
-import { storeSecrets } from "../check/storeCheck.js";
+import { storeSecrets } from "../store/url.js";
 import { loadServiceConfig } from "../config.js";
 import type { Output } from "./keyCommands.js";
 

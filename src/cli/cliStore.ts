@@ -1,8 +1,9 @@
 import { existsSync } from "node:fs";
-import { describeStore } from "../check/storeCheck.js";
 import { loadStoreConfig } from "../config.js";
 import { AppError } from "../errors.js";
-import { openKeyBackend, type KeyBackend } from "../keys/openStore.js";
+import { openStore } from "../store/open.js";
+import type { ServiceStore } from "../store/store.js";
+import { describeStore, storeName } from "../store/url.js";
 
 type Env = Record<string, string | undefined>;
 
@@ -15,12 +16,6 @@ export const CLI_STORE_TIMEOUT_MS = 10_000;
 export interface StoreNotes {
   /** A line for the person at the terminal (stderr): never a command's output. */
   note?(line: string): void;
-}
-
-/** The store as it may be printed: its kind and where it is, credentials masked. */
-export function storeName(keyStore: string): string {
-  const { kind, location } = describeStore(keyStore);
-  return `${kind} ${location}`;
 }
 
 function deadline<T>(work: Promise<T>, keyStore: string, timeoutMs: number): Promise<T> {
@@ -49,16 +44,16 @@ export async function withStore<T>(
   env: Env,
   notes: StoreNotes,
   opts: { writes: boolean },
-  work: (backend: KeyBackend) => Promise<T>,
+  work: (store: ServiceStore) => Promise<T>,
   timeoutMs = CLI_STORE_TIMEOUT_MS,
 ): Promise<T> {
   const { keyStore } = loadStoreConfig(env);
   const where = describeStore(keyStore);
   const isNew = where.kind === "sqlite" && !existsSync(where.location);
-  const opening = openKeyBackend(keyStore);
-  let backend: KeyBackend;
+  const opening = openStore(keyStore);
+  let store: ServiceStore;
   try {
-    backend = await deadline(opening, keyStore, timeoutMs);
+    store = await deadline(opening, keyStore, timeoutMs);
   } catch (err) {
     // Closed whenever it does open, so that the process can end.
     void opening.then((late) => late.close()).catch(() => undefined);
@@ -76,8 +71,8 @@ export async function withStore<T>(
     );
   }
   try {
-    return await deadline(work(backend), keyStore, timeoutMs);
+    return await deadline(work(store), keyStore, timeoutMs);
   } finally {
-    await deadline(backend.close(), keyStore, timeoutMs).catch(() => undefined);
+    await deadline(store.close(), keyStore, timeoutMs).catch(() => undefined);
   }
 }

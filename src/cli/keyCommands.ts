@@ -16,8 +16,8 @@ export async function withKeyStore<T>(
   opts: { writes: boolean },
   work: (keys: KeyStore) => Promise<T>,
 ): Promise<T> {
-  return withStore(env, io, opts, async (backend) => {
-    const keys = createKeyStore(backend.keyv, backend.usage);
+  return withStore(env, io, opts, async (store) => {
+    const keys = createKeyStore(store.keyRecords, store.usage);
     try {
       return await work(keys);
     } finally {

@@ -4,7 +4,7 @@ import { HTTP_METHODS, KEY_SCOPES, type HttpMethod, type KeyScope, type Rate } f
 import { createKey, deleteKey, listKeys, showKey, withKeyStore, type Output } from "./keyCommands.js";
 import { check } from "./checkCommand.js";
 import { addWebhook, deleteWebhook, listWebhooks, showWebhook } from "./webhookCommands.js";
-import { WEBHOOK_EVENTS, type WebhookEvent } from "../webhooks/webhookStore.js";
+import { WEBHOOK_EVENTS, type WebhookEvent } from "../store/webhooks.js";
 
 type Env = Record<string, string | undefined>;
 

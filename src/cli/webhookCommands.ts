@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
-import type { KeyBackend } from "../keys/openStore.js";
+import type { ServiceStore } from "../store/store.js";
 import { withStore } from "./cliStore.js";
 import { checkTarget, checkUrl } from "../webhooks/target.js";
-import type { Subscription, SubscriptionStatus, WebhookEvent } from "../webhooks/webhookStore.js";
+import type { Subscription, SubscriptionStatus, WebhookEvent } from "../store/webhooks.js";
 import type { Output } from "./keyCommands.js";
 
 type Env = Record<string, string | undefined>;
@@ -13,7 +13,12 @@ export class WebhookNotFoundError extends Error {
 }
 
 /** Opens the store KEY_STORE names, runs one command, closes it (cliStore.ts: deadline, which store). */
-function withBackend<T>(env: Env, io: Output, writes: boolean, work: (backend: KeyBackend) => Promise<T>): Promise<T> {
+function withServiceStore<T>(
+  env: Env,
+  io: Output,
+  writes: boolean,
+  work: (store: ServiceStore) => Promise<T>,
+): Promise<T> {
   return withStore(env, io, { writes }, work);
 }
 
@@ -38,7 +43,7 @@ export async function addWebhook(env: Env, io: Output, host: string, rawUrl: str
     secret: `whsec_${randomBytes(32).toString("base64")}`,
     createdAt: new Date().toISOString(),
   };
-  await withBackend(env, io, true, (backend) => backend.webhooks.addSubscription(subscription));
+  await withServiceStore(env, io, true, (store) => store.webhooks.addSubscription(subscription));
   io.out(`webhook ${subscription.id} of ${host}: ${subscription.events.join(",")} to ${subscription.url}`);
   // The only time the secret leaves the store: alone on the last line, as `create` prints a key.
   io.out(subscription.secret);
@@ -46,9 +51,9 @@ export async function addWebhook(env: Env, io: Output, host: string, rawUrl: str
 
 type Shown = Omit<Subscription, "secret"> & SubscriptionStatus;
 
-async function shown(backend: KeyBackend, host: string): Promise<Shown[]> {
-  const subscriptions = await backend.webhooks.listSubscriptions(host);
-  const statuses = await backend.webhooks.status(subscriptions.map((s) => s.id));
+async function shown(store: ServiceStore, host: string): Promise<Shown[]> {
+  const subscriptions = await store.webhooks.listSubscriptions(host);
+  const statuses = await store.webhooks.status(subscriptions.map((s) => s.id));
   return subscriptions.map(({ secret: _secret, ...rest }) => ({ ...rest, backlog: 0, ...statuses.get(rest.id) }));
 }
 
@@ -65,7 +70,7 @@ const lines = (s: Shown): Array<[string, string]> => [
 ];
 
 export async function listWebhooks(env: Env, io: Output, host: string, json: boolean): Promise<void> {
-  const found = await withBackend(env, io, false, (backend) => shown(backend, host));
+  const found = await withServiceStore(env, io, false, (store) => shown(store, host));
   if (json) {
     io.out(JSON.stringify(found, null, 2));
     return;
@@ -86,16 +91,16 @@ export async function listWebhooks(env: Env, io: Output, host: string, json: boo
 }
 
 export async function showWebhook(env: Env, io: Output, host: string, id: string, json: boolean): Promise<void> {
-  const found = (await withBackend(env, io, false, (backend) => shown(backend, host))).find((s) => s.id === id);
+  const found = (await withServiceStore(env, io, false, (store) => shown(store, host))).find((s) => s.id === id);
   if (!found) throw new WebhookNotFoundError(`no webhook ${id} for host ${host}`);
   if (json) io.out(JSON.stringify(found, null, 2));
   else for (const [label, value] of lines(found)) io.out(`${`${label}:`.padEnd(14)}${value}`);
 }
 
 export async function deleteWebhook(env: Env, io: Output, host: string, id: string): Promise<void> {
-  const deleted = await withBackend(env, io, true, async (backend) => {
-    const found = (await backend.webhooks.listSubscriptions(host)).some((s) => s.id === id);
-    return found && (await backend.webhooks.deleteSubscription(id));
+  const deleted = await withServiceStore(env, io, true, async (store) => {
+    const found = (await store.webhooks.listSubscriptions(host)).some((s) => s.id === id);
+    return found && (await store.webhooks.deleteSubscription(id));
   });
   if (!deleted) throw new WebhookNotFoundError(`no webhook ${id} for host ${host}`);
   io.out(`deleted webhook ${id} of ${host} and its waiting deliveries`);

@@ -3,10 +3,10 @@ import type Keyv from "keyv";
 import { AppError, KeyNotFoundError } from "../errors.js";
 import { formatKey, generateKey, hashSecret, secretMatches, type ParsedKey } from "./apiKey.js";
 import { HTTP_METHODS, type KeyInfo, type KeyOptions, type KeyRecord } from "./keyRecord.js";
-import type { CountResult, Usage, UsageCounters } from "./usage/counters.js";
-import { memoryCounters } from "./usage/memoryCounters.js";
+import { memoryUsage } from "../store/memory/usage.js";
+import type { ChangeStamp } from "../store/store.js";
+import type { CountResult, Usage, UsageCounters } from "../store/usage.js";
 import { recordCache } from "./recordCache.js";
-import type { ChangeStamp } from "./walStamp.js";
 
 export * from "./keyRecord.js";
 
@@ -97,7 +97,7 @@ export interface KeyStoreOptions {
 
 export function createKeyStore(
   keyv: Keyv,
-  usage: UsageCounters = memoryCounters(),
+  usage: UsageCounters = memoryUsage(),
   { now = () => new Date(), changes }: KeyStoreOptions = {},
 ): KeyStore {
   // keyv reports store failures as "not found" unless told to throw: a broken store must be a 503,
@@ -154,7 +154,7 @@ export function createKeyStore(
           secretHash: hashSecret(parsed.secret),
         };
         // The counter first: a key is never there without one.
-        await usage.reset(record.id, { invitesIssued: 0 });
+        await usage.create(record.id, { invitesIssued: 0 });
         await keyv.set(recordKey(record.id), record);
         return { info: publicPart(record), key: formatKey(parsed) };
       }),
@@ -209,7 +209,7 @@ export function createKeyStore(
 
     putRecord: (record) =>
       guarded("write a key", async () => {
-        await usage.reset(record.id, publicPart(record));
+        await usage.create(record.id, publicPart(record));
         await keyv.set(recordKey(record.id), storedPart(record));
       }),
 

@@ -1,6 +1,6 @@
 import type { DeserializedData } from "keyv";
 import type { KeyRecord } from "./keyRecord.js";
-import type { ChangeStamp } from "./walStamp.js";
+import type { ChangeStamp } from "../store/store.js";
 
 export const RECORD_CACHE_ENTRIES = 1_000;
 

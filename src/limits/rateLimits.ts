@@ -1,12 +1,8 @@
-import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
+import { RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
 import { AppError } from "../errors.js";
 import type { Rate } from "../keys/keyRecord.js";
-
-/** Builds one limiter for a rate; memory here, a shared store's limiter when keys are shared. */
-export type LimiterFactory = (rate: Rate, prefix: string) => RateLimiterAbstract;
-
-export const memoryLimiters: LimiterFactory = (rate, prefix) =>
-  new RateLimiterMemory({ points: rate.points, duration: rate.durationSeconds, keyPrefix: prefix });
+import { memoryLimiters } from "../store/memory/limiters.js";
+import type { LimiterFactory } from "../store/store.js";
 
 export interface RateLimits {
   /** Counts one invite request of a key; throws `rate_limited` with Retry-After past its rate. */

@@ -19,7 +19,7 @@ export interface MetricSources {
   readonly redemptionTotals?: () => Promise<ReadonlyArray<{ host: string; registrations: number; resets: number }>>;
   /**
    * The webhook outbox: deliveries waiting (leased ones too), and when the oldest one's event
-   * happened (ms). Read at every scrape: the stores answer it in constant time (webhookStore.ts).
+   * happened (ms). Read at every scrape: the stores answer it in constant time (store/webhooks.ts).
    */
   readonly webhookBacklog?: () => Promise<{ count: number; oldestAt?: number }>;
 }

@@ -1,8 +1,8 @@
-import type { UsageCounters } from "../keys/usage/counters.js";
+import type { RedemptionLedger } from "../store/usage.js";
 import type { Logger } from "../log.js";
 import type { InviteManager } from "../xmpp/inviteManager.js";
 import { tally } from "./tally.js";
-import type { Subscription } from "../webhooks/webhookStore.js";
+import type { Subscription } from "../store/webhooks.js";
 
 /** Records read per command: one stanza of ~200 small items. */
 export const FEED_PAGE = 200;
@@ -16,7 +16,7 @@ export const NUDGE_MIN_GAP_MS = 1_000;
 
 export interface RedemptionSyncOptions {
   readonly manager: Pick<InviteManager, "available" | "redemptions">;
-  readonly usage: Pick<UsageCounters, "redemptionCursor" | "applyRedemptions">;
+  readonly ledger: Pick<RedemptionLedger, "redemptionCursor" | "applyRedemptions">;
   /** The host's webhook subscriptions: each record becomes a delivery for those that take it. */
   readonly subscriptions?: (host: string) => Promise<readonly Subscription[]>;
   /** Told when a page queued webhook deliveries. */
@@ -54,7 +54,7 @@ export interface RedemptionSync {
  * was down or disconnected are counted when it is back.
  */
 export function startRedemptionSync(opts: RedemptionSyncOptions): RedemptionSync {
-  const { manager, usage, log } = opts;
+  const { manager, ledger, log } = opts;
   let stopped = false;
   let running: Promise<void> | undefined;
   let again = false;
@@ -66,7 +66,7 @@ export function startRedemptionSync(opts: RedemptionSyncOptions): RedemptionSync
 
   async function syncHost(host: string): Promise<void> {
     for (let page = 0; page < MAX_PAGES_PER_PASS; page += 1) {
-      const from = await usage.redemptionCursor(host);
+      const from = await ledger.redemptionCursor(host);
       const read = await manager.redemptions(host, { ...(from ? { after: from } : {}), max: FEED_PAGE });
       const { records } = read;
       // The module's `next` lies past the records the service may not see too (an admin's own
@@ -77,7 +77,7 @@ export function startRedemptionSync(opts: RedemptionSyncOptions): RedemptionSync
       const subscriptions = records.length > 0 ? ((await opts.subscriptions?.(host)) ?? []) : [];
       const batch = tally(host, from, records, subscriptions, to);
       // false: another instance counted this page first; read on from where it left the cursor.
-      if ((await usage.applyRedemptions(batch)) && batch.deliveries.length > 0) opts.queued?.();
+      if ((await ledger.applyRedemptions(batch)) && batch.deliveries.length > 0) opts.queued?.();
       if (!(read.more ?? records.length >= FEED_PAGE)) return;
     }
   }

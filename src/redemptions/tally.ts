@@ -1,6 +1,6 @@
-import type { RedemptionBatch } from "../keys/usage/counters.js";
+import type { RedemptionBatch } from "../store/usage.js";
 import { deliveriesFor } from "../webhooks/events.js";
-import type { Delivery, Subscription } from "../webhooks/webhookStore.js";
+import type { Delivery, Subscription } from "../store/webhooks.js";
 import { keyOfSource, type RedemptionRecord } from "../xmpp/inviteManager.js";
 
 /**

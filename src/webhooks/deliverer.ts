@@ -1,7 +1,7 @@
 import type { Logger } from "../log.js";
 import { nextDelay } from "../xmpp/backoff.js";
 import { send, type SendResult } from "./send.js";
-import type { Delivery, Subscription, WebhookStore } from "./webhookStore.js";
+import type { Delivery, Subscription, WebhookStore } from "../store/webhooks.js";
 
 export interface DelivererOptions {
   readonly store: WebhookStore;

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { Delivery, Subscription, WebhookEvent } from "./webhookStore.js";
+import type { Delivery, Subscription, WebhookEvent } from "../store/webhooks.js";
 
 /**
  * The body of every webhook (Standard Webhooks' recommended shape): `type`, `timestamp` (ISO 8601)

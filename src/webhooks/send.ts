@@ -3,7 +3,7 @@ import { request as httpsRequest } from "node:https";
 import { isIP } from "node:net";
 import { Webhook } from "standardwebhooks";
 import { bareHostname, guardedLookup, isPublicAddress, TargetRefusedError } from "./target.js";
-import type { Delivery, Subscription } from "./webhookStore.js";
+import type { Delivery, Subscription } from "../store/webhooks.js";
 
 /** The most of a receiver's answer that is read (the rest is dropped with the connection). */
 const MAX_ANSWER_BYTES = 64 * 1024;

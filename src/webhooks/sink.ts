@@ -1,6 +1,6 @@
 import type { Logger } from "../log.js";
 import { deliveriesFor, type WebhookBody } from "./events.js";
-import type { WebhookEvent, WebhookStore } from "./webhookStore.js";
+import type { WebhookEvent, WebhookStore } from "../store/webhooks.js";
 
 /** Where the service's own events (invites it made, invites it revoked) go. */
 export interface EventSink {

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { hashSecret } from "../../src/keys/apiKey.js";
 import { createKeyStore } from "../../src/keys/keyStore.js";
-import { openKeyBackend } from "../../src/keys/openStore.js";
+import { openStore } from "../../src/store/open.js";
 import { recordConfigSecrets } from "../support/handedOut.js";
 import { CLI, runCli, type CliResult } from "../support/service.js";
 import { freshKeyStore } from "../support/stack.js";
@@ -115,10 +115,10 @@ describe("bad configuration and input on the command line", () => {
   it("shows and deletes a key whose id begins with '-' after --, as docs/cli.md says", async () => {
     const keyStore = freshKeyStore();
     // Only an imported key can have such an id: write one as an import would.
-    const backend = await openKeyBackend(keyStore);
+    const backend = await openStore(keyStore);
     const id = "-AbCdEfG";
     try {
-      await createKeyStore(backend.keyv, backend.usage).putRecord({
+      await createKeyStore(backend.keyRecords, backend.usage).putRecord({
         id,
         host: HOST,
         name: "imported",

@@ -11,7 +11,7 @@ const HOST = "example.test";
 
 /**
  * KEY_STORE given as a symlink: SQLite keeps its -wal and -shm beside the target, and the service
- * must read that -shm to keep key records between commits (src/keys/walStamp.ts), never an old one
+ * must read that -shm to keep key records between commits (src/store/sqlite/walStamp.ts), never an old one
  * left beside the link. A GET-only key sent with POST is looked up and answered 405 (nothing
  * written, no Prosody needed); once deleted, 403.
  */

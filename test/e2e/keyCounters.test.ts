@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { createKeyStore, type KeyStore } from "../../src/keys/keyStore.js";
-import { openKeyBackend, type KeyBackend } from "../../src/keys/openStore.js";
+import { openStore } from "../../src/store/open.js";
+import type { ServiceStore } from "../../src/store/store.js";
 import { startPostgres, startRedis, type RunningServer } from "../support/servers.js";
 import { freshKeyStore } from "../support/stack.js";
 
@@ -15,18 +16,18 @@ interface Store {
 
 /** Two independent connections to one store: two instances, or the service and the CLI. */
 async function twoStores(url: string): Promise<{ a: KeyStore; b: KeyStore; close(): Promise<void> }> {
-  const opened: KeyBackend[] = [];
+  const opened: ServiceStore[] = [];
   try {
-    opened.push(await openKeyBackend(url));
-    opened.push(await openKeyBackend(url));
+    opened.push(await openStore(url));
+    opened.push(await openStore(url));
   } catch (err) {
     await Promise.all(opened.map((backend) => backend.close()));
     throw err;
   }
-  const [first, second] = opened as [KeyBackend, KeyBackend];
+  const [first, second] = opened as [ServiceStore, ServiceStore];
   return {
-    a: createKeyStore(first.keyv, first.usage),
-    b: createKeyStore(second.keyv, second.usage),
+    a: createKeyStore(first.keyRecords, first.usage),
+    b: createKeyStore(second.keyRecords, second.usage),
     close: async () => {
       await Promise.all(opened.map((backend) => backend.close()));
     },

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { hashSecret } from "../../src/keys/apiKey.js";
 import { createKeyStore } from "../../src/keys/keyStore.js";
-import { openKeyBackend } from "../../src/keys/openStore.js";
+import { openStore } from "../../src/store/open.js";
 import { runCli } from "../support/service.js";
 import { freshKeyStore } from "../support/stack.js";
 
@@ -50,9 +50,9 @@ describe("a key store written by 0.1.0", () => {
     assert.equal(key?.invitesIssued, 4);
     assert.equal(key?.lastUsedAt, "2026-11-20T10:00:00.000Z");
     // Counting goes through the new counters, made from the record's usage on first use.
-    const backend = await openKeyBackend(keyStore);
+    const backend = await openStore(keyStore);
     try {
-      const keys = createKeyStore(backend.keyv, backend.usage);
+      const keys = createKeyStore(backend.keyRecords, backend.usage);
       assert.equal(await keys.reserveInvite(id, 5, new Date()), "reserved");
       assert.equal(await keys.reserveInvite(id, 5, new Date()), "exhausted");
       assert.equal((await keys.get(HOST, id))?.invitesIssued, 5);

@@ -7,14 +7,15 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import pg from "pg";
-import { openKeyBackend, type KeyBackend } from "../../src/keys/openStore.js";
-import type { RedemptionBatch, RedemptionTotals, Usage, UsageCounters } from "../../src/keys/usage/counters.js";
+import { openStore } from "../../src/store/open.js";
+import type { ServiceStore } from "../../src/store/store.js";
+import type { RedemptionBatch, RedemptionTotals, Usage } from "../../src/store/usage.js";
 import { terminate, track } from "../support/cleanup.js";
 import { startPostgres, startRedis, type RunningServer } from "../support/servers.js";
 import { freshKeyStore } from "../support/stack.js";
 
 /**
- * The redemption ledger (UsageCounters.applyRedemptions) against real stores, each opened by two
+ * The redemption ledger (RedemptionLedger.applyRedemptions) against real stores, each opened by two
  * backends as two instances (or processes) would: a batch of registrations read from a host's
  * records is counted once, all or nothing, by whichever instance moves the cursor first.
  */
@@ -96,16 +97,16 @@ const kinds: Kind[] = [
 ];
 
 /** Opens two backends on one store; closes what was opened if the second fails. */
-async function openTwo(url: string): Promise<[KeyBackend, KeyBackend]> {
-  const opened: KeyBackend[] = [];
+async function openTwo(url: string): Promise<[ServiceStore, ServiceStore]> {
+  const opened: ServiceStore[] = [];
   try {
-    opened.push(await openKeyBackend(url));
-    opened.push(await openKeyBackend(url));
+    opened.push(await openStore(url));
+    opened.push(await openStore(url));
   } catch (err) {
     await Promise.allSettled(opened.map((backend) => backend.close()));
     throw err;
   }
-  return opened as [KeyBackend, KeyBackend];
+  return opened as [ServiceStore, ServiceStore];
 }
 
 const minute = (n: number) => new Date(Date.UTC(2026, 0, 1, 0, n)).toISOString();
@@ -134,29 +135,32 @@ function raceBatch(host: string, prefix: string, ids: Ids, round: number): Redem
   };
 }
 
-const totalsOf = async (usage: UsageCounters, host: string): Promise<RedemptionTotals | undefined> =>
-  (await usage.redemptionTotals()).find((t) => t.host === host);
+/** What a ledger batch touches: the ledger and the usage counters. */
+type View = Pick<ServiceStore, "usage" | "ledger">;
 
-/** Everything a batch for `host` could change, as seen through `usage`. */
-async function ledgerState(usage: UsageCounters, host: string, ids: readonly string[]) {
+const totalsOf = async (view: View, host: string): Promise<RedemptionTotals | undefined> =>
+  (await view.ledger.redemptionTotals()).find((t) => t.host === host);
+
+/** Everything a batch for `host` could change, as seen through `view`. */
+async function ledgerState(view: View, host: string, ids: readonly string[]) {
   return {
-    cursor: await usage.redemptionCursor(host),
-    totals: await totalsOf(usage, host),
-    usage: Object.fromEntries(await usage.read(ids)) as Record<string, Usage>,
+    cursor: await view.ledger.redemptionCursor(host),
+    totals: await totalsOf(view, host),
+    usage: Object.fromEntries(await view.usage.read(ids)) as Record<string, Usage>,
   };
 }
 
 /** After `rounds` batches of raceBatch: each counted exactly once, on either backend. */
 async function assertRaceCounted(
-  views: readonly UsageCounters[],
+  views: readonly View[],
   host: string,
   prefix: string,
   ids: Ids,
   rounds: number,
 ): Promise<void> {
-  for (const usage of views) {
-    assert.equal(await usage.redemptionCursor(host), `${prefix}${rounds}`);
-    const read = await usage.read([ids.k1, ids.k2, ids.gone]);
+  for (const view of views) {
+    assert.equal(await view.ledger.redemptionCursor(host), `${prefix}${rounds}`);
+    const read = await view.usage.read([ids.k1, ids.k2, ids.gone]);
     assert.deepEqual(read.get(ids.k1), {
       invitesIssued: 0,
       accountsRegistered: 2 * rounds,
@@ -169,15 +173,15 @@ async function assertRaceCounted(
     });
     assert.equal(read.has(ids.gone), false, "a key without a counter was given one");
     // Nor half of one that counting invites would take for a live key.
-    assert.equal(await usage.add(ids.gone, 1, minute(0), undefined), "missing");
-    assert.deepEqual(await totalsOf(usage, host), { host, registrations: 3 * rounds, resets: rounds });
+    assert.equal(await view.usage.add(ids.gone, 1, minute(0), undefined), "missing");
+    assert.deepEqual(await totalsOf(view, host), { host, registrations: 3 * rounds, resets: rounds });
   }
 }
 
 for (const kind of kinds) {
   describe(`redemption ledger in ${kind.name}`, () => {
     let store: Store | undefined;
-    let backends: [KeyBackend, KeyBackend] | undefined;
+    let backends: [ServiceStore, ServiceStore] | undefined;
     before(async () => {
       store = await kind.start();
       backends = await openTwo(store.url);
@@ -191,22 +195,22 @@ for (const kind of kinds) {
       const [a, b] = backends!;
       const host = "race.example.test";
       const ids = { k1: "RaceKey1", k2: "RaceKey2", gone: "RaceGone" };
-      await a.usage.reset(ids.k1, { invitesIssued: 0 });
-      await b.usage.reset(ids.k2, { invitesIssued: 0 });
-      assert.equal(await a.usage.redemptionCursor(host), null);
-      assert.equal(await b.usage.redemptionCursor(host), null);
+      await a.usage.create(ids.k1, { invitesIssued: 0 });
+      await b.usage.create(ids.k2, { invitesIssued: 0 });
+      assert.equal(await a.ledger.redemptionCursor(host), null);
+      assert.equal(await b.ledger.redemptionCursor(host), null);
       for (let round = 0; round < ROUNDS; round += 1) {
         // Each instance read the same records on its own: equal batches, not one shared object.
         // Who asks first alternates, so that either may be the one that counts.
         const [first, second] = round % 2 ? [a, b] : [b, a];
         const results = await Promise.all([
-          first.usage.applyRedemptions(raceBatch(host, "c", ids, round)),
-          second.usage.applyRedemptions(raceBatch(host, "c", ids, round)),
+          first.ledger.applyRedemptions(raceBatch(host, "c", ids, round)),
+          second.ledger.applyRedemptions(raceBatch(host, "c", ids, round)),
         ]);
         assert.equal(results.filter(Boolean).length, 1, `round ${round}: ${JSON.stringify(results)}`);
-        assert.equal(await a.usage.redemptionCursor(host), `c${round + 1}`);
+        assert.equal(await a.ledger.redemptionCursor(host), `c${round + 1}`);
       }
-      await assertRaceCounted([a.usage, b.usage], host, "c", ids, ROUNDS);
+      await assertRaceCounted([a, b], host, "c", ids, ROUNDS);
     });
 
     it("a stale cursor is refused and changes nothing; the latest registration time is kept", async () => {
@@ -215,8 +219,8 @@ for (const kind of kinds) {
       const key = "StaleKey";
       const other = "OtherKey";
       const ids = [key, other];
-      await a.usage.reset(key, { invitesIssued: 3, lastUsedAt: "2026-01-01T08:00:00.000Z" });
-      await a.usage.reset(other, { invitesIssued: 0 });
+      await a.usage.create(key, { invitesIssued: 3, lastUsedAt: "2026-01-01T08:00:00.000Z" });
+      await a.usage.create(other, { invitesIssued: 0 });
       const batch = (from: string | null, to: string, count: number, lastAt: string): RedemptionBatch => ({
         host,
         deliveries: [],
@@ -230,9 +234,9 @@ for (const kind of kinds) {
         resets: count,
       });
 
-      assert.equal(await a.usage.applyRedemptions(batch(null, "s1", 1, "2026-01-02T00:00:00.000Z")), true);
-      assert.equal(await b.usage.applyRedemptions(batch("s1", "s2", 2, "2026-01-05T00:00:00.000Z")), true);
-      const kept = await ledgerState(a.usage, host, ids);
+      assert.equal(await a.ledger.applyRedemptions(batch(null, "s1", 1, "2026-01-02T00:00:00.000Z")), true);
+      assert.equal(await b.ledger.applyRedemptions(batch("s1", "s2", 2, "2026-01-05T00:00:00.000Z")), true);
+      const kept = await ledgerState(a, host, ids);
       assert.deepEqual(kept, {
         cursor: "s2",
         totals: { host, registrations: 5, resets: 3 },
@@ -250,17 +254,17 @@ for (const kind of kinds) {
       // An instance that read from an older cursor (or from none, or from one never stored) counted
       // records already counted: refused, on either backend, and nothing of it is kept.
       for (const from of ["s1", null, "s0", "s3"]) {
-        for (const usage of [a.usage, b.usage]) {
+        for (const view of [a, b]) {
           const stale = batch(from, "s9", 50, "2026-03-01T00:00:00.000Z");
-          assert.equal(await usage.applyRedemptions(stale), false, `from ${String(from)} was applied`);
+          assert.equal(await view.ledger.applyRedemptions(stale), false, `from ${String(from)} was applied`);
         }
       }
-      assert.deepEqual(await ledgerState(a.usage, host, ids), kept);
-      assert.deepEqual(await ledgerState(b.usage, host, ids), kept);
+      assert.deepEqual(await ledgerState(a, host, ids), kept);
+      assert.deepEqual(await ledgerState(b, host, ids), kept);
 
       // A later batch whose last registration is older than the one kept: counted, time kept.
-      assert.equal(await a.usage.applyRedemptions(batch("s2", "s3", 1, "2026-01-03T00:00:00.000Z")), true);
-      const later = await ledgerState(b.usage, host, ids);
+      assert.equal(await a.ledger.applyRedemptions(batch("s2", "s3", 1, "2026-01-03T00:00:00.000Z")), true);
+      const later = await ledgerState(b, host, ids);
       assert.equal(later.cursor, "s3");
       assert.deepEqual(later.totals, { host, registrations: 7, resets: 4 });
       assert.equal(later.usage[key]?.accountsRegistered, 4);
@@ -271,23 +275,23 @@ for (const kind of kinds) {
 
       // A key deleted (on the other backend) between two batches is not counted, nor made again.
       await b.usage.remove(other);
-      assert.equal(await a.usage.applyRedemptions(batch("s3", "s4", 1, "2026-01-06T00:00:00.000Z")), true);
-      for (const usage of [a.usage, b.usage]) {
-        const read = await usage.read(ids);
+      assert.equal(await a.ledger.applyRedemptions(batch("s3", "s4", 1, "2026-01-06T00:00:00.000Z")), true);
+      for (const view of [a, b]) {
+        const read = await view.usage.read(ids);
         assert.equal(read.has(other), false, "a deleted key's counter came back");
-        assert.equal(await usage.add(other, 1, "2026-01-06T00:00:00.000Z", undefined), "missing");
+        assert.equal(await view.usage.add(other, 1, "2026-01-06T00:00:00.000Z", undefined), "missing");
         assert.equal(read.get(key)?.accountsRegistered, 5);
         assert.equal(read.get(key)?.lastRegistrationAt, "2026-01-06T00:00:00.000Z");
       }
       // The hosts' totals are apart.
-      assert.deepEqual(await totalsOf(b.usage, host), { host, registrations: 9, resets: 5 });
+      assert.deepEqual(await totalsOf(b, host), { host, registrations: 9, resets: 5 });
       const unknown = "unknown.example.test";
-      assert.equal(await b.usage.redemptionCursor(unknown), null);
-      assert.equal(await totalsOf(b.usage, unknown), undefined);
+      assert.equal(await b.ledger.redemptionCursor(unknown), null);
+      assert.equal(await totalsOf(b, unknown), undefined);
       // A host with no cursor yet refuses a batch read after one: nothing is counted for it.
-      assert.equal(await a.usage.applyRedemptions({ ...batch("s3", "s9", 1, minute(0)), host: unknown }), false);
-      assert.equal(await b.usage.redemptionCursor(unknown), null);
-      const unknownTotals = await totalsOf(b.usage, unknown);
+      assert.equal(await a.ledger.applyRedemptions({ ...batch("s3", "s9", 1, minute(0)), host: unknown }), false);
+      assert.equal(await b.ledger.redemptionCursor(unknown), null);
+      const unknownTotals = await totalsOf(b, unknown);
       if (unknownTotals) assert.deepEqual(unknownTotals, { host: unknown, registrations: 0, resets: 0 });
       assert.equal((await b.usage.read([key])).get(key)?.accountsRegistered, 5);
     });
@@ -308,28 +312,28 @@ for (const kind of kinds) {
           resets: 0,
         });
         // Opened by one process, then by a second once the columns are there (nothing to add).
-        const first = await openKeyBackend(url);
+        const first = await openStore(url);
         try {
           assert.deepEqual((await first.usage.read([id])).get(id), {
             invitesIssued: 4,
             lastUsedAt: OLD_LAST_USED,
             accountsRegistered: 0,
           });
-          assert.equal(await first.usage.applyRedemptions(batch(null, "l1", "2026-12-01T00:00:00.000Z")), true);
+          assert.equal(await first.ledger.applyRedemptions(batch(null, "l1", "2026-12-01T00:00:00.000Z")), true);
         } finally {
           await first.close();
         }
-        const second = await openKeyBackend(url);
+        const second = await openStore(url);
         try {
-          assert.equal(await second.usage.applyRedemptions(batch(null, "l9", "2026-12-09T00:00:00.000Z")), false);
-          assert.equal(await second.usage.applyRedemptions(batch("l1", "l2", "2026-12-02T00:00:00.000Z")), true);
+          assert.equal(await second.ledger.applyRedemptions(batch(null, "l9", "2026-12-09T00:00:00.000Z")), false);
+          assert.equal(await second.ledger.applyRedemptions(batch("l1", "l2", "2026-12-02T00:00:00.000Z")), true);
           assert.deepEqual((await second.usage.read([id])).get(id), {
             invitesIssued: 4,
             lastUsedAt: OLD_LAST_USED,
             accountsRegistered: 4,
             lastRegistrationAt: "2026-12-02T00:00:00.000Z",
           });
-          assert.deepEqual(await totalsOf(second.usage, host), { host, registrations: 4, resets: 0 });
+          assert.deepEqual(await totalsOf(second, host), { host, registrations: 4, resets: 0 });
           // The old row still counts invites as before.
           assert.equal(await second.usage.add(id, 1, "2026-12-03T00:00:00.000Z", 5), "counted");
           assert.equal(await second.usage.add(id, 1, "2026-12-03T00:00:00.000Z", 5), "exhausted");
@@ -351,8 +355,8 @@ for (const kind of kinds) {
         const [a] = backends!;
         const host = "processes.example.test";
         const ids = { k1: "ProcKey1", k2: "ProcKey2", gone: "ProcGone" };
-        await a.usage.reset(ids.k1, { invitesIssued: 0 });
-        await a.usage.reset(ids.k2, { invitesIssued: 0 });
+        await a.usage.create(ids.k1, { invitesIssued: 0 });
+        await a.usage.create(ids.k2, { invitesIssued: 0 });
         const batches = Array.from({ length: PROCESS_ROUNDS }, (_, round) => raceBatch(host, "p", ids, round));
         const racers: Racer[] = [];
         try {
@@ -378,7 +382,7 @@ for (const kind of kinds) {
         } finally {
           await Promise.allSettled(racers.map((racer) => racer.stop()));
         }
-        await assertRaceCounted([a.usage], host, "p", ids, PROCESS_ROUNDS);
+        await assertRaceCounted([a], host, "p", ids, PROCESS_ROUNDS);
       });
     }
   });
@@ -410,17 +414,17 @@ async function usageColumns(kind: string, url: string): Promise<string[]> {
 }
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const OPEN_STORE = fileURLToPath(new URL("../../src/keys/openStore.ts", import.meta.url));
+const OPEN_STORE = fileURLToPath(new URL("../../src/store/open.ts", import.meta.url));
 
 // A process of its own, as an instance is: it opens the store, says "ready", waits for a line, then
 // reads the cursor and applies the batch that follows it, until the last is counted; it prints the
 // indexes of the batches it counted and how many times the other process was first.
 const RACER = `
-const [, openStore, keyStore, prefix, batchFile] = process.argv;
-const { openKeyBackend } = await import(openStore);
+const [, openModule, keyStore, prefix, batchFile] = process.argv;
+const { openStore } = await import(openModule);
 const { readFileSync } = await import("node:fs");
 const batches = JSON.parse(readFileSync(batchFile, "utf8")).map((batch) => ({ ...batch, accounts: new Map(batch.accounts) }));
-const backend = await openKeyBackend(keyStore);
+const backend = await openStore(keyStore);
 try {
   process.stdout.write("ready\\n");
   await new Promise((resolve) => process.stdin.once("data", resolve));
@@ -428,10 +432,10 @@ try {
   let lost = 0;
   for (let attempts = 0; ; attempts += 1) {
     if (attempts > 10 * batches.length) throw new Error("the cursor does not move");
-    const cursor = await backend.usage.redemptionCursor(batches[0].host);
+    const cursor = await backend.ledger.redemptionCursor(batches[0].host);
     const next = cursor === null ? 0 : Number(cursor.slice(prefix.length));
     if (next >= batches.length) break;
-    if (await backend.usage.applyRedemptions(batches[next])) won.push(next);
+    if (await backend.ledger.applyRedemptions(batches[next])) won.push(next);
     else lost += 1;
   }
   process.stdout.write(JSON.stringify({ won, lost }) + "\\n");

@@ -5,24 +5,24 @@ import { after, afterEach, beforeEach, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createClient } from "@keyv/redis";
 import pg from "pg";
-import { openKeyBackend, type KeyBackend } from "../../src/keys/openStore.js";
-import type { RedemptionBatch, Usage } from "../../src/keys/usage/counters.js";
-import { memoryCounters } from "../../src/keys/usage/memoryCounters.js";
-import { memoryWebhooks } from "../../src/webhooks/stores/memoryWebhooks.js";
-import type { Delivery, Subscription } from "../../src/webhooks/webhookStore.js";
+import { openStore } from "../../src/store/open.js";
+import type { ServiceStore } from "../../src/store/store.js";
+import { openMemory } from "../../src/store/memory/index.js";
+import type { RedemptionBatch, Usage } from "../../src/store/usage.js";
+import type { Delivery, Subscription } from "../../src/store/webhooks.js";
 import { startPostgres, startRedis, type RunningServer } from "../support/servers.js";
 import { freshKeyStore } from "../support/stack.js";
 
 /**
- * One contract for every store backend: the webhook outbox (enqueue, claim under a lease, lease
+ * One contract for every store backend (src/store/): the webhook outbox (enqueue, claim under a lease, lease
  * expiry, retry, delivery, cascade on delete), the usage counters and the redemption ledger. Each
- * case runs on two handles of one empty store, opened as the service opens them (openKeyBackend
+ * case runs on two handles of one empty store, opened as the service opens them (openStore
  * from a KEY_STORE), as two instances would hold them; real Redis and PostgreSQL are started here.
  * The memory store lives in one process: its two handles are the one store.
  */
 
-/** What the service uses of a backend here: the outbox and the usage counters (the ledger with them). */
-type Store = Pick<KeyBackend, "webhooks" | "usage">;
+/** What the service uses of a backend here: the outbox, the usage counters and the ledger. */
+type Store = Pick<ServiceStore, "webhooks" | "usage" | "ledger">;
 
 interface Pair {
   readonly a: Store;
@@ -38,19 +38,19 @@ interface Backend {
 
 /** Opens two backends on one store; closes what was opened if the second fails. */
 async function openPair(url: string, cleanUp: () => Promise<void> = async () => {}): Promise<Pair> {
-  const opened: KeyBackend[] = [];
+  const opened: ServiceStore[] = [];
   const close = async () => {
     await Promise.allSettled(opened.map((backend) => backend.close()));
     await cleanUp();
   };
   try {
-    opened.push(await openKeyBackend(url));
-    opened.push(await openKeyBackend(url));
+    opened.push(await openStore(url));
+    opened.push(await openStore(url));
   } catch (err) {
     await close();
     throw err;
   }
-  const [a, b] = opened as [KeyBackend, KeyBackend];
+  const [a, b] = opened as [ServiceStore, ServiceStore];
   return { a, b, close };
 }
 
@@ -59,9 +59,8 @@ const kinds: ReadonlyArray<{ readonly name: string; start(): Promise<Backend> }>
     name: "memory",
     start: async () => ({
       open: async () => {
-        const webhooks = memoryWebhooks();
-        const store = { webhooks, usage: memoryCounters((deliveries) => webhooks.enqueue(deliveries)) };
-        return { a: store, b: store, close: async () => {} };
+        const store = openMemory();
+        return { a: store, b: store, close: () => store.close() };
       },
       dispose: async () => {},
     }),
@@ -156,7 +155,7 @@ async function usageOf(store: Store, id: string): Promise<Usage | undefined> {
 }
 
 const totalsOf = async (store: Store, host: string) =>
-  (await store.usage.redemptionTotals()).find((t) => t.host === host);
+  (await store.ledger.redemptionTotals()).find((t) => t.host === host);
 
 function contract(backend: () => Promise<Backend>): void {
   let pair: Pair | undefined;
@@ -383,7 +382,7 @@ function contract(backend: () => Promise<Backend>): void {
         resets: 0,
         deliveries: [delivery("r1", "s2", T - 20_000)],
       };
-      assert.equal(await a.usage.applyRedemptions(ledger), true);
+      assert.equal(await a.ledger.applyRedemptions(ledger), true);
       assert.deepEqual(await b.webhooks.backlog(), { count: 4, oldestAt: T - 20_000 });
       // The cascade takes s2's three (one leased, one from the ledger).
       assert.equal(await b.webhooks.deleteSubscription("s2"), true);
@@ -400,7 +399,7 @@ function contract(backend: () => Promise<Backend>): void {
   describe("usage counters", () => {
     it("200 adds at once over two handles count 200", async () => {
       const { a, b } = handles();
-      await a.usage.reset("K1", { invitesIssued: 0 });
+      await a.usage.create("K1", { invitesIssued: 0 });
       const results = await Promise.all(
         Array.from({ length: 200 }, (_, i) => (i % 2 ? a : b).usage.add("K1", 1, minute(i % 60), undefined)),
       );
@@ -417,7 +416,7 @@ function contract(backend: () => Promise<Backend>): void {
 
     it("a quota is exact under concurrency; invites given back count once each, never below zero", async () => {
       const { a, b } = handles();
-      await a.usage.reset("K1", { invitesIssued: 0 });
+      await a.usage.create("K1", { invitesIssued: 0 });
       const adds = (n: number) =>
         Promise.all(Array.from({ length: n }, (_, i) => (i % 2 ? a : b).usage.add("K1", 1, minute(1), 150)));
       const first = await adds(200);
@@ -429,10 +428,10 @@ function contract(backend: () => Promise<Backend>): void {
       assert.equal(second.filter((r) => r === "counted").length, 40);
       assert.equal((await usageOf(a, "K1"))?.invitesIssued, 150);
       // A count that would pass the quota is refused whole.
-      await b.usage.reset("K2", { invitesIssued: 8 });
+      await b.usage.create("K2", { invitesIssued: 8 });
       assert.equal(await a.usage.add("K2", 3, minute(2), 10), "exhausted");
       assert.equal(await a.usage.add("K2", 2, minute(2), 10), "counted");
-      await b.usage.reset("K3", { invitesIssued: 1 });
+      await b.usage.create("K3", { invitesIssued: 1 });
       await Promise.all(Array.from({ length: 5 }, (_, i) => (i % 2 ? a : b).usage.release("K3")));
       assert.equal((await usageOf(a, "K3"))?.invitesIssued, 0);
     });
@@ -452,13 +451,13 @@ function contract(backend: () => Promise<Backend>): void {
         resets: 0,
         deliveries: [],
       });
-      assert.equal(await a.usage.applyRedemptions(counted(null, "c1")), true);
+      assert.equal(await a.ledger.applyRedemptions(counted(null, "c1")), true);
       assert.equal((await usageOf(b, "K1"))?.accountsRegistered, 2);
 
       // Reset: as a key written anew, accounts and times included.
-      await b.usage.reset("K1", { invitesIssued: 5 });
+      await b.usage.create("K1", { invitesIssued: 5 });
       assert.deepEqual(await usageOf(a, "K1"), { invitesIssued: 5, accountsRegistered: 0 });
-      await a.usage.reset("K2", { invitesIssued: 1 });
+      await a.usage.create("K2", { invitesIssued: 1 });
       assert.deepEqual([...(await b.usage.read(["K1", "nobody", "K2"])).keys()].sort(), ["K1", "K2"]);
 
       // Removed on one handle: the other counts nothing for it, nor makes it again.
@@ -466,7 +465,7 @@ function contract(backend: () => Promise<Backend>): void {
       assert.equal(await usageOf(a, "K1"), undefined);
       assert.equal(await a.usage.add("K1", 1, minute(6), undefined), "missing");
       await a.usage.release("K1");
-      assert.equal(await a.usage.applyRedemptions(counted("c1", "c2")), true);
+      assert.equal(await a.ledger.applyRedemptions(counted("c1", "c2")), true);
       for (const store of [a, b]) assert.equal(await usageOf(store, "K1"), undefined);
       assert.deepEqual(await usageOf(b, "K2"), { invitesIssued: 1, accountsRegistered: 0 });
     });
@@ -491,20 +490,20 @@ function contract(backend: () => Promise<Backend>): void {
     it("the same batch from two handles at once is counted once, its deliveries queued once (10 rounds)", async () => {
       const { a, b } = handles();
       await a.webhooks.addSubscription(subscription("s1"));
-      await a.usage.reset("K1", { invitesIssued: 0 });
-      await b.usage.reset("K2", { invitesIssued: 0 });
+      await a.usage.create("K1", { invitesIssued: 0 });
+      await b.usage.create("K2", { invitesIssued: 0 });
       const rounds = 10;
       for (let round = 0; round < rounds; round += 1) {
         // Equal batches, not one shared object; who asks first alternates.
         const [first, second] = round % 2 ? [a, b] : [b, a];
         const results = await Promise.all([
-          first.usage.applyRedemptions(roundBatch(round)),
-          second.usage.applyRedemptions(roundBatch(round)),
+          first.ledger.applyRedemptions(roundBatch(round)),
+          second.ledger.applyRedemptions(roundBatch(round)),
         ]);
         assert.equal(results.filter(Boolean).length, 1, `round ${round}: ${JSON.stringify(results)}`);
       }
       for (const store of [a, b]) {
-        assert.equal(await store.usage.redemptionCursor(HOST), `c${rounds}`);
+        assert.equal(await store.ledger.redemptionCursor(HOST), `c${rounds}`);
         assert.deepEqual(await usageOf(store, "K1"), {
           invitesIssued: 0,
           accountsRegistered: 2 * rounds,
@@ -524,8 +523,8 @@ function contract(backend: () => Promise<Backend>): void {
     it("a batch is counted all together: cursor, totals, each key's accounts and latest time, its deliveries", async () => {
       const { a, b } = handles();
       await a.webhooks.addSubscription(subscription("s1"));
-      await a.usage.reset("K1", { invitesIssued: 3, lastUsedAt: minute(0) });
-      await a.usage.reset("K2", { invitesIssued: 0 });
+      await a.usage.create("K1", { invitesIssued: 3, lastUsedAt: minute(0) });
+      await a.usage.create("K2", { invitesIssued: 0 });
       const batch = (from: string | null, to: string, lastAt: string, ids: string[]): RedemptionBatch => ({
         host: HOST,
         from,
@@ -539,8 +538,8 @@ function contract(backend: () => Promise<Backend>): void {
         resets: 1,
         deliveries: ids.map((id) => delivery(id, "s1")),
       });
-      assert.equal(await a.usage.applyRedemptions(batch(null, "c1", minute(5), ["r1", "r2"])), true);
-      assert.equal(await b.usage.redemptionCursor(HOST), "c1");
+      assert.equal(await a.ledger.applyRedemptions(batch(null, "c1", minute(5), ["r1", "r2"])), true);
+      assert.equal(await b.ledger.redemptionCursor(HOST), "c1");
       assert.deepEqual(await totalsOf(b, HOST), { host: HOST, registrations: 7, resets: 1 });
       assert.deepEqual(await usageOf(b, "K1"), {
         invitesIssued: 3,
@@ -557,7 +556,7 @@ function contract(backend: () => Promise<Backend>): void {
       assert.deepEqual(idsOf(await b.webhooks.claim(T, LEASE_MS, 10)), ["r1", "r2"]);
 
       // A later batch whose last registration is older than the one kept: counted, the time kept.
-      assert.equal(await b.usage.applyRedemptions(batch("c1", "c2", minute(3), ["r3"])), true);
+      assert.equal(await b.ledger.applyRedemptions(batch("c1", "c2", minute(3), ["r3"])), true);
       assert.deepEqual(await usageOf(a, "K1"), {
         invitesIssued: 3,
         lastUsedAt: minute(0),
@@ -567,14 +566,14 @@ function contract(backend: () => Promise<Backend>): void {
       assert.deepEqual(await totalsOf(a, HOST), { host: HOST, registrations: 14, resets: 2 });
       assert.deepEqual(idsOf(await a.webhooks.claim(T, LEASE_MS, 10)), ["r3"]);
       // Each host has its own cursor and totals.
-      assert.equal(await a.usage.redemptionCursor("other.example.test"), null);
+      assert.equal(await a.ledger.redemptionCursor("other.example.test"), null);
       assert.equal(await totalsOf(a, "other.example.test"), undefined);
     });
 
     it("an older, missing or unknown cursor is refused and changes nothing: no count, no delivery, the cursor kept", async () => {
       const { a, b } = handles();
       await a.webhooks.addSubscription(subscription("s1"));
-      await a.usage.reset("K1", { invitesIssued: 0 });
+      await a.usage.create("K1", { invitesIssued: 0 });
       const batch = (from: string | null, to: string, count: number, id: string): RedemptionBatch => ({
         host: HOST,
         from,
@@ -584,10 +583,10 @@ function contract(backend: () => Promise<Backend>): void {
         resets: count,
         deliveries: [delivery(id, "s1")],
       });
-      assert.equal(await a.usage.applyRedemptions(batch(null, "s1", 1, "r1")), true);
-      assert.equal(await b.usage.applyRedemptions(batch("s1", "s2", 2, "r2")), true);
+      assert.equal(await a.ledger.applyRedemptions(batch(null, "s1", 1, "r1")), true);
+      assert.equal(await b.ledger.applyRedemptions(batch("s1", "s2", 2, "r2")), true);
       const state = async (store: Store) => ({
-        cursor: await store.usage.redemptionCursor(HOST),
+        cursor: await store.ledger.redemptionCursor(HOST),
         totals: await totalsOf(store, HOST),
         usage: await usageOf(store, "K1"),
         backlog: await store.webhooks.backlog(),
@@ -601,7 +600,7 @@ function contract(backend: () => Promise<Backend>): void {
       for (const from of ["s1", null, "s0", "s3"]) {
         for (const store of [a, b]) {
           const stale = batch(from, "s9", 50, `stale-${String(from)}`);
-          assert.equal(await store.usage.applyRedemptions(stale), false, `from ${String(from)} was applied`);
+          assert.equal(await store.ledger.applyRedemptions(stale), false, `from ${String(from)} was applied`);
         }
       }
       assert.deepEqual(await state(a), kept);
@@ -610,20 +609,20 @@ function contract(backend: () => Promise<Backend>): void {
 
       // A host with no cursor yet refuses a batch read after one.
       const unknown = "unknown.example.test";
-      assert.equal(await a.usage.applyRedemptions({ ...batch("s2", "s9", 1, "u1"), host: unknown }), false);
-      assert.equal(await b.usage.redemptionCursor(unknown), null);
+      assert.equal(await a.ledger.applyRedemptions({ ...batch("s2", "s9", 1, "u1"), host: unknown }), false);
+      assert.equal(await b.ledger.redemptionCursor(unknown), null);
       const unknownTotals = await totalsOf(b, unknown);
       if (unknownTotals) assert.deepEqual(unknownTotals, { host: unknown, registrations: 0, resets: 0 });
 
       // The next batch from where the cursor is still goes on.
-      assert.equal(await b.usage.applyRedemptions(batch("s2", "s3", 4, "r3")), true);
-      assert.equal(await a.usage.redemptionCursor(HOST), "s3");
+      assert.equal(await b.ledger.applyRedemptions(batch("s2", "s3", 4, "r3")), true);
+      assert.equal(await a.ledger.redemptionCursor(HOST), "s3");
       assert.equal((await usageOf(a, "K1"))?.accountsRegistered, 7);
     });
 
     it("a batch of no record moves the cursor past records the service may not see, with the same compare", async () => {
       const { a, b } = handles();
-      await a.usage.reset("K1", { invitesIssued: 0 });
+      await a.usage.create("K1", { invitesIssued: 0 });
       const empty = (from: string | null, to: string): RedemptionBatch => ({
         host: HOST,
         from,
@@ -634,16 +633,16 @@ function contract(backend: () => Promise<Backend>): void {
         deliveries: [],
       });
       // The host's first batch, and two handles moving it at once: one wins.
-      assert.equal(await a.usage.applyRedemptions(empty(null, "e1")), true);
+      assert.equal(await a.ledger.applyRedemptions(empty(null, "e1")), true);
       const results = await Promise.all([
-        b.usage.applyRedemptions(empty("e1", "e2")),
-        a.usage.applyRedemptions(empty("e1", "e2")),
+        b.ledger.applyRedemptions(empty("e1", "e2")),
+        a.ledger.applyRedemptions(empty("e1", "e2")),
       ]);
       assert.equal(results.filter(Boolean).length, 1, JSON.stringify(results));
       // Stale: refused, the cursor kept.
-      assert.equal(await b.usage.applyRedemptions(empty("e1", "e9")), false);
-      assert.equal(await b.usage.applyRedemptions(empty(null, "e9")), false);
-      for (const store of [a, b]) assert.equal(await store.usage.redemptionCursor(HOST), "e2");
+      assert.equal(await b.ledger.applyRedemptions(empty("e1", "e9")), false);
+      assert.equal(await b.ledger.applyRedemptions(empty(null, "e9")), false);
+      for (const store of [a, b]) assert.equal(await store.ledger.redemptionCursor(HOST), "e2");
       assert.deepEqual(await totalsOf(a, HOST), { host: HOST, registrations: 0, resets: 0 });
       assert.deepEqual(await usageOf(b, "K1"), { invitesIssued: 0, accountsRegistered: 0 });
       assert.equal((await b.webhooks.backlog()).count, 0);

@@ -8,7 +8,7 @@ import { createKey, startServiceWithoutXmpp } from "../support/stack.js";
 
 const HOST = "example.test";
 const PASSWORD = "store-deadline-password-5f3a9c";
-// src/keys/storeDeadline.ts: STORE_TIMEOUT_MS.
+// src/store/deadline.ts: STORE_TIMEOUT_MS.
 const DEADLINE_MS = 5_000;
 // Past this, the request is taken as hanging: the client gives up and the test fails.
 const MARGIN_MS = 3_000;

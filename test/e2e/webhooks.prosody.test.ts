@@ -8,7 +8,7 @@ import { startPostgres, startRedis, type RunningServer } from "../support/server
 import { runCli, startService, type RunningService } from "../support/service.js";
 import { createKey, freshKeyStore, serviceEnv, waitReady } from "../support/stack.js";
 import { registerWithInvite } from "../support/xmppClient.js";
-import { openKeyBackend } from "../../src/keys/openStore.js";
+import { openStore } from "../../src/store/open.js";
 import type { InviteJson } from "../../src/http/invitesResource.js";
 
 // Signed webhooks (issue 19) against a real Prosody, a real receiver and the real stores.
@@ -275,7 +275,7 @@ describe("webhooks, against a real Prosody and a real receiver", () => {
     }
     // A subscription whose name led elsewhere when it was made, and to loopback now: the delivery
     // checks the address it connects to, and sends nothing.
-    const backend = await openKeyBackend(keyStore);
+    const backend = await openStore(keyStore);
     const reboundSecret = `whsec_${Buffer.alloc(32, 7).toString("base64")}`;
     recordWebhookSecret(reboundSecret);
     try {

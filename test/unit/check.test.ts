@@ -5,9 +5,9 @@ import { xml, type Element } from "@xmpp/component";
 import { connectFailure } from "../../src/check/connect.js";
 import { checkHost } from "../../src/check/hostChecks.js";
 import { exitCodeOf, formatJson, formatText, redact, type Check, type CheckReport } from "../../src/check/report.js";
-import { describeStore, storeSecrets } from "../../src/check/storeCheck.js";
 import { NODE_CREATE_ACCOUNT } from "../../src/xmpp/inviteIssuer.js";
 import { MANAGE_NODES } from "../../src/xmpp/inviteManager.js";
+import { describeStore, storeSecrets } from "../../src/store/url.js";
 
 const ok = (name: string, detail: string): Check => ({ name, status: "ok", detail });
 

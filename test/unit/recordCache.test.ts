@@ -5,10 +5,10 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { parseKey } from "../../src/keys/apiKey.js";
 import { createKeyStore } from "../../src/keys/keyStore.js";
-import { openBackend } from "../../src/keys/openStore.js";
+import { openBackend } from "../../src/store/open.js";
 import { recordCache, type StoredRecord } from "../../src/keys/recordCache.js";
 import type { KeyRecord } from "../../src/keys/keyRecord.js";
-import type { ChangeStamp } from "../../src/keys/walStamp.js";
+import type { ChangeStamp } from "../../src/store/store.js";
 
 const record = (id: string, name = ""): KeyRecord => ({
   id,
@@ -133,10 +133,10 @@ describe("the key-record cache on a SQLite file", () => {
 
   it("refuses a key whose row keyv set to expire, once expired, though nothing was committed since", async () => {
     const backend = await openBackend(join(dir, "keys.sqlite"));
-    const keys = createKeyStore(backend.keyv, backend.usage, { changes: backend.changes });
+    const keys = createKeyStore(backend.keyRecords, backend.usage, { changes: backend.changes });
     const key = parseKey((await keys.create("e.test")).key)!;
-    const stored = await backend.keyv.get<KeyRecord>(`key:${key.id}`);
-    await backend.keyv.set(`key:${key.id}`, stored, 500);
+    const stored = await backend.keyRecords.get<KeyRecord>(`key:${key.id}`);
+    await backend.keyRecords.set(`key:${key.id}`, stored, 500);
     assert.ok(await keys.verify(key));
     assert.ok(await keys.verify(key));
     const stamp = backend.changes?.current();

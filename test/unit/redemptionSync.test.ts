@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { PassThrough } from "node:stream";
 import { describe, it } from "node:test";
 import { createLogger } from "../../src/log.js";
-import { memoryCounters } from "../../src/keys/usage/memoryCounters.js";
 import { FEED_PAGE, startRedemptionSync } from "../../src/redemptions/redemptionSync.js";
 import { tally } from "../../src/redemptions/tally.js";
+import { openMemory } from "../../src/store/memory/index.js";
 import type { RedemptionRecord } from "../../src/xmpp/inviteManager.js";
 
 const HOST = "e.test";
@@ -53,9 +53,9 @@ const record = (i: number, key: string | null, reset = false): RedemptionRecord 
 const quietLog = () => createLogger("error", new PassThrough());
 
 /** Two instances' options over one source and one store; passes only when a test asks. */
-const syncOptions = <M, U>(manager: M, usage: U) => ({
+const syncOptions = <M, L>(manager: M, ledger: L) => ({
   manager,
-  usage,
+  ledger,
   hosts: async () => [HOST],
   online: () => true,
   intervalMs: 3_600_000,
@@ -84,11 +84,11 @@ describe("counting the module's registration records", () => {
 
   it("reads page after page, and two syncs on one store count each record once", async () => {
     const records = Array.from({ length: FEED_PAGE * 2 + 7 }, (_, i) => record(i, i % 3 === 0 ? "A" : "B"));
-    const usage = memoryCounters();
-    await usage.reset("A", { invitesIssued: 0 });
-    await usage.reset("B", { invitesIssued: 0 });
+    const { usage, ledger } = openMemory();
+    await usage.create("A", { invitesIssued: 0 });
+    await usage.create("B", { invitesIssued: 0 });
     const source = feed(records);
-    const options = syncOptions(source, usage);
+    const options = syncOptions(source, ledger);
     const one = startRedemptionSync(options);
     const two = startRedemptionSync(options);
     try {
@@ -97,8 +97,8 @@ describe("counting the module's registration records", () => {
       const a = records.filter((_, i) => i % 3 === 0).length;
       assert.equal(counted.get("A")?.accountsRegistered, a);
       assert.equal(counted.get("B")?.accountsRegistered, records.length - a);
-      assert.deepEqual(await usage.redemptionTotals(), [{ host: HOST, registrations: records.length, resets: 0 }]);
-      assert.equal(await usage.redemptionCursor(HOST), records.at(-1)?.cursor);
+      assert.deepEqual(await ledger.redemptionTotals(), [{ host: HOST, registrations: records.length, resets: 0 }]);
+      assert.equal(await ledger.redemptionCursor(HOST), records.at(-1)?.cursor);
       // Caught up: a further pass reads one empty page and counts nothing.
       const before = source.calls();
       await one.pass();
@@ -114,18 +114,18 @@ describe("counting the module's registration records", () => {
     // 3 of the service's, 1,000 of an admin's own, 2 of the service's, 500 of the admin's.
     const records = Array.from({ length: 1_505 }, (_, i) => record(i, "A"));
     const hidden = new Set(records.filter((_, i) => (i >= 3 && i < 1_003) || i >= 1_005).map((r) => r.cursor));
-    const usage = memoryCounters();
-    await usage.reset("A", { invitesIssued: 0 });
+    const { usage, ledger } = openMemory();
+    await usage.create("A", { invitesIssued: 0 });
     const source = feed(records, { hidden });
-    const options = syncOptions(source, usage);
+    const options = syncOptions(source, ledger);
     const one = startRedemptionSync(options);
     const two = startRedemptionSync(options);
     try {
       // Two instances at once: an empty batch moves the cursor with the same compare as any other.
       await Promise.all([one.pass(), two.pass()]);
       assert.equal((await usage.read(["A"])).get("A")?.accountsRegistered, 5);
-      assert.deepEqual(await usage.redemptionTotals(), [{ host: HOST, registrations: 5, resets: 0 }]);
-      assert.equal(await usage.redemptionCursor(HOST), records.at(-1)?.cursor);
+      assert.deepEqual(await ledger.redemptionTotals(), [{ host: HOST, registrations: 5, resets: 0 }]);
+      assert.equal(await ledger.redemptionCursor(HOST), records.at(-1)?.cursor);
       // Every call examined at most 2 × (FEED_PAGE + 1) records; the next pass examines none.
       const examined = source.examined();
       assert.ok(examined <= 2 * records.length, `${examined} records examined`);
@@ -141,12 +141,12 @@ describe("counting the module's registration records", () => {
   it("an older module (no next): the cursor moves to the last record given, as before", async () => {
     const records = Array.from({ length: 10 }, (_, i) => record(i, "A"));
     const hidden = new Set(records.slice(2).map((r) => r.cursor));
-    const usage = memoryCounters();
-    await usage.reset("A", { invitesIssued: 0 });
+    const { usage, ledger } = openMemory();
+    await usage.create("A", { invitesIssued: 0 });
     const source = feed(records, { hidden, older: true });
     const sync = startRedemptionSync({
       manager: source,
-      usage,
+      ledger,
       hosts: async () => [HOST],
       online: () => true,
       intervalMs: 3_600_000,
@@ -154,7 +154,7 @@ describe("counting the module's registration records", () => {
     });
     try {
       await sync.pass();
-      assert.equal(await usage.redemptionCursor(HOST), records[1]?.cursor);
+      assert.equal(await ledger.redemptionCursor(HOST), records[1]?.cursor);
       assert.equal((await usage.read(["A"])).get("A")?.accountsRegistered, 2);
       await sync.pass();
       assert.equal((await usage.read(["A"])).get("A")?.accountsRegistered, 2);
@@ -165,8 +165,8 @@ describe("counting the module's registration records", () => {
 
   it("offline or without the module: reads nothing", async () => {
     const source = feed([record(1, "A")]);
-    const usage = memoryCounters();
-    const base = { usage, hosts: async () => [HOST], intervalMs: 3_600_000, log: quietLog() };
+    const { ledger } = openMemory();
+    const base = { ledger, hosts: async () => [HOST], intervalMs: 3_600_000, log: quietLog() };
     const offline = startRedemptionSync({ ...base, manager: source, online: () => false });
     const without = startRedemptionSync({
       ...base,
@@ -177,7 +177,7 @@ describe("counting the module's registration records", () => {
       await offline.pass();
       await without.pass();
       assert.equal(source.calls(), 0);
-      assert.equal(await usage.redemptionCursor(HOST), null);
+      assert.equal(await ledger.redemptionCursor(HOST), null);
     } finally {
       await offline.stop();
       await without.stop();

@@ -3,7 +3,7 @@ import { Writable } from "node:stream";
 import { describe, it } from "node:test";
 import { pino } from "pino";
 import { AppError } from "../../src/errors.js";
-import { bounded, storeDeadline } from "../../src/keys/storeDeadline.js";
+import { bounded, storeDeadline } from "../../src/store/deadline.js";
 
 const STORE = "redis://:hunter2-secret@127.0.0.1:6390";
 const TIMEOUT_MS = 50;

@@ -7,8 +7,8 @@ import { after, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { parseKey } from "../../src/keys/apiKey.js";
 import { createKeyStore } from "../../src/keys/keyStore.js";
-import { openBackend } from "../../src/keys/openStore.js";
-import { walStamp } from "../../src/keys/walStamp.js";
+import { openBackend } from "../../src/store/open.js";
+import { walStamp } from "../../src/store/sqlite/walStamp.js";
 
 const dir = mkdtempSync(join(tmpdir(), "walstamp-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -152,7 +152,7 @@ describe("the SQLite key store behind a symlink", () => {
     scratchDb.close();
 
     const backend = await openBackend(link);
-    const keys = createKeyStore(backend.keyv, backend.usage, { changes: backend.changes });
+    const keys = createKeyStore(backend.keyRecords, backend.usage, { changes: backend.changes });
     const key = parseKey((await keys.create("e.test")).key)!;
     assert.ok(await keys.verify(key));
     assert.equal(typeof backend.changes?.current(), "number", "lookups are cached");

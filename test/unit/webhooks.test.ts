@@ -5,9 +5,9 @@ import { createLogger } from "../../src/log.js";
 import { startDeliverer } from "../../src/webhooks/deliverer.js";
 import { deliveriesFor } from "../../src/webhooks/events.js";
 import type { SendResult } from "../../src/webhooks/send.js";
-import { memoryWebhooks } from "../../src/webhooks/stores/memoryWebhooks.js";
+import { memoryWebhooks } from "../../src/store/memory/webhooks.js";
 import { checkUrl, isPublicAddress } from "../../src/webhooks/target.js";
-import type { Delivery, Subscription } from "../../src/webhooks/webhookStore.js";
+import type { Delivery, Subscription } from "../../src/store/webhooks.js";
 
 const subscription = (id: string, events: Subscription["events"] = ["invite.created"]): Subscription => ({
   id,

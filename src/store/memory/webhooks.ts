@@ -5,14 +5,14 @@ import {
   type Subscription,
   type SubscriptionStatus,
   type WebhookStore,
-} from "../webhookStore.js";
+} from "../webhooks.js";
 
 interface Queued {
   delivery: Delivery;
   dueAt: number;
 }
 
-/** Subscriptions and outbox in this process's memory: unit tests and an in-memory keyv. */
+/** Subscriptions and outbox in this process's memory: unit tests and the memory store. */
 export function memoryWebhooks(): WebhookStore {
   const subscriptions = new Map<string, Subscription>();
   const outbox = new Map<string, Queued>();

@@ -1,7 +1,6 @@
-import { describeStore } from "../check/storeCheck.js";
 import { AppError, KeyNotFoundError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { openKeyBackend, type KeyBackend } from "./openStore.js";
+import { storeName } from "./url.js";
 
 /**
  * How long one call to the key store may take in the service, its opening too. A store that
@@ -11,12 +10,6 @@ import { openKeyBackend, type KeyBackend } from "./openStore.js";
  * answers in milliseconds, and the same 5 s bound PostgreSQL's connect and SQLite's busy wait have.
  */
 export const STORE_TIMEOUT_MS = 5_000;
-
-/** A store's kind and where it is, credentials masked: what its log lines and errors name. */
-export function storeName(keyStore: string): string {
-  const { kind, location } = describeStore(keyStore);
-  return `${kind} ${location}`;
-}
 
 export interface StoreDeadline {
   /** Settles as `call` does, or rejects with `store_unavailable` once the deadline has passed. */
@@ -118,33 +111,4 @@ export function bounded<T extends object>(target: T, deadline: StoreDeadline): T
       };
     },
   });
-}
-
-/** Every part of a backend bounded by one deadline. */
-export function boundedBackend(backend: KeyBackend, deadline: StoreDeadline): KeyBackend {
-  return {
-    ...backend,
-    keyv: bounded(backend.keyv, deadline),
-    usage: bounded(backend.usage, deadline),
-    webhooks: bounded(backend.webhooks, deadline),
-    limiters: (rate, prefix) => bounded(backend.limiters(rate, prefix), deadline),
-    init: () => deadline.run(backend.init()),
-    close: () => deadline.run(backend.close()),
-  };
-}
-
-/**
- * Opens KEY_STORE for the service (openKeyBackend) within the deadline, and bounds every later
- * call. A store that opens after the deadline is closed then.
- */
-export async function openBoundedBackend(keyStore: string, log: Logger): Promise<KeyBackend> {
-  let opened: KeyBackend | undefined;
-  const deadline = storeDeadline(keyStore, log, { late: () => opened?.stalled?.() });
-  const opening = openKeyBackend(keyStore, { log }).then((backend) => (opened = backend));
-  try {
-    return boundedBackend(await deadline.run(opening), deadline);
-  } catch (err) {
-    void opening.then((late) => late.close()).catch(() => undefined);
-    throw err;
-  }
 }

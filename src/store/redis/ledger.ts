@@ -1,5 +1,6 @@
-import { ENQUEUE_LUA, enqueueArguments, OUTBOX_KEYS } from "../../webhooks/stores/redisWebhooks.js";
-import type { CountResult, RedemptionTotals, Usage, UsageCounters } from "./counters.js";
+import type { RedemptionLedger, RedemptionTotals } from "../usage.js";
+import { counterKey } from "./usage.js";
+import { ENQUEUE_LUA, enqueueArguments, OUTBOX_KEYS } from "./webhooks.js";
 
 /** The few commands used here, as node-redis offers them. */
 interface RedisClient {
@@ -7,31 +8,10 @@ interface RedisClient {
   hGetAll(key: string): Promise<unknown>;
   hGet(key: string, field: string): Promise<unknown>;
   sMembers(key: string): Promise<unknown>;
-  del(key: string): Promise<unknown>;
 }
 
-const counterKey = (id: string) => `invites-api:usage:${id}`;
 const cursorKey = (host: string) => `invites-api:redemptions:${host}`;
 const HOSTS = "invites-api:redemption-hosts";
-
-// Lua scripts run atomically in Redis: the check and the update cannot be split by another client.
-const RESET = `redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'issued', ARGV[1])
-if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'lastUsedAt', ARGV[2]) end
-return 1`;
-const ADOPT = `if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'issued', ARGV[1])
-if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'lastUsedAt', ARGV[2]) end
-return 1`;
-const ADD = `if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-local issued = tonumber(redis.call('HGET', KEYS[1], 'issued') or '0')
-if ARGV[3] ~= '' and issued + tonumber(ARGV[1]) > tonumber(ARGV[3]) then return 0 end
-redis.call('HINCRBY', KEYS[1], 'issued', ARGV[1])
-redis.call('HSET', KEYS[1], 'lastUsedAt', ARGV[2])
-return 1`;
-const RELEASE = `local issued = tonumber(redis.call('HGET', KEYS[1], 'issued') or '0')
-if issued > 0 then redis.call('HINCRBY', KEYS[1], 'issued', -1) end
-return 1`;
 
 // KEYS: the host's cursor hash, the set of hosts, each key's counter, then the outbox's keys and
 // each delivery's (ENQUEUE_LUA). ARGV: from ('' for none), to, registrations, resets, the number of
@@ -57,42 +37,12 @@ local b = 3 + n
 enqueue_all(b, 6 + 2 * n, (#KEYS - b - 1) / 3)
 return 1`;
 
-/** Counters as Redis hashes, each update one Lua script. */
-export function redisCounters(client: RedisClient): UsageCounters {
-  const run = (script: string, id: string, args: string[]) =>
-    client.eval(script, { keys: [counterKey(id)], arguments: args });
+/**
+ * The ledger in Redis: a batch's cursor, its counts and its webhook deliveries in one Lua script,
+ * which no other client's command splits.
+ */
+export function redisLedger(client: RedisClient): RedemptionLedger {
   return {
-    async reset(id, usage) {
-      await run(RESET, id, [String(usage.invitesIssued), usage.lastUsedAt ?? ""]);
-    },
-    async adopt(id, usage) {
-      await run(ADOPT, id, [String(usage.invitesIssued), usage.lastUsedAt ?? ""]);
-    },
-    async add(id, count, at, max): Promise<CountResult> {
-      const result = Number(await run(ADD, id, [String(count), at, max === undefined ? "" : String(max)]));
-      return result === 1 ? "counted" : result === 0 ? "exhausted" : "missing";
-    },
-    async release(id) {
-      await run(RELEASE, id, []);
-    },
-    async read(ids) {
-      const hashes = await Promise.all(ids.map((id) => client.hGetAll(counterKey(id))));
-      const found = new Map<string, Usage>();
-      ids.forEach((id, i) => {
-        const hash = hashes[i] as Record<string, string> | undefined;
-        if (!hash || hash.issued === undefined) return;
-        found.set(id, {
-          invitesIssued: Number(hash.issued),
-          ...(hash.lastUsedAt ? { lastUsedAt: hash.lastUsedAt } : {}),
-          accountsRegistered: Number(hash.accounts ?? 0),
-          ...(hash.lastRegistrationAt ? { lastRegistrationAt: hash.lastRegistrationAt } : {}),
-        });
-      });
-      return found;
-    },
-    async remove(id) {
-      await client.del(counterKey(id));
-    },
     async redemptionCursor(host) {
       const cursor = await client.hGet(cursorKey(host), "cursor");
       return typeof cursor === "string" && cursor !== "" ? cursor : null;

@@ -1,4 +1,4 @@
-import type { Delivery } from "../../webhooks/webhookStore.js";
+import type { Delivery } from "./webhooks.js";
 
 /**
  * A key's usage (invites issued, last use) is kept apart from its record, in each store's own
@@ -48,8 +48,8 @@ export interface RedemptionTotals {
 }
 
 export interface UsageCounters {
-  /** Creates (or resets) the counter of a key about to be written. */
-  reset(id: string, usage: Usage): Promise<void>;
+  /** Creates the counter of a key about to be written (replacing any the id had). */
+  create(id: string, usage: Usage): Promise<void>;
   /** Creates the counter only if there is none (keys written before counters existed). */
   adopt(id: string, usage: Usage): Promise<void>;
   /**
@@ -61,6 +61,13 @@ export interface UsageCounters {
   release(id: string): Promise<void>;
   read(ids: readonly string[]): Promise<Map<string, Usage>>;
   remove(id: string): Promise<void>;
+}
+
+/**
+ * The redemption ledger: each host's registration records counted once, into the keys' usage
+ * counters and the host's totals, with the webhook deliveries of those records queued in the same step.
+ */
+export interface RedemptionLedger {
   /** How far the host's records have been counted; null before the first batch. */
   redemptionCursor(host: string): Promise<string | null>;
   /**

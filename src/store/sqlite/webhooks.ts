@@ -7,7 +7,7 @@ import {
   type Subscription,
   type SubscriptionStatus,
   type WebhookStore,
-} from "../webhookStore.js";
+} from "../webhooks.js";
 
 const SUBSCRIPTIONS = "invites_api_webhooks";
 const OUTBOX = "invites_api_webhook_outbox";

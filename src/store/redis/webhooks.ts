@@ -1,4 +1,4 @@
-import type { Delivery, FairClaim, Subscription, SubscriptionStatus, WebhookStore } from "../webhookStore.js";
+import type { Delivery, FairClaim, Subscription, SubscriptionStatus, WebhookStore } from "../webhooks.js";
 
 /** The one command used here, as node-redis offers it: every operation is a Lua script. */
 export interface RedisEval {

@@ -1,21 +1,24 @@
 import Keyv from "keyv";
 import KeyvRedis, { createClient } from "@keyv/redis";
 import { RateLimiterRedis } from "rate-limiter-flexible";
-import { NAMESPACE, quiet, type KeyBackend } from "./openStore.js";
-import { redisCounters } from "./usage/redisCounters.js";
-import { redisWebhooks } from "../webhooks/stores/redisWebhooks.js";
+import { NAMESPACE, quiet } from "../keyv.js";
+import type { ServiceStore } from "../store.js";
+import { redisLedger } from "./ledger.js";
+import { redisUsage } from "./usage.js";
+import { redisWebhooks } from "./webhooks.js";
 
-/** Keys, usage and rate-limit counts in Redis, shared by every instance that points at it. */
-export function openRedis(url: string): KeyBackend {
+/** The whole store in Redis, shared by every instance that points at it. */
+export function openRedis(url: string): ServiceStore {
   // Without the offline queue a command fails at once while Redis is away (503), never hangs.
   const client = createClient({ url, disableOfflineQueue: true });
   client.on("error", () => {});
   let reconnecting = false;
   const store = new KeyvRedis(client, { namespace: NAMESPACE, throwOnConnectError: true, throwOnErrors: true });
-  const keyv = quiet(new Keyv({ store, namespace: NAMESPACE, useKeyPrefix: false, throwOnErrors: true }));
+  const keyRecords = quiet(new Keyv({ store, namespace: NAMESPACE, useKeyPrefix: false, throwOnErrors: true }));
   return {
-    keyv,
-    usage: redisCounters(client),
+    keyRecords,
+    usage: redisUsage(client),
+    ledger: redisLedger(client),
     webhooks: redisWebhooks(client),
     limiters: (rate, keyPrefix) =>
       new RateLimiterRedis({
@@ -44,6 +47,6 @@ export function openRedis(url: string): KeyBackend {
         .catch(() => undefined)
         .finally(() => (reconnecting = false));
     },
-    close: () => keyv.disconnect(),
+    close: () => keyRecords.disconnect(),
   };
 }

@@ -18,7 +18,7 @@ interface Row {
  * Statements are synchronous: a write of another process (the CLI) holding the lock makes a
  * statement wait up to `busyTimeoutMs`; those writes take milliseconds.
  */
-export class SqliteStore extends EventEmitter implements KeyvStoreAdapter {
+export class SqliteKeyRecords extends EventEmitter implements KeyvStoreAdapter {
   readonly opts = { dialect: "sqlite" };
   namespace?: string;
   readonly db: Database.Database;

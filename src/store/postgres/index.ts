@@ -1,12 +1,14 @@
 import Keyv from "keyv";
-import { inTransaction } from "./pgTransaction.js";
 import KeyvPostgres from "@keyv/postgres";
 import pg from "pg";
 import { RateLimiterPostgres } from "rate-limiter-flexible";
-import { NAMESPACE, quiet, type KeyBackend } from "./openStore.js";
-import { STORE_TIMEOUT_MS } from "./storeDeadline.js";
-import { POSTGRES_USAGE_SCHEMA, postgresCounters } from "./usage/postgresCounters.js";
-import { POSTGRES_WEBHOOK_SCHEMA, postgresWebhooks } from "../webhooks/stores/postgresWebhooks.js";
+import { STORE_TIMEOUT_MS } from "../deadline.js";
+import { NAMESPACE, quiet } from "../keyv.js";
+import type { ServiceStore } from "../store.js";
+import { POSTGRES_LEDGER_SCHEMA, postgresLedger } from "./ledger.js";
+import { inTransaction } from "./transaction.js";
+import { POSTGRES_USAGE_SCHEMA, postgresUsage } from "./usage.js";
+import { POSTGRES_WEBHOOK_SCHEMA, postgresWebhooks } from "./webhooks.js";
 
 const LIMITS_TABLE = "invites_api_rate_limits";
 // Any fixed number: every instance takes the same advisory lock while it creates the tables.
@@ -24,6 +26,7 @@ const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS public.keyv (key VARCHAR(255) PRIMARY KEY, value TEXT)`,
   `CREATE TABLE IF NOT EXISTS ${LIMITS_TABLE} (key varchar(255) PRIMARY KEY, points integer NOT NULL DEFAULT 0, expire bigint)`,
   ...POSTGRES_USAGE_SCHEMA,
+  ...POSTGRES_LEDGER_SCHEMA,
   ...POSTGRES_WEBHOOK_SCHEMA,
 ];
 
@@ -53,8 +56,8 @@ async function createSchema(pool: pg.Pool): Promise<void> {
   });
 }
 
-/** Keys, usage and rate-limit counts in PostgreSQL, shared by every instance that points at it. */
-export async function openPostgres(url: string): Promise<KeyBackend> {
+/** The whole store in PostgreSQL, shared by every instance that points at it. */
+export async function openPostgres(url: string): Promise<ServiceStore> {
   hearPoolErrors();
   const timeouts = { connectionTimeoutMillis: CONNECT_TIMEOUT_MS, query_timeout: QUERY_TIMEOUT_MS };
   const pool = new pg.Pool({ connectionString: url, max: 4, ...timeouts });
@@ -68,10 +71,11 @@ export async function openPostgres(url: string): Promise<KeyBackend> {
   // keyv's store is made only now: its constructor runs its own CREATE TABLE at once. It hands
   // its options on to its own pg.Pool.
   const store = new KeyvPostgres({ uri: url, iterationLimit: 1_000, ...timeouts });
-  const keyv = quiet(new Keyv({ store, namespace: NAMESPACE, throwOnErrors: true }));
+  const keyRecords = quiet(new Keyv({ store, namespace: NAMESPACE, throwOnErrors: true }));
   return {
-    keyv,
-    usage: postgresCounters(pool),
+    keyRecords,
+    usage: postgresUsage(pool),
+    ledger: postgresLedger(pool),
     webhooks: postgresWebhooks(pool),
     limiters: (rate, keyPrefix) =>
       new RateLimiterPostgres({
@@ -86,7 +90,7 @@ export async function openPostgres(url: string): Promise<KeyBackend> {
     init: async () => {},
     close: async () => {
       // keyv's pool is one per process, whoever opened it: a second close finds it ended.
-      await keyv.disconnect().catch(() => undefined);
+      await keyRecords.disconnect().catch(() => undefined);
       await pool.end();
     },
   };

@@ -1,12 +1,12 @@
 import type pg from "pg";
-import { inTransaction } from "../../keys/pgTransaction.js";
-import type { Delivery, FairClaim, Subscription, SubscriptionStatus, WebhookStore } from "../webhookStore.js";
+import { inTransaction } from "./transaction.js";
+import type { Delivery, FairClaim, Subscription, SubscriptionStatus, WebhookStore } from "../webhooks.js";
 
 const SUBSCRIPTIONS = "invites_api_webhooks";
 const OUTBOX = "invites_api_webhook_outbox";
 const BACKLOG = "invites_api_webhook_backlog"; // one row: how many deliveries the outbox holds
 
-/** Run under the schema lock at start-up (postgresBackend.ts). */
+/** Run under the schema lock at start-up (index.ts). */
 export const POSTGRES_WEBHOOK_SCHEMA = [
   `CREATE TABLE IF NOT EXISTS ${SUBSCRIPTIONS} (id varchar(255) PRIMARY KEY, host varchar(1023) NOT NULL,
    record text NOT NULL, made bigserial, last_success_at text, last_failure_at text, last_error text)`,

@@ -1,14 +1,5 @@
 import { closeSync, openSync, readSync } from "node:fs";
-
-/**
- * Tells whether any connection, in any process, has committed to a database since it was last
- * asked: `current()` returns a number that changes on every commit, or undefined when that cannot
- * be told (then the caller must read the store).
- */
-export interface ChangeStamp {
-  current(): number | undefined;
-  close(): void;
-}
+import type { ChangeStamp } from "../store.js";
 
 // The wal-index header (https://www.sqlite.org/walformat.html, "The WAL-Index Header"): 48 bytes,
 // kept twice at the start of the `-shm` file. Every commit rewrites it (iChange, mxFrame, the last

@@ -1,0 +1,23 @@
+import Keyv from "keyv";
+import type { ServiceStore } from "../store.js";
+import type { Usage } from "../usage.js";
+import { memoryLedger } from "./ledger.js";
+import { memoryLimiters } from "./limiters.js";
+import { memoryUsage } from "./usage.js";
+import { memoryWebhooks } from "./webhooks.js";
+
+/** The whole store in this process's memory: unit tests, and the contract suite's reference. */
+export function openMemory(): ServiceStore {
+  const keyRecords = new Keyv({ throwOnErrors: true });
+  const counters = new Map<string, Usage>();
+  const webhooks = memoryWebhooks();
+  return {
+    keyRecords,
+    usage: memoryUsage(counters),
+    ledger: memoryLedger(counters, (deliveries) => webhooks.enqueue(deliveries)),
+    webhooks,
+    limiters: memoryLimiters,
+    init: async () => {},
+    close: () => keyRecords.disconnect(),
+  };
+}
