@@ -20,6 +20,8 @@ export interface Mutation {
 }
 
 const MODULE = "prosody-config/modules/mod_invites_manage/mod_invites_manage.lua";
+const POLICY = "prosody-config/modules/mod_invites_manage/policy.lib.lua";
+const REGISTRATION = "prosody-config/modules/mod_invites_manage/registration.lib.lua";
 const PRIVILEGE = "test/e2e/privilege.prosody.test.ts";
 
 export const MUTATIONS: readonly Mutation[] = [
@@ -42,9 +44,9 @@ export const MUTATIONS: readonly Mutation[] = [
   },
   {
     name: "ceiling: the registering name, at use",
-    file: MODULE,
-    search: "and not (within_ceiling(info) and not above_ceiling(event.username)) then",
-    replace: "and not within_ceiling(info) then",
+    file: POLICY,
+    search: "return policy.within_ceiling(invite) and not policy.above_ceiling(username);",
+    replace: "return policy.within_ceiling(invite);",
     tests: [PRIVILEGE],
     pattern: "a name listed in admins",
   },
@@ -53,18 +55,18 @@ export const MUTATIONS: readonly Mutation[] = [
     // account promoted since from the service's list, show and revoke. Both go: a reset invite
     // reserves the name of the account it resets, so either check alone hides it.
     name: "ceiling: a reset invite for an account promoted since, still the service's",
-    file: MODULE,
+    file: POLICY,
     search:
-      '\tif type(data.allow_reset) == "string" and above_ceiling(data.allow_reset) then return false; end\n' +
-      '\tlocal reserved = invite.type == "register" and jid.node(invite.jid);\n' +
-      "\treturn not (reserved and above_ceiling(reserved));\n",
-    replace: "\treturn true;\n",
+      '\t\tif type(data.allow_reset) == "string" and policy.above_ceiling(data.allow_reset) then return false; end\n' +
+      '\t\tlocal reserved = invite.type == "register" and server.node_of(invite.jid);\n' +
+      "\t\treturn not (reserved and policy.above_ceiling(reserved));\n",
+    replace: "\t\treturn true;\n",
     tests: ["test/e2e/promotion.prosody.test.ts"],
   },
   {
     name: "ceiling: a role outside invites_manage_roles, at creation (13)",
-    file: MODULE,
-    search: "if not privileged and not grantable_roles:contains(role) then",
+    file: POLICY,
+    search: "if not privileged and not grantable[role] then",
     replace: "if false then",
     // The whole file: the roles test signs in as an account an earlier test registers.
     tests: ["test/e2e/manage.prosody.test.ts"],
@@ -73,7 +75,7 @@ export const MUTATIONS: readonly Mutation[] = [
   // The use cap of a reusable invite.
   {
     name: "cap: one registration more than max_uses",
-    file: MODULE,
+    file: REGISTRATION,
     search: "if taken >= max_uses then return false; end",
     replace: "if taken > max_uses then return false; end",
     tests: ["test/e2e/redemptions.prosody.test.ts"],
@@ -81,15 +83,15 @@ export const MUTATIONS: readonly Mutation[] = [
   },
   {
     name: "cap: registrations under way not reserved (only counted uses)",
-    file: MODULE,
-    search: "\t\tfor holder in pairs(holders) do\n\t\t\tif holder ~= username then taken = taken + 1; end\n\t\tend\n",
+    file: REGISTRATION,
+    search: "\t\t\tfor holder in pairs(holders) do\n\t\t\t\tif holder ~= username then taken = taken + 1; end\n\t\t\tend\n",
     replace: "",
     tests: ["test/e2e/redemptions.prosody.test.ts"],
     pattern: "exactly N succeed",
   },
   {
     name: "cap: an invite at its cap still pending",
-    file: MODULE,
+    file: REGISTRATION,
     search: "return max_uses ~= nil and uses_of(token) >= max_uses;",
     replace: "return max_uses ~= nil and uses_of(token) > max_uses;",
     tests: ["test/e2e/history.prosody.test.ts"],
@@ -201,7 +203,7 @@ export const MUTATIONS: readonly Mutation[] = [
   // otherwise lose counts written at once).
   {
     name: "cap: use counts written at once (no guard)",
-    file: MODULE,
+    file: REGISTRATION,
     search: "if not async.ready() then return work(); end",
     replace: "if true then return work(); end",
     tests: ["test/e2e/redemptions.prosody.test.ts"],

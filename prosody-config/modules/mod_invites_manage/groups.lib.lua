@@ -1,3 +1,11 @@
+-- Why the module keeps groups of its own rather than Prosody's mod_groups_internal and
+-- mod_invites_groups: neither Prosody 0.12 nor 13 ships them (only mod_groups, whose groups are a
+-- file the admin edits), so they would be community modules to install beside every Prosody the
+-- module runs on; and they promise less than this does: a member deleted by 0.12's `prosodyctl
+-- deluser`, in a process of its own, would stay in the group and in its members' rosters, and a
+-- newcomer registering the freed name would inherit them. Moving would also change the stores the
+-- groups are kept in. So groups stay here, a library of the module, loaded with module:require.
+--
 -- The module's groups: a group invite puts each account it registers in its groups, and everyone
 -- in a group gets everyone else in their roster; a deleted account leaves its groups and every
 -- roster this put it in, so that a newcomer who registers the freed name inherits nothing.

@@ -1,0 +1,217 @@
+-- Registrations through invites, whoever made them (mod_invites_register's hooks, the way this
+-- module keeps them): an invite for a named account registers that account only; a reusable
+-- invite's uses are counted and capped at its max_uses; each registration and password reset is
+-- recorded (history.lib.lua), each account's arrival kept, and the components of
+-- invites_manage_jids nudged to read the records; a group invite's account joins its groups.
+
+local async = require "util.async";
+local st = require "util.stanza";
+local jid = require "util.jid";
+local usermanager = require "core.usermanager";
+
+-- Uses of each reusable invite, which mod_invites does not count: token -> { uses = n }.
+local uses_store = module:open_store("invites_manage_uses");
+-- How each account came in, by username: purged with the account, so a record without it is
+-- that of a deleted account.
+local arrivals = module:open_store("invites_manage_arrivals");
+-- The most registrations one show lists (a reusable invite may have many).
+local shown_redemptions = 100;
+local nudge_ns = "xmpp:invites-api/mod_invites_manage#redeemed";
+
+-- `needs`: invites (mod_invites), history, groups, policy, manage_jids (the set), unique (forms).
+return function (needs)
+	local registration = {};
+	local invites, history, groups, policy = needs.invites, needs.history, needs.groups, needs.policy;
+
+	function registration.uses_of(token)
+		local record = uses_store:get(token);
+		return type(record) == "table" and tonumber(record.uses) or 0;
+	end
+	local uses_of = registration.uses_of;
+
+	-- A reusable invite that reached its max_uses: mod_invites keeps it until it expires, but it is
+	-- used, not pending.
+	function registration.used_up(token, invite)
+		local max_uses = invite.reusable and (invite.additional_data or {}).max_uses;
+		return max_uses ~= nil and uses_of(token) >= max_uses;
+	end
+
+	-- Tells each connected component of invites_manage_jids that a registration was recorded, so that
+	-- it reads the records now rather than at its next poll. The records are the truth: a component
+	-- that is down reads them when it is back.
+	local function nudge()
+		for manage_jid in needs.manage_jids do
+			local host = prosody.hosts[manage_jid];
+			local component = host and host.modules and host.modules.component;
+			if component and component.connected then
+				module:send(st.message({ from = module.host, to = manage_jid, type = "headline" })
+					:tag("redeemed", { xmlns = nudge_ns }));
+			end
+		end
+	end
+
+	local function record_redemption(invite, username, reset)
+		history.prune_due();
+		local data, now = invite.additional_data or {}, os.time();
+		history.redeemed(invite, username, reset, now);
+		-- A reset is no arrival: the account came in earlier, through whatever it came in by.
+		if not reset then
+			arrivals:set(username, { token = invite.token, at = now, source = data.source, created_by = data.created_by });
+		end
+		nudge();
+	end
+
+	-- How an account came in, if it still exists and its record was kept.
+	function registration.arrival(username)
+		local arrival = usermanager.user_exists(username, module.host) and arrivals:get(username);
+		return type(arrival) == "table" and arrival or nil;
+	end
+
+	-- Whether the account a record names is still the one that registered then (not deleted since,
+	-- its name perhaps taken again by someone else).
+	local function still_there(record)
+		local username = jid.node(record.jid);
+		if record.reset then return usermanager.user_exists(username, module.host); end
+		local arrival = arrivals:get(username);
+		return type(arrival) == "table" and arrival.token == record.token;
+	end
+
+	-- "TIME JID", or "TIME JID deleted", of the first registrations through an invite, oldest first.
+	function registration.redemptions_of(token)
+		local list = {};
+		for _, entry in ipairs(history.redemptions_of(token, shown_redemptions)) do
+			list[#list + 1] = ("%d %s%s"):format(entry.at, entry.record.jid, still_there(entry.record) and "" or " deleted");
+		end
+		return list;
+	end
+
+	-- Registrations under way through a capped invite, by token: { username = true }. A use is counted
+	-- when the account exists (user-registered); a registration that never completes (a taken name, a
+	-- failure) gives its place back after a minute. Held in memory because registrations overlap when
+	-- an auth or storage backend waits on I/O (it yields, and Prosody serves other sessions between
+	-- user-registering and user-registered); without it they would all see the cap not yet reached.
+	local under_way = {};
+
+	-- Per token, one registration at a time reads or writes the count: a storage driver that yields
+	-- would otherwise let two registrations read the same count and each write it plus one. Nothing
+	-- yields outside an async runner, so there `work` runs as it is.
+	local count_guard = async.guarder();
+	local function one_at_a_time(token, work)
+		if not async.ready() then return work(); end
+		local done = count_guard(token);
+		local ok, result = pcall(work);
+		done();
+		if not ok then error(result, 0); end
+		return result;
+	end
+
+	local function release_use(token, username)
+		local holders = under_way[token];
+		if not holders then return; end
+		holders[username] = nil;
+		if next(holders) == nil then under_way[token] = nil; end
+	end
+
+	local function reserve_use(token, username, max_uses)
+		return one_at_a_time(token, function ()
+			local taken = uses_of(token);
+			local holders = under_way[token] or {};
+			for holder in pairs(holders) do
+				if holder ~= username then taken = taken + 1; end
+			end
+			if taken >= max_uses then return false; end
+			holders[username], under_way[token] = true, holders;
+			module:add_timer(60, function () release_use(token, username); end);
+			return true;
+		end);
+	end
+
+	-- Counts a use once the account exists and gives its place back; returns the uses now.
+	local function count_use(token, username)
+		return one_at_a_time(token, function ()
+			local uses = uses_of(token) + 1;
+			if not uses_store:set(token, { uses = uses }) then
+				module:log("error", "Could not count a use of a reusable invite (by %s)", username);
+			end
+			release_use(token, username);
+			return uses;
+		end);
+	end
+
+	-- Registration through an invite, whoever made it.
+	local function validated_invite(event)
+		return event.validated_invite or (event.session and event.session.validated_invite);
+	end
+
+	-- A client told it is registered may close its stream while the handlers of user-registered or
+	-- user-password-reset yield (a storage or auth backend waiting on I/O), and a closed session keeps
+	-- nothing: the invite goes into the event before anything yields, for every handler (those of
+	-- mod_invites_register too).
+	local function keep_invite(event)
+		event.validated_invite = validated_invite(event);
+		return event.validated_invite;
+	end
+
+	-- user-registering, before mod_invites_register (which accepts any name): an invite for a named
+	-- account must register that account only (neither 0.12 nor 13 checks), the ceiling holds at
+	-- use, and a capped invite takes no more than max_uses.
+	function registration.registering(event)
+		local invite = validated_invite(event);
+		if not invite then return; end
+		local info = invites.get_account_invite_info(invite.token);
+		if not info then
+			-- The session checked the token earlier; since then it expired, was used or was revoked.
+			event.allowed, event.reason = false, "This invite is no longer valid";
+			return;
+		end
+		-- Contact invites name the inviter's JID, not the new account's.
+		local reserved = info.type == "register" and jid.node(info.jid);
+		if reserved and reserved ~= event.username then
+			event.allowed, event.reason = false, "This invite is for the account "..reserved.." only";
+			return;
+		end
+		-- A reset registers under the reset account's own name.
+		if not policy.usable_for(info, event.username) then
+			event.allowed, event.reason = false, "This invite cannot be used for the account "..event.username;
+			return;
+		end
+		-- A taken name cannot become an account (it fails after this hook): it takes no place.
+		local max_uses = info.reusable and (info.additional_data or {}).max_uses;
+		if max_uses and usermanager.user_exists(event.username, module.host) then return; end
+		if max_uses and not reserve_use(invite.token, event.username, max_uses) then
+			event.allowed, event.reason = false, "This invite has been used as many times as it may be";
+		end
+	end
+
+	-- user-registered, before any other handler: the invite is kept in the event; a deleted account
+	-- of that name leaves its groups and the cached roster before anything puts a contact into the
+	-- new account's roster; then, for an account an invite let in, a use of a reusable invite is
+	-- counted, the registration recorded, and the account put into the invite's groups.
+	function registration.registered(event)
+		local invite = keep_invite(event);
+		groups.registered(event.username);
+		if not invite then return; end
+		local finished = true;
+		if invite.reusable then
+			local uses = count_use(invite.token, event.username);
+			local max_uses = (invite.additional_data or {}).max_uses;
+			finished = max_uses ~= nil and uses >= max_uses;
+		end
+		record_redemption(invite, event.username, false);
+		if finished then history.closed(invite, "used"); end
+		local group_ids = invite.additional_data and invite.additional_data.groups;
+		if group_ids then groups.join(event.username, needs.unique(policy.names(group_ids))); end
+	end
+
+	-- user-password-reset, before any other handler: a password reset through an invite (in-band
+	-- registration fires this, not user-registered).
+	function registration.password_reset(event)
+		local invite = keep_invite(event);
+		if invite then
+			record_redemption(invite, event.username, true);
+			history.closed(invite, "used");
+		end
+	end
+
+	return registration;
+end
