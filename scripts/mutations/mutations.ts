@@ -84,7 +84,8 @@ export const MUTATIONS: readonly Mutation[] = [
   {
     name: "cap: registrations under way not reserved (only counted uses)",
     file: REGISTRATION,
-    search: "\t\t\tfor holder in pairs(holders) do\n\t\t\t\tif holder ~= username then taken = taken + 1; end\n\t\t\tend\n",
+    search:
+      "\t\t\tfor holder in pairs(holders) do\n\t\t\t\tif holder ~= username then taken = taken + 1; end\n\t\t\tend\n",
     replace: "",
     tests: ["test/e2e/redemptions.prosody.test.ts"],
     pattern: "exactly N succeed",
