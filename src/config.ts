@@ -17,7 +17,7 @@ const rateFromEnv = z
 
 const intFromEnv = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
-// Each option: its variable, its type, its default, why it exists. The README's table mirrors this.
+// Each option: its variable, its type, its default, why it exists. docs/operations.md's table mirrors this.
 const storeSchema = z.object({
   // Where API keys live: a SQLite file path (optionally `sqlite://PATH`), or redis://… or
   // postgres://… to share keys and rate-limit counts between instances.

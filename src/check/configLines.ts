@@ -1,4 +1,4 @@
-/** The prosody.cfg.lua lines `invites-api check` asks for, in one place, worded as the README's. */
+/** The prosody.cfg.lua lines `invites-api check` asks for, in one place, worded as docs/prosody.md's. */
 
 export const leastPrivilegeLines = (host: string, componentJid: string): string =>
   `under VirtualHost "${host}" in prosody.cfg.lua: add "invites_manage" to modules_enabled and set ` +

@@ -9,7 +9,7 @@ export interface StoreCheck {
   readonly hosts?: string[];
 }
 
-const KEY_STORE_FIX = "KEY_STORE must name a store this user can read and write (README, Configuration)";
+const KEY_STORE_FIX = "KEY_STORE must name a store this user can read and write (docs/operations.md, Configuration)";
 
 /**
  * Opens KEY_STORE as the CLI does (openStore), but waits at most timeoutMs for it to answer:

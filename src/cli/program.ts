@@ -116,7 +116,7 @@ export function buildProgram(deps: ProgramDeps): Command {
     .option("--max-invites <N>", "refuse the key after N invites", count)
     .option(
       "--scope <list>",
-      "what the key may do (README, Scopes): create (default: single-use account invites), group " +
+      "what the key may do (docs/http-api.md, Scopes): create (default: single-use account invites), group " +
         "(reusable group invites), reset (password resets), manage (all of these, and list, show, revoke)",
       scopes,
     )
@@ -183,7 +183,7 @@ export function buildProgram(deps: ProgramDeps): Command {
 
   const webhook = program
     .command("webhook")
-    .description("signed webhooks of a host's invite events (README, Webhooks)");
+    .description("signed webhooks of a host's invite events (docs/webhooks.md)");
   webhook
     .command("add")
     .description("subscribe URL to HOST's events; prints the signing secret once, on the last line")
@@ -241,7 +241,7 @@ export function buildProgram(deps: ProgramDeps): Command {
 
   program
     .command("serve")
-    .description("run the service (configured by environment variables, see README)")
+    .description("run the service (configured by environment variables, see docs/operations.md)")
     .action(async () => deps.setExitCode(await deps.serve()));
 
   shortUsageAfterErrors(program);

@@ -10,7 +10,7 @@ import type { KeyInfo, KeyScope } from "./keyRecord.js";
 export const POWERS = ["account", "group", "reset", "list", "revoke"] as const;
 export type Power = (typeof POWERS)[number];
 
-/** The one table of what each scope allows; the README's scope table is this table. */
+/** The one table of what each scope allows; docs/http-api.md's scope table is this table. */
 export const SCOPE_POWERS = {
   create: ["account"],
   group: ["group"],
