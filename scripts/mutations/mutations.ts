@@ -271,6 +271,28 @@ export const MUTATIONS: readonly Mutation[] = [
     tests: ["test/unit/systemdUnit.test.ts"],
     pattern: "at most the figure the docs state",
   },
+  // Listing gives way to invites (issue 26.8): one list command per host at a time, in chunks.
+  {
+    name: "listing lane: list commands no longer wait for each other",
+    file: "src/xmpp/listingLane.ts",
+    search: "    tail = result.then(rest, rest);\n",
+    replace: "    void rest;\n",
+    tests: ["test/e2e/listingLane.prosody.test.ts", "test/unit/listingLane.test.ts"],
+  },
+  {
+    name: "listing lane: a page asked for in one command of up to 200",
+    file: "src/xmpp/listingLane.ts",
+    search: "export const LISTING_LANE: ListingLaneOptions = { chunk: 20, pause: 1 };",
+    replace: "export const LISTING_LANE: ListingLaneOptions = { chunk: 200, pause: 1 };",
+    tests: ["test/e2e/listingLane.prosody.test.ts"],
+  },
+  {
+    name: "prosody-config: Nagle's algorithm left on",
+    file: "prosody-config/prosody.cfg.lua",
+    search: "network_settings = { nagle = false }\n",
+    replace: "",
+    tests: ["test/e2e/deployment.test.ts"],
+  },
   // The log scan must find a webhook signing secret however a line writes it.
   {
     name: "log scan: a percent-encoded secret (a whsec_ body's + / =) missed",
