@@ -1,6 +1,7 @@
 import type { Context, Next } from "koa";
 import { AppError, type ErrorCode } from "../errors.js";
 import type { Logger } from "../log.js";
+import type { ErrorJson } from "./apiTypes.js";
 import { redactUrl } from "./accessLog.js";
 import { jsonResource, wantsJson } from "./negotiation.js";
 
@@ -41,7 +42,7 @@ const EXPLAINED: ReadonlySet<ErrorCode> = new Set(["bad_request", "not_implement
 
 const KOA_CODES: Record<number, ErrorCode> = { 400: "bad_request", 404: "not_found", 405: "method_not_allowed" };
 
-export function answerFor(err: unknown): Answer & { code: string } {
+export function answerFor(err: unknown): Answer & { code: ErrorJson["error"] } {
   if (err instanceof AppError) {
     const answer: Answer = ANSWERS[err.code];
     // Our own messages for these say exactly what to fix and never carry a secret.
@@ -74,9 +75,13 @@ function bodyParserError(err: { status?: unknown; type?: unknown; body?: unknown
 }
 
 /** An error's body: `{"error": CODE, "message": …}` in JSON, else the message as a line of text. */
-export function errorBody(answer: { code: string; message: string }, json: boolean): { type: string; body: string } {
+export function errorBody(
+  answer: { code: ErrorJson["error"]; message: string },
+  json: boolean,
+): { type: string; body: string } {
+  const body = { error: answer.code, message: answer.message } satisfies ErrorJson;
   return json
-    ? { type: "application/json; charset=utf-8", body: JSON.stringify({ error: answer.code, message: answer.message }) }
+    ? { type: "application/json; charset=utf-8", body: JSON.stringify(body) }
     : { type: "text/plain; charset=utf-8", body: `${answer.message}\n` };
 }
 
