@@ -5,7 +5,7 @@
 // took: whatever the listers do, an invite waits behind at most one chunk, and listing takes at
 // most about half of Prosody's time per instance of the service.
 import { setTimeout as sleep } from "node:timers/promises";
-import type { InviteManager, InvitePage, PageRequest } from "./inviteManager.js";
+import type { InviteManager, InvitePage, ManagedInvite, PageRequest } from "./inviteManager.js";
 
 export interface ListingLaneOptions {
   /** The most invites one list command asks Prosody for; a page of more takes several. */
@@ -53,7 +53,7 @@ export function laneListing(manager: InviteManager, options: ListingLaneOptions)
   };
   async function list(host: string, page: PageRequest): Promise<InvitePage> {
     const run = laneOf(host);
-    const invites: InvitePage["invites"][number][] = [];
+    const invites: ManagedInvite[] = [];
     let after = page.after;
     // As many commands as a page of `limit` needs, however few each returns: a page of history
     // examines no more records than one command for `limit` would.
