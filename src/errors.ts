@@ -17,6 +17,7 @@ export const ERROR_CODES = [
   "account_protected", // the account ranks above invites_manage_roles: only a Prosody admin may do this
   "not_found", // no such route
   "invite_not_found", // no invite with this id on the key's host (in any state)
+  "invite_gone", // the invite page's token: used up, expired or revoked
   "user_not_found", // a password reset for an account the host does not have
   "user_exists", // an account invite reserving a name that is taken
   "unsupported_media_type", // a body that is not JSON
@@ -42,6 +43,7 @@ const CLIENT_ERRORS: ReadonlySet<ErrorCode> = new Set([
   "account_protected",
   "not_found",
   "invite_not_found",
+  "invite_gone",
   "user_not_found",
   "user_exists",
   "unsupported_media_type",

@@ -27,6 +27,7 @@ const ANSWERS = {
   account_protected: { status: 403, message: "only a Prosody admin may do this for this account" },
   not_found: { status: 404, message: "not found" },
   invite_not_found: { status: 404, message: "no invite with this id on this host" },
+  invite_gone: { status: 410, message: "this invite was used up, has expired or was revoked" },
   user_not_found: { status: 404, message: "no such account on this host" },
   user_exists: { status: 409, message: "an account with this name already exists" },
   unsupported_media_type: { status: 415, message: "send the body as application/json" },
