@@ -242,6 +242,59 @@ test("an invite the service did not make is not held back", function ()
 	is(p13.usable_for(invite, "root"), true, "13"); is(p012.usable_for(invite, "root"), true, "0.12");
 end);
 
+-- The invite page: any invite within the ceiling, whoever made it, by its token.
+test("the page sees an admin's own invite within the ceiling", function ()
+	local own = { type = "register", jid = host, additional_data = { created_by = "root@"..host } };
+	is(p13.landing_visible(own, false), true, "13"); is(p012.landing_visible(own, false), true, "0.12");
+end);
+test("the page sees an invite without additional data (made by prosodyctl or another module)", function ()
+	local bare = { type = "register", jid = host };
+	is(p13.landing_visible(bare, false), true, "13"); is(p012.landing_visible(bare, false), true, "0.12");
+end);
+test("the page sees a contact invite, whoever's", function ()
+	local invite = { type = "roster", jid = "root@"..host };
+	is(p13.landing_visible(invite, false), true, "13"); is(p012.landing_visible(invite, false), true, "0.12");
+end);
+test("the page does not see an invite above the ceiling, the service's or an admin's", function ()
+	local admin_role = { type = "register", jid = host, additional_data = { created_by = "root@"..host,
+		roles = { "prosody:admin" } } };
+	is(p13.landing_visible(admin_role, false), false, "13: admin role");
+	local reset = { type = "register", jid = "root@"..host, additional_data = { allow_reset = "root" } };
+	is(p13.landing_visible(reset, false), false, "13: reset of an admin");
+	is(p012.landing_visible(reset, false), false, "0.12: reset of an admin");
+	local named = { type = "register", jid = "root@"..host, additional_data = { created_by = "root@"..host } };
+	is(p13.landing_visible(named, false), false, "13: an admin's name");
+	is(p012.landing_visible(named, false), false, "0.12: an admin's name");
+	is(p13.landing_visible(service_invite({ data = { allow_reset = "bob" } }), false), false, "13: promoted");
+end);
+test("an admin calling the page's commands sees every invite", function ()
+	local reset = { type = "register", jid = "root@"..host, additional_data = { allow_reset = "root" } };
+	is(p13.landing_visible(reset, true), true, "13"); is(p012.landing_visible(reset, true), true, "0.12");
+end);
+
+-- The invite page registering through an invite.
+test("the page registers a name under the ceiling through an admin's invite", function ()
+	local own = { type = "register", jid = host, additional_data = { created_by = "root@"..host } };
+	is(p13.redeemable_for(own, "alice", false), true, "13"); is(p012.redeemable_for(own, "alice", false), true, "0.12");
+end);
+test("the page does not register a name above the ceiling, whoever made the invite", function ()
+	local own = { type = "register", jid = host, additional_data = { created_by = "root@"..host } };
+	is(p13.redeemable_for(own, "root", false), false, "13: admin's invite");
+	is(p012.redeemable_for(own, "root", false), false, "0.12: admin's invite");
+	is(p13.redeemable_for(service_invite(), "root", false), false, "13: service's invite");
+	is(p012.redeemable_for(service_invite(), "root", false), false, "0.12: service's invite");
+end);
+test("the page does not use an invite whose effect is above the ceiling now", function ()
+	local admin_role = { type = "register", jid = host, additional_data = { roles = { "prosody:admin" } } };
+	is(p13.redeemable_for(admin_role, "alice", false), false, "role");
+	is(p13.redeemable_for(service_invite({ jid = "bob@"..host, data = { allow_reset = "bob" } }), "bob", false),
+		false, "reset of a promoted account");
+end);
+test("an admin calling the page's commands may register any name", function ()
+	is(p13.redeemable_for(service_invite(), "root", true), true, "13");
+	is(p012.redeemable_for(service_invite(), "root", true), true, "0.12");
+end);
+
 -- Lists as mod_invites keeps them.
 test("names: a list stays, a set becomes a sorted list, anything else none", function ()
 	is(table.concat(p13.names({ "b", "a" }), ","), "b,a", "list");

@@ -13,6 +13,8 @@ local max_groups, max_roles = 32, 16;
 local max_max_uses = 1000000;
 -- The most invites one page of the list command shows: a stanza never carries every invite.
 local max_page = 200;
+-- The longest token the invite page's commands take (mod_invites' are 16 characters).
+local max_token_length = 64;
 -- What the list command lists: pending invites, or those of the history in another state.
 local states = { pending = true, used = true, expired = true, revoked = true };
 
@@ -77,6 +79,21 @@ local function read_form(form)
 	return values;
 end
 
+-- The values of a submitted form (read_form), or nil and the refusal of a value with a control
+-- character or one XML 1.0 forbids. The refusal names the field, never its value.
+local function checked_values(form)
+	local values = read_form(form);
+	for name, list in pairs(values) do
+		for _, value in ipairs(list) do
+			if value:find("%c") then return nil, bad_request(name.." must not contain control characters"); end
+			if not xml_text(value) then
+				return nil, bad_request(name.." must not contain a character XML 1.0 forbids");
+			end
+		end
+	end
+	return values;
+end
+
 -- A whole number from 1 to `max` in a field, or nil when the field is absent; false when it is not.
 local function whole_number(value, max)
 	if not value then return nil; end
@@ -92,15 +109,8 @@ return function (needs)
 	-- The request carried by a form, every field checked; or nil and the error to answer with.
 	-- `privileged`: the caller is an admin of the host, who may give any role.
 	function forms.read_request(form, privileged)
-		local values = read_form(form);
-		for name, list in pairs(values) do
-			for _, value in ipairs(list) do
-				if value:find("%c") then return nil, bad_request(name.." must not contain control characters"); end
-				if not xml_text(value) then
-					return nil, bad_request(name.." must not contain a character XML 1.0 forbids");
-				end
-			end
-		end
+		local values, refusal = checked_values(form);
+		if not values then return nil, refusal; end
 		local function single(name) return values[name] and values[name][1]; end
 		local function multi(name) return values[name] and values[name][1] and unique(values[name]); end
 
@@ -146,6 +156,22 @@ return function (needs)
 			return nil, bad_request(("note must be at most %d characters"):format(max_note_length));
 		end
 		return request;
+	end
+
+	-- The request of one of the invite page's commands (landing, name, redeem): the token, and the
+	-- username, password and client address as given (each command judges them). A token is
+	-- mod_invites' id (base64url), a client address IPv4 or IPv6: anything else is refused or dropped.
+	function forms.read_door_request(form)
+		local values, refusal = checked_values(form);
+		if not values then return nil, refusal; end
+		local function single(name) return values[name] and values[name][1]; end
+		local token = single("token");
+		if not (token and #token <= max_token_length and token:match("^[%w_%-]+$")) then
+			return nil, bad_request("token is required: letters, digits, - and _ only");
+		end
+		local ip = single("ip");
+		if ip and not (#ip <= 45 and ip:match("^[%x:%.]+$")) then ip = nil; end
+		return { token = token, username = single("username"), password = single("password"), ip = ip };
 	end
 
 	-- What mod_invites keeps with the invite; nil entries simply stay out of it. `created_by` is the
@@ -203,6 +229,23 @@ return function (needs)
 		return st.stanza("x", { xmlns = "jabber:x:data", type = "result" }):text_tag("title", title);
 	end
 
+	-- A completed command's result: one <field/> per { var, type } of `fields` that has a value in
+	-- `values` (a list for a text-multi field, which is always there).
+	function forms.values_result(title, fields, values)
+		local form = forms.result(title);
+		for _, f in ipairs(fields) do
+			local name, type = f[1], f[2] or "text-single";
+			if type == "text-multi" then
+				form:tag("field", { var = name, type = type });
+				for _, value in ipairs(values[name] or {}) do form:text_tag("value", value); end
+				form:up();
+			elseif values[name] then
+				form:tag("field", { var = name, type = type }):text_tag("value", values[name]):up();
+			end
+		end
+		return { status = "completed", other = form };
+	end
+
 	-- Blank forms, for a person's client that executes a command without one.
 	local function field(name, label, type) return { name = name, label = label, type = type or "text-single" }; end
 	local ttl_field = field("ttl", "Valid for how many seconds (optional)");
@@ -213,6 +256,8 @@ return function (needs)
 	local source_field = field("source", "Made by (optional)");
 	local id_field = field("id", "Invite id (token)");
 	id_field.required = true;
+	local token_field = field("token", "Invite token");
+	token_field.required = true;
 
 	forms.blank = {
 		account = dataforms.new({ title = "Create an account invite",
@@ -225,6 +270,10 @@ return function (needs)
 		show = dataforms.new({ title = "Show a pending invite", id_field });
 		revoke = dataforms.new({ title = "Revoke an invite", id_field });
 		account_lookup = dataforms.new({ title = "Show how an account came in", field("username", "User name") });
+		landing = dataforms.new({ title = "What an invite's page shows", token_field });
+		name = dataforms.new({ title = "Whether a name is free for an invite", token_field, field("username", "User name") });
+		redeem = dataforms.new({ title = "Register through an invite", token_field, field("username", "User name"),
+			field("password", "Password", "text-private"), field("ip", "Client address (optional)") });
 	};
 
 	return forms;

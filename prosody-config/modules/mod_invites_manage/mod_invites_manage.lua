@@ -17,7 +17,8 @@
 -- the hooks' wiring; beside it, policy.lib.lua (access, ceiling and visibility, with Lua unit
 -- tests), forms.lib.lua (forms read and rendered), index.lib.lua (the listing index),
 -- registration.lib.lua (use caps, registration records, the nudge: mod_invites_register's hooks),
--- history.lib.lua (what became of each invite), groups.lib.lua (groups and their rosters) and
+-- history.lib.lua (what became of each invite), groups.lib.lua (groups and their rosters),
+-- landing.lib.lua (the invite page's side of an invite: what it shows, the registration) and
 -- check.lib.lua (what `invites-api check` learns of the host).
 
 local st = require "util.stanza";
@@ -98,6 +99,8 @@ local token_store = module:open_store("invite_token", "map");
 local index = module:require "index"({ invites = invites, token_store = token_store, policy = policy,
 	used_up = registration.used_up });
 local refuse, bad_request, invite_result = forms.refuse, forms.bad_request, forms.invite_result;
+local landing = module:require "landing"({ invites = invites, token_store = token_store, history = history,
+	policy = policy, registration = registration, manage_groups = manage_groups, refuse = refuse });
 local used_up = registration.used_up;
 
 local function created(invite)
@@ -107,7 +110,9 @@ end
 
 -- Registers a command: checks the caller, answers cancel and a missing form, then hands the
 -- checked request to `run(request, actor, privileged)`. A command without `blank` form takes no input.
-local function command(name, node, blank, run)
+-- `read` reads the form (forms.read_request unless given).
+local function command(name, node, blank, run, read)
+	read = read or forms.read_request;
 	local function handler(_, data)
 		local actor = jid.bare(data.from);
 		local allowed, privileged = policy.standing(actor, is_admin(data.from));
@@ -121,7 +126,7 @@ local function command(name, node, blank, run)
 		if not data.form and blank then
 			return { status = "executing", actions = { "complete" }, form = blank };
 		end
-		local request, err = forms.read_request(data.form or st.stanza("x"), privileged);
+		local request, err = read(data.form or st.stanza("x"), privileged);
 		if not request then return err; end
 		return run(request, actor, privileged);
 	end
@@ -349,11 +354,38 @@ command("Registrations through invites", "redemptions", nil, function (request, 
 	return { status = "completed", other = form };
 end);
 
--- Each new invite goes into the history, and the service's into the listing index.
+-- The invite page's commands (landing.lib.lua), given a token: what its invite's page may show,
+-- whether a name is free, and the registration. Only for an invite within the ceiling, whoever
+-- made it: any other token is item-not-found; one no longer pending is gone.
+local landing_fields = { { "state" }, { "kind" }, { "username" }, { "inviter", "jid-single" }, { "groups", "text-multi" },
+	{ "uri" }, { "expires" }, { "uses-left" } };
+
+command("What an invite's page shows", "landing", forms.blank.landing, function (request, _, privileged)
+	local values, refusal = landing.show(request, privileged);
+	if not values then return refusal; end
+	return forms.values_result("Invite", landing_fields, values);
+end, forms.read_door_request);
+
+command("Whether a name is free for an invite", "name", forms.blank.name, function (request, _, privileged)
+	local availability, refusal = landing.name(request, privileged);
+	if not availability then return refusal; end
+	return forms.values_result("User name", { { "availability" } }, { availability = availability });
+end, forms.read_door_request);
+
+command("Register through an invite", "redeem", forms.blank.redeem, function (request, _, privileged)
+	local account, refusal = landing.redeem(request, privileged);
+	if not account then return refusal; end
+	return forms.values_result("Registered", { { "jid", "jid-single" } }, { jid = account });
+end, forms.read_door_request);
+
+-- Each new invite goes into the history, and the service's into the listing index; after
+-- mod_invites_page (0) and 13's mod_invites (-1) set its landing page from invites_page, one above
+-- the ceiling gets Prosody's own page back (landing.lib.lua), and is kept so.
 module:hook("invite-created", function (invite)
+	landing.keep_own_page(invite);
 	history.opened(invite);
 	index.created(invite);
-end);
+end, -10);
 
 -- Registrations through invites (registration.lib.lua): the name checked before
 -- mod_invites_register (priority 0) accepts it; a registration or reset handled before any other

@@ -3,8 +3,9 @@
 --
 -- invites_manage_roles is the ceiling of what a JID of invites_manage_jids can ever obtain: no
 -- invite giving a role above it, no reset of (nor name reserved for) an account above it, and no
--- sight of such an invite. Such a JID sees only the invites made by JIDs of invites_manage_jids:
--- an admin's own invites stay the admin's.
+-- sight of such an invite. Such a JID lists and manages only the invites made by JIDs of
+-- invites_manage_jids: an admin's own invites stay the admin's. The invite page's commands are the
+-- exception: given a token, they see any invite within the ceiling (landing_visible).
 --
 -- Pure: it requires nothing and touches no `module`, so that test/lua/policy.test.lua runs it with
 -- plain Lua. What it asks of the server comes in `server`:
@@ -105,6 +106,21 @@ return function (server)
 	-- service's invites whose effect is within the ceiling.
 	function policy.visible(invite, privileged)
 		return privileged or (policy.made_by_service(invite.additional_data) and policy.within_ceiling(invite));
+	end
+
+	-- What the invite page (invites-api, through a JID of invites_manage_jids) may learn of a token
+	-- and do with it: any invite whose effect is within the ceiling, whoever made it, an admin's own
+	-- included (invites_page sends every invite of the host to the page); an admin sees every one.
+	-- An invite above the ceiling is for Prosody's own page only (mod_invites_manage puts it back).
+	function policy.landing_visible(invite, privileged)
+		return privileged or policy.within_ceiling(invite);
+	end
+
+	-- Whether the invite page may register (or reset) `username` through an invite now. Stricter than
+	-- usable_for, whoever made the invite: here the service itself registers, so neither the invite's
+	-- effect nor the name may be above the ceiling (a name listed in `admins` and not registered yet).
+	function policy.redeemable_for(invite, username, privileged)
+		return privileged or (policy.within_ceiling(invite) and not policy.above_ceiling(username));
 	end
 
 	-- Whether the caller may see how an account came in: an admin always; a JID of

@@ -18,9 +18,14 @@ local arrivals = module:open_store("invites_manage_arrivals");
 local shown_redemptions = 100;
 local nudge_ns = "xmpp:invites-api/mod_invites_manage#redeemed";
 
+-- Why user-registering refuses an invite that is no longer usable: the invite page's redeem
+-- command answers these as the invite being gone.
+local no_longer_valid = "This invite is no longer valid";
+local used_up_reason = "This invite has been used as many times as it may be";
+
 -- `needs`: invites (mod_invites), history, groups, policy, manage_jids (the set), unique (forms).
 return function (needs)
-	local registration = {};
+	local registration = { invite_gone_reasons = { [no_longer_valid] = true, [used_up_reason] = true } };
 	local invites, history, groups, policy = needs.invites, needs.history, needs.groups, needs.policy;
 
 	function registration.uses_of(token)
@@ -161,7 +166,7 @@ return function (needs)
 		local info = invites.get_account_invite_info(invite.token);
 		if not info then
 			-- The session checked the token earlier; since then it expired, was used or was revoked.
-			event.allowed, event.reason = false, "This invite is no longer valid";
+			event.allowed, event.reason = false, no_longer_valid;
 			return;
 		end
 		-- Contact invites name the inviter's JID, not the new account's.
@@ -179,7 +184,7 @@ return function (needs)
 		local max_uses = info.reusable and (info.additional_data or {}).max_uses;
 		if max_uses and usermanager.user_exists(event.username, module.host) then return; end
 		if max_uses and not reserve_use(invite.token, event.username, max_uses) then
-			event.allowed, event.reason = false, "This invite has been used as many times as it may be";
+			event.allowed, event.reason = false, used_up_reason;
 		end
 	end
 
