@@ -18,6 +18,10 @@ export const MANAGE_NODES = {
   account: `${NODE_PREFIX}account`,
   redemptions: `${NODE_PREFIX}redemptions`,
   options: `${NODE_PREFIX}options`,
+  // The invite page's door (inviteDoorCommands.ts).
+  landing: `${NODE_PREFIX}landing`,
+  checkName: `${NODE_PREFIX}name`,
+  redeem: `${NODE_PREFIX}redeem`,
 } as const;
 
 /** The payload of the <message/> the module sends the component when it records a registration. */

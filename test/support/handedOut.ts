@@ -16,6 +16,8 @@ export const SECRET_CLASSES = [
   "webhook signing secret",
   "component secret",
   "store password",
+  // Set through the invite page's door (test/e2e/inviteDoor.prosody.test.ts).
+  "account password",
 ] as const;
 export type SecretClass = (typeof SECRET_CLASSES)[number];
 
