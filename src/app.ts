@@ -4,6 +4,10 @@ import type { AddressInfo } from "node:net";
 import type { ServiceConfig } from "./config.js";
 import { createHttpApp } from "./http/server.js";
 import { loadAdminPage } from "./http/adminPage.js";
+import { loadInviteAssets } from "./invitePage/assets.js";
+import { cachedKnownHosts } from "./invitePage/knownHosts.js";
+import type { InvitePageDeps } from "./invitePage/routes.js";
+import type { InviteDoor } from "./xmpp/inviteDoor.js";
 import { createKeyStore, type KeyStore } from "./keys/keyStore.js";
 import { openBoundedStore } from "./store/open.js";
 import { createRateLimits } from "./limits/rateLimits.js";
@@ -35,6 +39,7 @@ export interface Service {
 export async function start(config: ServiceConfig, log: Logger): Promise<Service> {
   // Before anything opens: a missing build fails the start at once.
   const adminPage = config.adminPage ? loadAdminPage() : undefined;
+  const inviteAssets = config.invitePage ? loadInviteAssets() : undefined;
   // Every store call bounded (STORE_TIMEOUT_MS): a store that stops answering is a 503, never a hang.
   const store = await openBoundedStore(config.keyStore, log);
   const keys = createKeyStore(store.keyRecords, store.usage, { changes: store.changes });
@@ -62,16 +67,27 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
     defaultKeyRate: config.defaultKeyRate,
     failureLimit: config.authFailureLimit,
     manageRate: config.manageRate,
+    invitePageRate: config.invitePageRate,
+    inviteSignupRate: config.inviteSignupRate,
     limiters: store.limiters,
   });
+  // The hosts the service serves: those of its keys and of its webhook subscriptions.
+  const hosts = async () => [
+    ...new Set([...(await keys.hosts()), ...(await store.webhooks.listSubscriptions()).map((s) => s.host)]),
+  ];
+  // TODO(issue 28): the door is mod_invites_manage's landing, name and redeem commands, from the
+  // Prosody side: `import { createInviteDoor } from "./xmpp/inviteDoorCommands.js"` and
+  // `const door: InviteDoor | undefined = createInviteDoor(adhoc, commands);`. Until then there is
+  // no door, and so no invite page.
+  const door: InviteDoor | undefined = undefined as InviteDoor | undefined;
+  const invitePage: InvitePageDeps | undefined =
+    inviteAssets && door ? { door, knownHost: cachedKnownHosts(hosts), assets: inviteAssets } : undefined;
   const redemptions = startRedemptionSync({
     manager,
     ledger: store.ledger,
     subscriptions: (host) => store.webhooks.listSubscriptions(host),
     queued: () => deliverer.wake(),
-    hosts: async () => [
-      ...new Set([...(await keys.hosts()), ...(await store.webhooks.listSubscriptions()).map((s) => s.host)]),
-    ],
+    hosts,
     online: () => connection.status().online,
     intervalMs: config.redemptionSyncMs,
     log,
@@ -96,6 +112,7 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
     trustedProxies: config.trustedProxies,
     events,
     ...(adminPage ? { adminPage } : {}),
+    ...(invitePage ? { invitePage } : {}),
   });
   const server: Server = app.listen(config.http.port, config.http.host);
   // Node drops a CONNECT request silently when nobody listens for it; answer it like any odd method.

@@ -59,6 +59,11 @@ const serviceSchema = storeSchema.extend({
   // Lists, shows and revokes of /invites allowed per key, as N/PERIOD, or "off": each page of a
   // list reads every pending invite in Prosody, so a client must not be able to list without end.
   MANAGE_RATE: rateFromEnv.default("60/1m"),
+  // The invite page (/invite/HOST/TOKEN): looks at it (the page and its name checks) allowed per
+  // client address, and sign-ups through it per client address, as N/PERIOD, or "off". Each look
+  // asks Prosody; the sign-up limit keeps a client from registering accounts in bulk.
+  INVITE_PAGE_RATE: rateFromEnv.default("60/1m"),
+  INVITE_SIGNUP_RATE: rateFromEnv.default("10/10m"),
   // Behind reverse proxies: how many of them append to X-Forwarded-For. "true" is one, "false" (or
   // 0) none; the client address is the entry the outermost trusted proxy appended.
   TRUST_PROXY: z
@@ -82,6 +87,9 @@ const serviceSchema = storeSchema.extend({
   // The admin page at /admin/ (a web page for the people who hand out invites; it asks for a key
   // like any client): on, or off to serve no page at all.
   ADMIN_PAGE: z.enum(["on", "off"], { message: "expected on or off" }).default("on"),
+  // The invite page at /invite/HOST/TOKEN (point Prosody's invites_page at it): where the person
+  // who opens an invite link picks an app or signs up: on, or off to serve no page at all.
+  INVITE_PAGE: z.enum(["on", "off"], { message: "expected on or off" }).default("on"),
   // On SIGTERM/SIGINT: /ready turns 503 and answers say `Connection: close` at once; the listener
   // stays open this long more, so that a load balancer stops sending first.
   SHUTDOWN_GRACE_MS: intFromEnv(0, 600_000).default(2_000),
@@ -115,10 +123,14 @@ export interface ServiceConfig extends StoreConfig {
   readonly defaultKeyRate: Rate | undefined;
   readonly authFailureLimit: Rate | undefined;
   readonly manageRate: Rate | undefined;
+  readonly invitePageRate: Rate | undefined;
+  readonly inviteSignupRate: Rate | undefined;
   /** Proxies in front that append to X-Forwarded-For (0: none, the socket's peer is the client). */
   readonly trustedProxies: number;
   /** Whether /admin/ serves the admin page. */
   readonly adminPage: boolean;
+  /** Whether /invite/HOST/TOKEN serves the invite page. */
+  readonly invitePage: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -179,8 +191,11 @@ export function loadServiceConfig(env: Env): ServiceConfig {
     defaultKeyRate: raw.DEFAULT_KEY_RATE === "off" ? undefined : parseRate(raw.DEFAULT_KEY_RATE),
     authFailureLimit: raw.AUTH_FAILURE_LIMIT === "off" ? undefined : parseRate(raw.AUTH_FAILURE_LIMIT),
     manageRate: raw.MANAGE_RATE === "off" ? undefined : parseRate(raw.MANAGE_RATE),
+    invitePageRate: raw.INVITE_PAGE_RATE === "off" ? undefined : parseRate(raw.INVITE_PAGE_RATE),
+    inviteSignupRate: raw.INVITE_SIGNUP_RATE === "off" ? undefined : parseRate(raw.INVITE_SIGNUP_RATE),
     trustedProxies: trustedProxies(raw.TRUST_PROXY),
     adminPage: raw.ADMIN_PAGE === "on",
+    invitePage: raw.INVITE_PAGE === "on",
   });
 }
 

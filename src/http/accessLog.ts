@@ -5,7 +5,7 @@ import type { Logger } from "../log.js";
 
 // Query parameters whose values are safe to log; every other value (the key, a username, and
 // whatever a client sends as `key[]=` or `%6Bey=`) is replaced.
-const SAFE_PARAMETERS = new Set(["redirect", "type", "ttl"]);
+const SAFE_PARAMETERS = new Set(["redirect", "type", "ttl", "lang", "platform"]);
 
 function decodedName(raw: string): string {
   try {
@@ -21,15 +21,29 @@ const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/?]*/i;
 // An invite's id is its token, which registers an account: /invites/{id} is logged without it.
 const INVITE_ID = /^(\/+invites\/+)(?!(?:account|group|reset|options)(?:\?|$))[^?]+/i;
 
+// The invite page's token, in /invite/HOST/TOKEN and below it; only the page's own files
+// (/invite/assets/NAME.js, a '.' no token has) keep their name. A single segment after /invite/
+// (a host and token joined by %2F, say) is hidden whole.
+const INVITE_PAGE = /^(\/+invite\/+)([^/?]*)(\/+[^/?]*)?/i;
+const ASSET = /^\/+[\w-]+\.(?:js|css)$/;
+
+function withoutInviteToken(path: string): string {
+  return path.replace(INVITE_PAGE, (all, prefix: string, host: string, token: string | undefined) => {
+    if (token === undefined) return `${prefix}[redacted]`;
+    if (host.toLowerCase() === "assets" && ASSET.test(token)) return all;
+    return `${prefix}${host}/[token]`;
+  });
+}
+
 /**
  * The request target with the value of every query parameter but the safe ones replaced, and
- * without the id of an invite in /invites/{id}.
+ * without the id of an invite in /invites/{id} nor the token in /invite/{host}/{token}.
  */
 export function redactUrl(url: string): string {
   const hash = url.indexOf("#");
   // An absolute-form target (`GET http://host/invites/ID HTTP/1.1`) is routed by its path: log that.
   const path = (hash < 0 ? url : url.slice(0, hash)).replace(ABSOLUTE_FORM, "");
-  const target = path.replace(INVITE_ID, "$1[id]");
+  const target = withoutInviteToken(path.replace(INVITE_ID, "$1[id]"));
   const question = target.indexOf("?");
   if (question < 0) return target;
   const pairs = target

@@ -23,6 +23,7 @@ import { accountInvite, createInvite, listInvites, revokeInvite, showInvite } fr
 import { inviteOptions } from "./inviteOptions.js";
 import { keyPolicy } from "./keyPolicy.js";
 import { requireApiKey } from "./requireApiKey.js";
+import { mountInvitePage, type InvitePageDeps } from "../invitePage/routes.js";
 
 export interface HttpDeps {
   readonly metrics: Metrics;
@@ -44,6 +45,8 @@ export interface HttpDeps {
   readonly events?: EventSink;
   /** The admin page's files, served at /admin/; none: no page (ADMIN_PAGE=off). */
   readonly adminPage?: AdminPageFiles;
+  /** The invite page at /invite/HOST/TOKEN, outside the key check; none: no page (INVITE_PAGE=off). */
+  readonly invitePage?: InvitePageDeps;
 }
 
 function onlyMethods(allow: string) {
@@ -129,6 +132,9 @@ export function createHttpApp(deps: HttpDeps): Koa {
     router.get("/admin/:file", page);
     router.all(["/admin", "/admin/", "/admin/:file"], onlyMethods("GET"));
   }
+  if (deps.invitePage) {
+    mountInvitePage(router, { ...deps.invitePage, limits: deps.limits, trustedProxies, log: deps.log }, onlyMethods);
+  }
   // Any other method on a known path: 405 naming the allowed ones (the router alone would say 501).
   router.all("/invites_api", onlyMethods("GET, POST, OPTIONS"));
   router.all(["/health", "/ready", "/metrics", "/openapi.json"], onlyMethods("GET"));
@@ -136,7 +142,9 @@ export function createHttpApp(deps: HttpDeps): Koa {
   app.use(closeWhenStopping(stopping));
   app.use(requestMetrics(deps.metrics));
   app.use(accessLog(track));
-  app.use(originalCors());
+  const cors = originalCors();
+  // The invite page is for its own origin only: no CORS there, so no other site reads a name check.
+  app.use((ctx, next) => (ctx.path.startsWith("/invite/") ? next() : cors(ctx, next)));
   app.use(errorResponses(deps.log, countError(deps.metrics)));
   app.use(router.routes());
   app.use(() => {

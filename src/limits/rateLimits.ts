@@ -13,6 +13,10 @@ export interface RateLimits {
   assertNotBlocked(address: string): Promise<void>;
   /** Counts a failed key attempt of an address; throws `too_many_failures` once over the limit. */
   recordFailure(address: string): Promise<void>;
+  /** Counts one look at an invite page (the page itself or a name check) of a client address, against INVITE_PAGE_RATE. */
+  consumeInviteLookup(address: string): Promise<void>;
+  /** Counts one sign-up through an invite page of a client address, against INVITE_SIGNUP_RATE. */
+  consumeInviteSignup(address: string): Promise<void>;
 }
 
 export interface RateLimitOptions {
@@ -22,6 +26,10 @@ export interface RateLimitOptions {
   readonly failureLimit: Rate | undefined;
   /** Lists, shows and revokes allowed per key; undefined: no limit. */
   readonly manageRate?: Rate | undefined;
+  /** Invite page lookups (pages and name checks) allowed per client address; undefined: no limit. */
+  readonly invitePageRate?: Rate | undefined;
+  /** Sign-ups through invite pages allowed per client address; undefined: no limit. */
+  readonly inviteSignupRate?: Rate | undefined;
   readonly limiters?: LimiterFactory;
 }
 
@@ -39,6 +47,8 @@ export function createRateLimits(opts: RateLimitOptions): RateLimits {
   };
   const failures = opts.failureLimit ? build(opts.failureLimit, "invites-api:auth-failures") : undefined;
   const managing = opts.manageRate ? build(opts.manageRate, "invites-api:manage") : undefined;
+  const lookups = opts.invitePageRate ? build(opts.invitePageRate, "invites-api:invite-page") : undefined;
+  const signups = opts.inviteSignupRate ? build(opts.inviteSignupRate, "invites-api:invite-signup") : undefined;
 
   async function consume(limiter: RateLimiterAbstract, id: string, code: "rate_limited" | "too_many_failures") {
     try {
@@ -78,6 +88,14 @@ export function createRateLimits(opts: RateLimitOptions): RateLimits {
 
     async recordFailure(address) {
       if (failures) await consume(failures, address, "too_many_failures");
+    },
+
+    async consumeInviteLookup(address) {
+      if (lookups) await consume(lookups, address, "rate_limited");
+    },
+
+    async consumeInviteSignup(address) {
+      if (signups) await consume(signups, address, "rate_limited");
     },
   };
 }
