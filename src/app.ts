@@ -7,7 +7,7 @@ import { loadAdminPage } from "./http/adminPage.js";
 import { loadInviteAssets } from "./invitePage/assets.js";
 import { cachedKnownHosts } from "./invitePage/knownHosts.js";
 import type { InvitePageDeps } from "./invitePage/routes.js";
-import type { InviteDoor } from "./xmpp/inviteDoor.js";
+import { createInviteDoor } from "./xmpp/inviteDoorCommands.js";
 import { createKeyStore, type KeyStore } from "./keys/keyStore.js";
 import { openBoundedStore } from "./store/open.js";
 import { createRateLimits } from "./limits/rateLimits.js";
@@ -75,13 +75,11 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
   const hosts = async () => [
     ...new Set([...(await keys.hosts()), ...(await store.webhooks.listSubscriptions()).map((s) => s.host)]),
   ];
-  // TODO(issue 28): the door is mod_invites_manage's landing, name and redeem commands, from the
-  // Prosody side: `import { createInviteDoor } from "./xmpp/inviteDoorCommands.js"` and
-  // `const door: InviteDoor | undefined = createInviteDoor(adhoc, commands);`. Until then there is
-  // no door, and so no invite page.
-  const door: InviteDoor | undefined = undefined as InviteDoor | undefined;
-  const invitePage: InvitePageDeps | undefined =
-    inviteAssets && door ? { door, knownHost: cachedKnownHosts(hosts), assets: inviteAssets } : undefined;
+  // The invite page asks Prosody through mod_invites_manage's landing, name and redeem commands;
+  // a host the service does not serve is refused before that, from the list above (kept 30 s).
+  const invitePage: InvitePageDeps | undefined = inviteAssets
+    ? { door: createInviteDoor(adhoc, commands), knownHost: cachedKnownHosts(hosts), assets: inviteAssets }
+    : undefined;
   const redemptions = startRedemptionSync({
     manager,
     ledger: store.ledger,
