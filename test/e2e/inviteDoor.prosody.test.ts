@@ -9,10 +9,10 @@ import { connectComponent, type ComponentConnection } from "../../src/xmpp/conne
 import type { InviteDoor } from "../../src/xmpp/inviteDoor.js";
 import { createInviteDoor } from "../../src/xmpp/inviteDoorCommands.js";
 import { recordSecret } from "../support/handedOut.js";
-import { MANAGE_MODULES, type RunningProsody } from "../support/prosody.js";
+import { MANAGE_MODULES, mostWritesHeldAtOnce, type RunningProsody } from "../support/prosody.js";
 import type { RunningService } from "../support/service.js";
 import { createKey, startStack, type RunningStack } from "../support/stack.js";
-import { login, type XmppSession } from "../support/xmppClient.js";
+import { login, registerWithInvite, type XmppSession } from "../support/xmppClient.js";
 
 // The invite page's door to Prosody (issue 28): mod_invites_manage's landing, name and redeem
 // commands, driven through src/xmpp/inviteDoorCommands.ts over a component connection of the
@@ -52,6 +52,53 @@ const rejectsWith = (expected: string) => (err: unknown) => {
   return true;
 };
 
+/**
+ * The door over a component connection of the test's own, as the page's stand-in; `replies` gets
+ * the form of every reply, as text.
+ */
+async function openDoor(prosody: RunningProsody, replies: string[] = []) {
+  const connection = connectComponent({
+    service: `xmpp://127.0.0.1:${prosody.componentPort}`,
+    ...PAGE,
+    reconnect: { minMs: 100, maxMs: 1_000 },
+    log: pino({ level: "silent" }),
+  });
+  await connection.online();
+  const adhoc = {
+    componentJid: PAGE.domain,
+    timeoutMs: 10_000,
+    request: async (stanza: Element, timeoutMs: number) => {
+      const reply = await connection.request(stanza, timeoutMs);
+      replies.push(reply.getChild("command", NS_COMMANDS)?.getChild("x", "jabber:x:data")?.toString() ?? "");
+      return reply;
+    },
+  };
+  return { door: createInviteDoor(adhoc, cachedCommands(adhoc)), connection };
+}
+
+/** Makes an invite through the service's API. */
+async function makeInvite(
+  service: RunningService,
+  key: string,
+  kind: "account" | "group" | "reset",
+  body: Record<string, unknown>,
+): Promise<InviteJson> {
+  const res = await fetch(`${service.url}/invites/${kind}`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  assert.equal(res.status, 201, await res.clone().text());
+  const invite = (await res.json()) as InviteJson;
+  tokens.push(invite.id);
+  return invite;
+}
+
+const MODULE_OPTIONS = [
+  `invites_manage_jids = { "${COMPONENT.domain}", "${PAGE.domain}" }`,
+  `invites_manage_groups = { team = "The Team" }`,
+].join("\n");
+
 describe("the invite page's door (landing, name, redeem), against a real Prosody", () => {
   let stack: RunningStack | undefined;
   let prosody: RunningProsody;
@@ -77,10 +124,7 @@ describe("the invite page's door (landing, name, redeem), against a real Prosody
             lines: [`invites_page = "${PAGE_URL}/{host}/{invite.token}"`],
           },
         },
-        extra: [
-          `invites_manage_jids = { "${COMPONENT.domain}", "${PAGE.domain}" }`,
-          `invites_manage_groups = { team = "The Team" }`,
-        ].join("\n"),
+        extra: MODULE_OPTIONS,
       },
       { component: COMPONENT },
     );
@@ -89,24 +133,7 @@ describe("the invite page's door (landing, name, redeem), against a real Prosody
     const rootPassword = password("root");
     prosody.ctl(["register", "root", HOST, rootPassword]);
     prosody.ctl(["register", "taken", HOST, password("taken")]);
-    connection = connectComponent({
-      service: `xmpp://127.0.0.1:${prosody.componentPort}`,
-      ...PAGE,
-      reconnect: { minMs: 100, maxMs: 1_000 },
-      log: pino({ level: "silent" }),
-    });
-    await connection.online();
-    const conn = connection;
-    const adhoc = {
-      componentJid: PAGE.domain,
-      timeoutMs: 10_000,
-      request: async (stanza: Element, timeoutMs: number) => {
-        const reply = await conn.request(stanza, timeoutMs);
-        replies.push(reply.getChild("command", NS_COMMANDS)?.getChild("x", "jabber:x:data")?.toString() ?? "");
-        return reply;
-      },
-    };
-    door = createInviteDoor(adhoc, cachedCommands(adhoc));
+    ({ door, connection } = await openDoor(prosody, replies));
     root = await login({ port: prosody.c2sPort, domain: HOST, username: "root", password: rootPassword });
   });
   after(async () => {
@@ -115,18 +142,8 @@ describe("the invite page's door (landing, name, redeem), against a real Prosody
     await stack?.stop();
   });
 
-  /** Makes an invite through the service's API. */
-  async function make(kind: "account" | "group" | "reset", body: Record<string, unknown>): Promise<InviteJson> {
-    const res = await fetch(`${service.url}/invites/${kind}`, {
-      method: "POST",
-      headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
-      body: JSON.stringify(body),
-    });
-    assert.equal(res.status, 201, await res.clone().text());
-    const invite = (await res.json()) as InviteJson;
-    tokens.push(invite.id);
-    return invite;
-  }
+  const make = (kind: "account" | "group" | "reset", body: Record<string, unknown>) =>
+    makeInvite(service, key, kind, body);
   async function shown(id: string): Promise<InviteJson> {
     const res = await fetch(`${service.url}/invites/${id}`, { headers: { Authorization: `Bearer ${key}` } });
     assert.equal(res.status, 200);
@@ -186,6 +203,23 @@ describe("the invite page's door (landing, name, redeem), against a real Prosody
     assert.equal(landing.username, undefined);
     const jid = await door.redeem(HOST, token, { username: "ada", password: password("ada") });
     assert.deepEqual(jid, { jid: `ada@${HOST}` });
+  });
+
+  it("an admin's contact invite names him as the inviter; the new account gets him as a contact", async () => {
+    const made = await asRoot("urn:xmpp:invite#invite", {});
+    const token = tokenOf(made.fields.get("uri")?.[0] ?? "");
+    const landing = await door.landing(HOST, token);
+    assert.equal(landing.inviter, `root@${HOST}`);
+    assert.equal(landing.kind, "account");
+    assert.equal(landing.username, undefined);
+    const secret = password("friend");
+    await door.redeem(HOST, token, { username: "friend", password: secret });
+    const friend = await login({ port: prosody.c2sPort, domain: HOST, username: "friend", password: secret });
+    try {
+      assert.equal((await friend.roster()).find((item) => item.jid === `root@${HOST}`)?.subscription, "both");
+    } finally {
+      await friend.close();
+    }
   });
 
   it("an invite above the ceiling keeps Prosody's own page and is unknown to the door", async () => {
@@ -346,5 +380,72 @@ describe("the invite page's door (landing, name, redeem), against a real Prosody
     for (const secret of [...tokens, ...passwords]) {
       assert.ok(!log.includes(secret), `Prosody's log holds ${secret.slice(0, 4)}…`);
     }
+  });
+});
+
+// Prosody runs a component's stanzas outside any async runner, so two redeems never overlap; an
+// in-band registration does overlap one when a storage or auth backend waits on I/O (here
+// mod_storage_yielding): between its user-registering and user-registered it holds a place of the
+// invite's use cap, which the door's redeem must respect.
+describe("the door and an in-band registration overlapping on a capped invite", () => {
+  let stack: RunningStack | undefined;
+  let connection: ComponentConnection | undefined;
+  before(async () => {
+    stack = await startStack(
+      {
+        hosts: [HOST],
+        components: [COMPONENT, PAGE],
+        admins: [],
+        hostOptions: { [HOST]: { modules: MANAGE_MODULES } },
+        storeDrivers: { accounts: "yielding" },
+        extra: MODULE_OPTIONS,
+      },
+      { component: COMPONENT },
+    );
+  });
+  after(async () => {
+    await connection?.stop();
+    await stack?.stop();
+  });
+
+  it("a cap of 1 held by a registration under way: the door's redeem is gone, one account is made", async () => {
+    assert.ok(stack);
+    const { prosody, service } = stack;
+    const opened = await openDoor(prosody);
+    connection = opened.connection;
+    const key = await createKey(stack.keyStore, HOST, "manage", "--scope", "manage");
+    const invite = await makeInvite(service, key, "group", { groups: ["team"], ttl: 600, max_uses: 1 });
+    const logFrom = prosody.log().length;
+    const inBand = registerWithInvite({
+      port: prosody.c2sPort,
+      domain: HOST,
+      token: invite.id,
+      username: "early",
+      password: password("early"),
+    });
+    // Its account's write is held: it is past user-registering, its place taken, not yet counted.
+    for (const deadline = Date.now() + 10_000; mostWritesHeldAtOnce(prosody.log().slice(logFrom)) < 1;) {
+      assert.ok(Date.now() < deadline, "the in-band registration never reached its account's write");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await assert.rejects(
+      opened.door.redeem(HOST, invite.id, { username: "late", password: password("late") }),
+      rejectsWith("invite_gone"),
+    );
+    await inBand;
+    // Its use is counted by the handlers of user-registered, which may run after the client's answer.
+    let landing = await opened.door.landing(HOST, invite.id);
+    for (const deadline = Date.now() + 10_000; landing.state !== "used" && Date.now() < deadline;) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      landing = await opened.door.landing(HOST, invite.id);
+    }
+    assert.equal(landing.state, "used");
+    const res = await fetch(`${service.url}/invites/${invite.id}`, { headers: { Authorization: `Bearer ${key}` } });
+    const shown = (await res.json()) as InviteJson;
+    assert.equal(shown.uses, 1);
+    assert.deepEqual(
+      shown.redemptions?.map((r) => r.jid),
+      [`early@${HOST}`],
+    );
   });
 });
