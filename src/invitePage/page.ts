@@ -25,7 +25,9 @@ const PAGE_HEADERS = {
   "X-Content-Type-Options": "nosniff",
   "X-Frame-Options": "DENY",
   // The page's address holds the token: no store or app site may learn it from a link followed.
-  "Referrer-Policy": "no-referrer",
+  // same-origin, not no-referrer: under no-referrer Chromium sends the page's own form post with
+  // `Origin: null`, which the same-origin check (origin.ts) must refuse.
+  "Referrer-Policy": "same-origin",
   "Cross-Origin-Resource-Policy": "same-origin",
   "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
   // Where an invite stands changes, and a page may carry a name: never kept by a cache.

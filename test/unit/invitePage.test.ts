@@ -28,7 +28,7 @@ describe("the invite page, GET /invite/HOST/TOKEN", () => {
     assert.equal(res.headers["content-security-policy"], INVITE_CSP);
     assert.match(INVITE_CSP, /form-action 'self'/);
     assert.match(INVITE_CSP, /script-src 'self'; style-src 'self'/);
-    assert.equal(res.headers["referrer-policy"], "no-referrer");
+    assert.equal(res.headers["referrer-policy"], "same-origin");
     assert.equal(res.headers["cache-control"], "no-store");
     assert.equal(res.headers["access-control-allow-origin"], undefined);
     const page = text(res.payload);
