@@ -107,6 +107,7 @@ describe("the invite page's door (landing, name, redeem), against a real Prosody
   let connection: ComponentConnection | undefined;
   let door: InviteDoor;
   let root: XmppSession | undefined;
+  let takenPassword = "";
   /** The form of every reply the page's component got, as text: what the door ever saw of an invite. */
   const replies: string[] = [];
 
@@ -132,7 +133,8 @@ describe("the invite page's door (landing, name, redeem), against a real Prosody
     key = await createKey(stack.keyStore, HOST, "manage", "--scope", "manage");
     const rootPassword = password("root");
     prosody.ctl(["register", "root", HOST, rootPassword]);
-    prosody.ctl(["register", "taken", HOST, password("taken")]);
+    takenPassword = password("taken");
+    prosody.ctl(["register", "taken", HOST, takenPassword]);
     ({ door, connection } = await openDoor(prosody, replies));
     root = await login({ port: prosody.c2sPort, domain: HOST, username: "root", password: rootPassword });
   });
@@ -219,6 +221,15 @@ describe("the invite page's door (landing, name, redeem), against a real Prosody
       assert.equal((await friend.roster()).find((item) => item.jid === `root@${HOST}`)?.subscription, "both");
     } finally {
       await friend.close();
+    }
+    // A user's contact invite gives no account (allow_user_invites is off): not the page's.
+    const taken = await login({ port: prosody.c2sPort, domain: HOST, username: "taken", password: takenPassword });
+    try {
+      const contact = await taken.execute(HOST, "urn:xmpp:invite#invite");
+      const contactToken = tokenOf(contact.fields.get("uri")?.[0] ?? "");
+      await assert.rejects(door.landing(HOST, contactToken), rejectsWith("invite_not_found"));
+    } finally {
+      await taken.close();
     }
   });
 

@@ -42,6 +42,9 @@ return function (needs)
 			state = "used";
 		end
 		if invite then invite.token = token; end
+		-- A contact invite that never allowed registration (its uri without ibr=y) is in the history
+		-- only: it was never the page's, nor Prosody's own page's.
+		if invite and invite.type == "roster" and not (invite.uri or ""):find(";ibr=y", 1, true) then return nil; end
 		if not (invite and policy.landing_visible(invite, privileged)) then return nil; end
 		return invite, state;
 	end
