@@ -76,7 +76,8 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
     ...new Set([...(await keys.hosts()), ...(await store.webhooks.listSubscriptions()).map((s) => s.host)]),
   ];
   // The invite page asks Prosody through mod_invites_manage's landing, name and redeem commands;
-  // a host the service does not serve is refused before that, from the list above (kept 30 s).
+  // a host the service does not serve is refused before that, from the list above (kept 30 s;
+  // read again at most once a second when a host is missing from it).
   const invitePage: InvitePageDeps | undefined = inviteAssets
     ? { door: createInviteDoor(adhoc, commands), knownHost: cachedKnownHosts(hosts), assets: inviteAssets }
     : undefined;

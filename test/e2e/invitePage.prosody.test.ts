@@ -11,6 +11,8 @@ import { readQrCode } from "../support/qr.js";
 import { createTranslators, loadCatalogues } from "../../src/invitePage/i18n.js";
 import { qrSvg } from "../../src/invitePage/qr.js";
 import { compareScreen } from "../support/screens.js";
+import { startReceiver, type Receiver } from "../support/receiver.js";
+import { runCli } from "../support/service.js";
 import { createKey, startStack, type RunningStack } from "../support/stack.js";
 import { login, registerWithInvite } from "../support/xmppClient.js";
 
@@ -19,6 +21,10 @@ import { login, registerWithInvite } from "../support/xmppClient.js";
 // snippet has it, with Debian's own modules only (no mod_invites_register_web, no
 // mod_password_policy). Every account made here then logs in over XMPP.
 const HOST = "page.test";
+// Prosody 13: a host whose ceiling lets the component give the admin role, so that an invite giving
+// it lands on the page, and the role's effect shows (the admin's commands).
+const ROLES_HOST = "roles.page.test";
+const DELETE_USER = "http://jabber.org/protocol/admin#delete-user";
 const COMPONENT = { domain: "invites.page.test", secret: "page-secret" };
 const VERSION = process.env.PROSODY_VERSION === "13" ? "13" : "0.12";
 const SCREENS = fileURLToPath(new URL("./screens/", import.meta.url));
@@ -38,6 +44,7 @@ interface Invite {
 describe(`the invite page in Chromium, Prosody ${VERSION}`, () => {
   let stack: RunningStack | undefined;
   let browser: Browser;
+  let receiver: Receiver | undefined;
   let key = "";
   let seq = 0;
   const fresh = (prefix: string) => `${prefix}${process.pid % 1000}x${(seq += 1)}`;
@@ -106,10 +113,17 @@ describe(`the invite page in Chromium, Prosody ${VERSION}`, () => {
       try {
         return await startStack(
           {
-            hosts: [HOST],
+            hosts: [HOST, ROLES_HOST],
             components: [COMPONENT],
             admins: [],
             hostModules: MANAGE_MODULES,
+            hostOptions: {
+              [ROLES_HOST]: {
+                // admin_adhoc: its commands are what an admin sees and a member does not.
+                modules: [...MANAGE_MODULES, "admin_adhoc"],
+                lines: [`invites_manage_roles = { "prosody:admin", "prosody:registered" }`],
+              },
+            },
             extra: [
               `invites_manage_jids = { "${COMPONENT.domain}" }`,
               `invites_manage_groups = { team = "Team Rocket" }`,
@@ -125,9 +139,11 @@ describe(`the invite page in Chromium, Prosody ${VERSION}`, () => {
     });
     key = await createKey(stack.keyStore, HOST, "page", "--scope", "manage");
     browser = await launchChromium([]);
+    receiver = await startReceiver();
   });
   after(async () => {
     await browser?.close();
+    await receiver?.stop();
     await stack?.stop();
   });
 
@@ -328,6 +344,65 @@ describe(`the invite page in Chromium, Prosody ${VERSION}`, () => {
       await assert.rejects(canLogIn(username, old));
     } finally {
       await context.close();
+    }
+  });
+
+  it("a sign-up on the page is seen as any registration: the webhook's invite.redeemed and the key's count", async () => {
+    const added = await runCli(["webhook", "add", HOST, `${receiver!.url}/page`, "--allow-http", "--allow-private"], {
+      KEY_STORE: stack!.keyStore,
+    });
+    assert.equal(added.code, 0, added.stderr);
+    const made = await invite("account");
+    const username = fresh("hook");
+    const [context, page] = await tab();
+    try {
+      await page.goto(made.landing_page);
+      assert.equal(await signUp(page, { username, password: password() }), 201);
+    } finally {
+      await context.close();
+    }
+    const jid = `${username}@${HOST}`;
+    const redeemed = (r: { body: string }) => {
+      const event = JSON.parse(r.body) as { type: string; data: { invite: string; jid?: string } };
+      return event.type === "invite.redeemed" && event.data.invite === made.id && event.data.jid === jid;
+    };
+    await receiver!.until((all) => all.some(redeemed), 20_000);
+    const keyId = key.split("/")[0]!;
+    const shown = await runCli(["show", HOST, "--json", "--", keyId], { KEY_STORE: stack!.keyStore });
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.ok((JSON.parse(shown.stdout) as { accountsRegistered: number }).accountsRegistered >= 1, shown.stdout);
+  });
+
+  it("an invite's role applies to the account made on the page (13; 0.12 has no roles to give)", async () => {
+    const rolesKey = await createKey(stack!.keyStore, ROLES_HOST, "roles", "--scope", "manage");
+    const res = await fetch(`${stack!.service.url}/invites/account`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${rolesKey}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ roles: ["prosody:admin"] }),
+    });
+    const body = (await res.json()) as Invite & { message?: string };
+    if (VERSION === "0.12") {
+      assert.equal(res.status, 501, JSON.stringify(body));
+      assert.match(String(body.message), /roles need Prosody 13/);
+      return;
+    }
+    assert.equal(res.status, 201, JSON.stringify(body));
+    recordTokensIn(JSON.stringify(body));
+    assert.ok(body.landing_page.includes(`/invite/${ROLES_HOST}/`), body.landing_page);
+    const username = fresh("admin");
+    const secret = password();
+    const [context, page] = await tab();
+    try {
+      await page.goto(body.landing_page);
+      assert.equal(await signUp(page, { username, password: secret }), 201);
+    } finally {
+      await context.close();
+    }
+    const session = await login({ port: stack!.prosody.c2sPort, domain: ROLES_HOST, username, password: secret });
+    try {
+      assert.ok((await session.commands(ROLES_HOST)).includes(DELETE_USER), "the new account is an admin");
+    } finally {
+      await session.close();
     }
   });
 

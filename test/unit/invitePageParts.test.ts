@@ -47,8 +47,7 @@ describe("the invite page's parts", () => {
         if (fail) throw new Error("store down");
         return ["a.test"];
       },
-      1_000,
-      () => clock,
+      { ttlMs: 1_000, missMs: 100, now: () => clock },
     );
     assert.deepEqual(await Promise.all([known("a.test"), known("b.test")]), [true, false]);
     assert.equal(reads, 1);
@@ -58,6 +57,29 @@ describe("the invite page's parts", () => {
     fail = false;
     assert.equal(await known("a.test"), true);
     assert.equal(reads, 3);
+  });
+
+  it("knows a host that just got its first key within missMs, and reads at most once per missMs for unknown ones", async () => {
+    let reads = 0;
+    let clock = 0;
+    const hosts = ["a.test"];
+    const known = cachedKnownHosts(
+      async () => {
+        reads += 1;
+        return [...hosts];
+      },
+      { ttlMs: 30_000, missMs: 1_000, now: () => clock },
+    );
+    assert.equal(await known("new.test"), false);
+    hosts.push("new.test");
+    // A flood of misses within missMs: no read.
+    for (let i = 0; i < 50; i += 1) assert.equal(await known(`made-up-${i}.test`), false);
+    assert.equal(reads, 1);
+    clock = 1_000;
+    assert.equal(await known("new.test"), true, "known a second later, not after the ttl");
+    assert.equal(reads, 2);
+    assert.equal(await known("new.test"), true);
+    assert.equal(reads, 2);
   });
 
   it("checks a new password: length in characters and bytes, the name in any case, the repeat", () => {
