@@ -1,5 +1,5 @@
 # Build stage: compiles TypeScript and the better-sqlite3 addon, bundles the admin page (into
-# dist/http/admin), then drops dev dependencies.
+# dist/http/admin) and the invite page (into dist/invitePage), then drops dev dependencies.
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 RUN apt-get update \
@@ -11,7 +11,7 @@ RUN npm ci --no-audit --no-fund --ignore-scripts && npm rebuild better-sqlite3
 COPY tsconfig.json ./
 COPY src ./src
 COPY web ./web
-COPY scripts/buildAdminPage.ts ./scripts/
+COPY scripts/buildAdminPage.ts scripts/buildInvitePage.ts ./scripts/
 RUN npm run build && npm prune --omit=dev
 
 # Runtime stage: only what `invites-api serve` needs, as an unprivileged user.

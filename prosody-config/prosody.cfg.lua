@@ -57,7 +57,7 @@ component_ports = { 5347 }
 -- a page of 200 invites 119 -> 74 ms, 10,000 invites walked 5.7 -> 3.8 s.
 network_settings = { nagle = false }
 
--- Invite pages are served over HTTP; put a TLS-terminating proxy in front in production.
+-- Prosody's own invite pages are served over HTTP; put a TLS-terminating proxy in front in production.
 http_ports = { 5280 }
 http_interfaces = { "*" }
 https_ports = { }
@@ -72,15 +72,20 @@ certificates = "/var/run/prosody/certs"
 ---------- The host ----------
 
 VirtualHost "example.com"
-	-- The public address of the invite pages, as links in invites name it.
+	-- The link in each invite: invites-api's invite page, where the invited person signs up in the
+	-- browser (docker-compose.yml publishes the service on 8080). Behind your TLS proxy, write its
+	-- https:// address here.
+	invites_page = "http://example.com:8080/invite/{host}/{invite.token}"
+	-- The public address of Prosody's own pages (below), which invites above the ceiling (an
+	-- admin's, say) keep as their link.
 	http_external_url = "http://example.com:5280/"
 	modules_enabled = {
 		"invites";              -- invite tokens
 		"invites_adhoc";        -- invite commands for users' own clients
-		"invites_manage";       -- the commands invites-api runs (least privilege, see above)
-		"invites_page";         -- the landing page an invite link opens
+		"invites_manage";       -- the commands invites-api runs, its page's sign-up too (see above)
+		"invites_page";         -- each invite's link, from invites_page; Prosody's own landing page
 		"invites_register";     -- registration with an invite token
-		"invites_register_web"; -- registration in the browser, from the landing page
+		"invites_register_web"; -- registration in the browser, from Prosody's own landing page
 	}
 
 ---------- The invite component (XEP-0114) ----------

@@ -1,31 +1,26 @@
 // The try-out: a throwaway Prosody on loopback, the real service beside it, one key, one curl line.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { MANAGE_MODULES, startProsody } from "../test/support/prosody.js";
-import { runCli, startService } from "../test/support/service.js";
+import { rmSync } from "node:fs";
+import { dirname } from "node:path";
+import { MANAGE_MODULES } from "../test/support/prosody.js";
+import { runCli } from "../test/support/service.js";
+import { startStackWithInvitePage } from "../test/support/stack.js";
 
 const HOST = "example.test";
 const component = { domain: `invites.${HOST}`, secret: "try-out-component-secret" };
 
-// Least privilege, as prosody-config/ ships it: the component is no admin; mod_invites_manage lets it in.
-const prosody = await startProsody({
-  hosts: [HOST],
-  components: [component],
-  admins: [],
-  hostModules: MANAGE_MODULES,
-  extra: `invites_manage_jids = { "${component.domain}" }\ninvites_manage_groups = { staff = "Staff" }`,
-});
-const storeDir = mkdtempSync(join(tmpdir(), "invites-api-try-"));
-const env = { KEY_STORE: join(storeDir, "keys.sqlite") };
-const service = await startService({
-  ...env,
-  LOG_LEVEL: "info",
-  COMPONENT_SERVICE: `xmpp://127.0.0.1:${prosody.componentPort}`,
-  COMPONENT_DOMAIN: component.domain,
-  COMPONENT_SECRET: component.secret,
-});
-await service.waitForLog((line) => line.msg === "connected to Prosody");
+// Least privilege, as prosody-config/ ships it: the component is no admin; mod_invites_manage lets it
+// in. Invite links open the service's invite page (invites_page), where a browser signs up.
+const { prosody, service, keyStore } = await startStackWithInvitePage(
+  {
+    hosts: [HOST],
+    components: [component],
+    admins: [],
+    hostModules: MANAGE_MODULES,
+    extra: `invites_manage_jids = { "${component.domain}" }\ninvites_manage_groups = { staff = "Staff" }`,
+  },
+  { component, env: { LOG_LEVEL: "info" } },
+);
+const env = { KEY_STORE: keyStore };
 const created = await runCli(["create", HOST, "try-out", "--scope", "manage"], env);
 const key = created.stdout.trim().split("\n").at(-1);
 
@@ -43,8 +38,7 @@ The /invites resource (the key has scope manage): an invite for "alice" valid on
     -d '{"username": "alice", "ttl": 3600}' ${service.url}/invites/account
   curl -s -H 'Authorization: Bearer ${key}' ${service.url}/invites
 
-The link names http://${HOST}:${prosody.httpPort}/…; to open it here, send it to 127.0.0.1:
-  curl -i -H 'Host: ${HOST}:${prosody.httpPort}' 'http://127.0.0.1:${prosody.httpPort}/invites_page?TOKEN'
+Open the link (Location, landing_page) in a browser on this machine to sign up with it.
 
 More keys: KEY_STORE=${env.KEY_STORE} npx invites-api create ${HOST} NAME
 Press Ctrl-C to stop both.`);
@@ -59,7 +53,7 @@ const shutdown = async () => {
   clearInterval(keepAlive);
   await service.stop();
   await prosody.dispose();
-  rmSync(storeDir, { recursive: true, force: true });
+  rmSync(dirname(keyStore), { recursive: true, force: true });
   process.exit(0);
 };
 process.on("SIGINT", () => void shutdown());

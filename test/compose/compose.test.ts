@@ -1,6 +1,7 @@
 // The docker-compose deployment, started for real as the README says, and a user's whole path
-// through it: key, invite, landing page, registration, login over c2s with STARTTLS, then a
-// restart of Prosody, a down and up with the volumes, and the `shared` profile.
+// through it: key, invite, the service's invite page (invites_page), sign-up on its form, login
+// over c2s with STARTTLS, then a restart of Prosody, a down and up with the volumes, and the
+// `shared` profile.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { X509Certificate, randomBytes } from "node:crypto";
@@ -28,10 +29,10 @@ const minutes = (n: number) => n * 60_000;
 
 const httpBase = ({ host, port }: { host: string; port: number }) => `http://${host}:${port}`;
 
-/** The invite link names the configured host; reach it at `pages`, where the test published it. */
-function onLoopback(pages: string, link: string): { url: string; host: string } {
+/** A link names the configured host; reach it at `published`, where the test published its port. */
+function onLoopback(published: string, link: string): { url: string; host: string } {
   const url = new URL(link);
-  return { url: `${pages}${url.pathname}${url.search}`, host: url.host };
+  return { url: `${published}${url.pathname}${url.search}`, host: url.host };
 }
 
 async function createInvite(base: string, key: string): Promise<{ status: number; location: string }> {
@@ -129,35 +130,41 @@ describe("docker compose deployment", { concurrency: 1 }, () => {
   const cli = (service: string, ...args: string[]) =>
     deployment.compose(["exec", "-T", service, "node", "bin/invites-api.js", ...args]);
 
-  let invite = { landing: "", token: "" };
+  let invite = "";
   let key = { id: "", key: "" };
+  const escaped = domain.replace(".", "\\.");
 
-  it("gives an invite for a key made with `exec … create`, and its landing page answers", async () => {
+  it("gives an invite for a key made with `exec … create`, linking to the service's invite page, which answers", async () => {
     key = keyFrom(await cli("invites-api", "create", domain, "compose test"));
     const { status, location } = await createInvite(api, key.key);
     assert.equal(status, 201);
-    assert.match(location, new RegExp(`^http://${domain.replace(".", "\\.")}:5280/invites_page\\?`));
-    const { url, host } = onLoopback(pages, location);
+    // invites_page in prosody.cfg.lua, after the README's sed: port 8080 as docker-compose.yml publishes it.
+    assert.match(location, new RegExp(`^http://${escaped}:8080/invite/${escaped}/[\\w-]+$`));
+    const { url, host } = onLoopback(api, location);
     const page = await http(url, { headers: { Host: host } });
-    assert.equal(page.status, 200);
-    const token = /preauth=([^;>&]+)/.exec(String(page.headers.link ?? ""))?.[1];
-    assert.ok(token, `the landing page names the invite: ${String(page.headers.link)}`);
-    invite = { landing: location, token };
+    assert.equal(page.status, 200, page.body);
+    assert.match(String(page.headers["content-type"]), /^text\/html/);
+    assert.match(page.body, new RegExp(`You are invited to ${escaped}`));
+    invite = location;
   });
 
-  it("registers an account with that invite on the invites_register_web form", async () => {
-    const { url, host } = onLoopback(pages, `http://${domain}:5280/register?t=${invite.token}`);
-    const form = await http(url, { headers: { Host: host } });
-    assert.equal(form.status, 200);
-    assert.match(form.body, new RegExp(`name="token" value="${invite.token}"`));
-    const body = new URLSearchParams({ user: account.username, password: account.password, token: invite.token });
+  it("registers an account with that invite on the page's own form", async () => {
+    const { url, host } = onLoopback(api, invite);
+    const body = new URLSearchParams({
+      username: account.username,
+      password: account.password,
+      confirm: account.password,
+    });
     const done = await http(url, {
       method: "POST",
-      headers: { Host: host, "Content-Type": "application/x-www-form-urlencoded" },
+      // As a browser posts the page's form: from the page's own origin.
+      headers: { Host: host, Origin: `http://${host}`, "Content-Type": "application/x-www-form-urlencoded" },
       body: body.toString(),
     });
-    assert.equal(done.status, 200, done.body);
-    assert.ok(done.body.includes(`${account.username}@${domain}`), "the success page names the new account");
+    assert.equal(done.status, 201, done.body);
+    assert.ok(done.body.includes(`Your account ${account.username}@${domain} is ready`), done.body);
+    // The used invite's page says so.
+    assert.equal((await http(url, { headers: { Host: host } })).status, 410);
   });
 
   it("lets that account log in over c2s with STARTTLS, with the self-signed certificate", async () => {
@@ -166,6 +173,29 @@ describe("docker compose deployment", { concurrency: 1 }, () => {
     assert.match(login.plainFeatures, /<starttls xmlns=['"]urn:ietf:params:xml:ns:xmpp-tls['"]>\s*<required\/>/);
     assert.equal(login.certificate.fingerprint256, sha256(pem));
     assert.ok(login.jid.startsWith(`${account.username}@${domain}/`), login.jid);
+  });
+
+  it("keeps Prosody's own pages for the invites they serve: the landing page and the invites_register_web form", async () => {
+    // Invites above the ceiling (an admin's) keep Prosody's own page as their link; any token opens it.
+    const token = new URL((await createInvite(api, key.key)).location).pathname.split("/").pop();
+    assert.ok(token);
+    const landing = onLoopback(pages, `http://${domain}:5280/invites_page?${token}`);
+    const page = await http(landing.url, { headers: { Host: landing.host } });
+    assert.equal(page.status, 200);
+    assert.match(String(page.headers.link ?? ""), new RegExp(`preauth=${token}`));
+    const { url, host } = onLoopback(pages, `http://${domain}:5280/register?t=${token}`);
+    const form = await http(url, { headers: { Host: host } });
+    assert.equal(form.status, 200);
+    assert.match(form.body, new RegExp(`name="token" value="${token}"`));
+    const other = { user: `web${account.username}`, password: account.password, token };
+    const body = new URLSearchParams(other);
+    const done = await http(url, {
+      method: "POST",
+      headers: { Host: host, "Content-Type": "application/x-www-form-urlencoded" },
+      body: body.toString(),
+    });
+    assert.equal(done.status, 200, done.body);
+    assert.ok(done.body.includes(`${other.user}@${domain}`), "the success page names the new account");
   });
 
   it("least privilege: a manage key makes, lists and revokes invites through mod_invites_manage", async () => {
@@ -182,9 +212,9 @@ describe("docker compose deployment", { concurrency: 1 }, () => {
     const listed = (await (await fetch(`${api}/invites`, { headers })).json()) as Array<{ id: string }>;
     assert.ok(listed.some((pending) => pending.id === group.id));
     assert.equal((await fetch(`${api}/invites/${group.id}`, { method: "DELETE", headers })).status, 204);
-    const { url, host } = onLoopback(pages, group.landing_page);
+    const { url, host } = onLoopback(api, group.landing_page);
     const page = await http(url, { headers: { Host: host } });
-    assert.doesNotMatch(String(page.headers.link ?? ""), /preauth=/, "Prosody's page no longer offers it");
+    assert.equal(page.status, 410, "the invite page says the revoked invite is gone");
   });
 
   it("refuses a key deleted with `exec … delete` (403)", async () => {

@@ -79,6 +79,16 @@ interface ComposeService {
   build?: unknown;
   volumes: string[];
   environment: Record<string, string>;
+  /** `docker-compose config` writes `IP:HOST:CONTAINER/tcp`, or the long form without an IP. */
+  ports?: Array<string | { published?: number | string; target?: number | string; host_ip?: string }>;
+}
+
+/** The ports a service publishes on every interface of the host, as `HOST:CONTAINER`. */
+function publishedEverywhere(service: ComposeService): string[] {
+  return (service.ports ?? []).flatMap((port) => {
+    if (typeof port === "string") return /^(\d+:\d+)(\/tcp)?$/.exec(port)?.slice(1, 2) ?? [];
+    return port.host_ip || port.published === undefined ? [] : [`${port.published}:${port.target}`];
+  });
 }
 
 describe("docker-compose.yml", () => {
@@ -88,6 +98,20 @@ describe("docker-compose.yml", () => {
     });
     return parse(stdout) as { services: Record<string, ComposeService>; volumes: object };
   }
+
+  it("links each invite to the service's invite page, published on every interface as Prosody's pages are", async () => {
+    const cfg = readFileSync(prosodyConfig, "utf8");
+    const virtualHost = cfg.slice(cfg.indexOf('\nVirtualHost "example.com"\n'), cfg.indexOf('\nComponent "'));
+    // The README's sed turns example.com into the domain; the page's path is /invite/HOST/TOKEN.
+    const page = /^\s+invites_page = "http:\/\/example\.com:(\d+)\/invite\/\{host\}\/\{invite\.token\}"$/m.exec(
+      virtualHost,
+    );
+    assert.ok(page, 'invites_page = "http://example.com:PORT/invite/{host}/{invite.token}" in the VirtualHost');
+    const { prosody, "invites-api": api } = (await composeConfig()).services;
+    assert.ok(prosody && api);
+    assert.deepEqual(publishedEverywhere(api), [`${page[1]}:${api.environment.HTTP_PORT}`]);
+    assert.deepEqual(publishedEverywhere(prosody).sort(), ["5222:5222", "5280:5280"]);
+  });
 
   it("is valid for docker-compose and wires Prosody 13 to the component", async () => {
     const config = await composeConfig();
@@ -144,5 +168,10 @@ describe("docker-compose.yml", () => {
     assert.equal(dockerfile.match(/^FROM /gm)?.length, 2);
     assert.match(dockerfile, /^COPY --from=build \/app\/dist/m);
     assert.match(dockerfile, /^USER node$/m);
+    // Every script `npm run build` runs (the admin page's, the invite page's) is in the build stage.
+    const build = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { scripts: { build: string } })
+      .scripts.build;
+    const copied = /^COPY (scripts\/.*) \.\/scripts\/$/m.exec(dockerfile)?.[1]?.split(" ") ?? [];
+    for (const script of build.match(/scripts\/\S+\.ts/g) ?? []) assert.ok(copied.includes(script), script);
   });
 });

@@ -4,11 +4,12 @@ import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
 import { terminate, track } from "../support/cleanup.js";
+import { recordSecret } from "../support/handedOut.js";
 
 const TRY = fileURLToPath(new URL("../../scripts/try.ts", import.meta.url));
 
 describe("the README's try-out (scripts/try.ts)", () => {
-  it("stays up until Ctrl-C, its curl lines work, and Ctrl-C stops everything it started", async () => {
+  it("stays up until Ctrl-C, its curl lines work, its invite links open the sign-up page, and Ctrl-C stops everything it started", async () => {
     const child = track(spawn(process.execPath, ["--import", "tsx", TRY], { stdio: ["ignore", "pipe", "pipe"] }));
     const exited = once(child, "exit");
     try {
@@ -30,6 +31,21 @@ describe("the README's try-out (scripts/try.ts)", () => {
         redirect: "manual",
       });
       assert.equal(invite.status, 201);
+      // The link opens the service's own invite page, where a browser on this machine signs up.
+      const link = invite.headers.get("location") ?? "";
+      assert.ok(link.startsWith(`${api}/invite/example.test/`), link);
+      const page = await fetch(link);
+      assert.equal(page.status, 200);
+      assert.match(page.headers.get("content-type") ?? "", /^text\/html/);
+      const password = "Try-Out-Lantern-8142";
+      recordSecret("account password", password);
+      const signUp = await fetch(link, {
+        method: "POST",
+        headers: { Origin: api, "Content-Type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ username: "trier", password, confirm: password }),
+      });
+      assert.equal(signUp.status, 201, await signUp.clone().text());
+      assert.match(await signUp.text(), /Your account trier@example\.test is ready/);
       const resource = await fetch(`${api}/invites/account`, {
         method: "POST",
         headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { startProsody, type ProsodyOptions, type RunningProsody } from "./prosody.js";
-import { closedPort } from "./ports.js";
+import { closedPort, onFreshPorts, PortInUseError, serverPort } from "./ports.js";
 import { runCli, startService, type RunningService } from "./service.js";
 
 export interface Component {
@@ -94,6 +94,30 @@ export async function startStack(
     await stop();
     throw err;
   }
+}
+
+/**
+ * startStack with the service's invite page as Prosody's invites_page, as the docs have it (invite
+ * links open /invite/HOST/TOKEN on the service). Prosody's config names the service's port, so it is
+ * picked first; one another process holds means a fresh start on other ports.
+ */
+export function startStackWithInvitePage(
+  prosodyOptions: ProsodyOptions,
+  opts: { component: Component; env?: Record<string, string>; ready?: boolean },
+): Promise<RunningStack> {
+  return onFreshPorts(async () => {
+    const port = serverPort();
+    const invitesPage = `invites_page = "http://127.0.0.1:${port}/invite/{host}/{invite.token}"`;
+    try {
+      return await startStack(
+        { ...prosodyOptions, extra: [prosodyOptions.extra, invitesPage].filter(Boolean).join("\n") },
+        { ...opts, env: { ...opts.env, HTTP_PORT: String(port) } },
+      );
+    } catch (err) {
+      if (/EADDRINUSE/.test(String(err))) throw new PortInUseError("invites-api", port, String(err));
+      throw err;
+    }
+  });
 }
 
 /** The service with nothing listening for its component: for tests of keys alone, no XMPP. */
