@@ -293,6 +293,47 @@ export const MUTATIONS: readonly Mutation[] = [
     replace: "",
     tests: ["test/e2e/deployment.test.ts"],
   },
+  // The invite page (issue 28): the ceiling, Prosody's own page for what is above it, the form's origin.
+  {
+    name: "invite page: an invite above the ceiling shown and redeemed through the page",
+    file: POLICY,
+    search: "\t\treturn privileged or policy.within_ceiling(invite);\n",
+    replace: "\t\treturn true;\n",
+    tests: ["test/e2e/inviteDoor.prosody.test.ts"],
+    pattern: "above the ceiling",
+  },
+  {
+    name: "invite page: an invite above the ceiling keeps the service's page in its link",
+    file: MODULE,
+    search: "\tlanding.keep_own_page(invite);\n",
+    replace: "",
+    tests: ["test/e2e/inviteDoor.prosody.test.ts"],
+    pattern: "above the ceiling",
+  },
+  {
+    name: "invite page: a form posted from another site accepted",
+    file: "src/invitePage/signupRoute.ts",
+    search: "if (!sameOrigin(ctx, kit.trustedProxies)) {",
+    replace: "if (!sameOrigin(ctx, kit.trustedProxies) && ctx.method === \"NONE\") {",
+    tests: ["test/unit/invitePage.test.ts"],
+  },
+  {
+    // The page's <meta name="referrer"> is the policy its form posts under (it overrides the header).
+    name: "invite page: referrer policy no-referrer (Chromium then posts the page's own form with Origin: null)",
+    file: "src/invitePage/views/layout.ts",
+    search: '<meta name="referrer" content="same-origin" />',
+    replace: '<meta name="referrer" content="no-referrer" />',
+    tests: ["test/e2e/invitePage.prosody.test.ts"],
+    pattern: "without JavaScript",
+  },
+  {
+    name: "invite page: Prosody's password floor gone",
+    file: "prosody-config/modules/mod_invites_manage/landing.lib.lua",
+    search: "if (utf8.len(password) or 0) < min_password_chars then",
+    replace: "if false then",
+    tests: ["test/e2e/inviteDoor.prosody.test.ts"],
+    pattern: "password floor",
+  },
   // The log scan must find a webhook signing secret however a line writes it.
   {
     name: "log scan: a percent-encoded secret (a whsec_ body's + / =) missed",
