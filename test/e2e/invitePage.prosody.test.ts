@@ -5,7 +5,6 @@ import type { Browser, BrowserContext, BrowserContextOptions, Page } from "playw
 import { axeViolations } from "../support/axe.js";
 import { launchChromium } from "../support/browser.js";
 import { recordSecret, recordTokensIn } from "../support/handedOut.js";
-import { PortInUseError, onFreshPorts, serverPort } from "../support/ports.js";
 import { MANAGE_MODULES } from "../support/prosody.js";
 import { readQrCode } from "../support/qr.js";
 import { createTranslators, loadCatalogues } from "../../src/invitePage/i18n.js";
@@ -13,7 +12,7 @@ import { qrSvg } from "../../src/invitePage/qr.js";
 import { compareScreen } from "../support/screens.js";
 import { startReceiver, type Receiver } from "../support/receiver.js";
 import { runCli } from "../support/service.js";
-import { createKey, startStack, type RunningStack } from "../support/stack.js";
+import { createKey, startStackWithInvitePage, type RunningStack } from "../support/stack.js";
 import { login, registerWithInvite } from "../support/xmppClient.js";
 
 // The invite page (issue 28) as the invited person meets it: in Debian's Chromium, against a real
@@ -108,35 +107,26 @@ describe(`the invite page in Chromium, Prosody ${VERSION}`, () => {
   };
 
   before(async () => {
-    stack = await onFreshPorts(async () => {
-      const port = serverPort();
-      try {
-        return await startStack(
-          {
-            hosts: [HOST, ROLES_HOST],
-            components: [COMPONENT],
-            admins: [],
-            hostModules: MANAGE_MODULES,
-            hostOptions: {
-              [ROLES_HOST]: {
-                // admin_adhoc: its commands are what an admin sees and a member does not.
-                modules: [...MANAGE_MODULES, "admin_adhoc"],
-                lines: [`invites_manage_roles = { "prosody:admin", "prosody:registered" }`],
-              },
-            },
-            extra: [
-              `invites_manage_jids = { "${COMPONENT.domain}" }`,
-              `invites_manage_groups = { team = "Team Rocket" }`,
-              `invites_page = "http://127.0.0.1:${port}/invite/{host}/{invite.token}"`,
-            ].join("\n"),
+    stack = await startStackWithInvitePage(
+      {
+        hosts: [HOST, ROLES_HOST],
+        components: [COMPONENT],
+        admins: [],
+        hostModules: MANAGE_MODULES,
+        hostOptions: {
+          [ROLES_HOST]: {
+            // admin_adhoc: its commands are what an admin sees and a member does not.
+            modules: [...MANAGE_MODULES, "admin_adhoc"],
+            lines: [`invites_manage_roles = { "prosody:admin", "prosody:registered" }`],
           },
-          { component: COMPONENT, env: { HTTP_PORT: String(port), MANAGE_RATE: "off", INVITE_PAGE_RATE: "off" } },
-        );
-      } catch (err) {
-        if (/EADDRINUSE/.test(String(err))) throw new PortInUseError("invites-api", port, String(err));
-        throw err;
-      }
-    });
+        },
+        extra: [
+          `invites_manage_jids = { "${COMPONENT.domain}" }`,
+          `invites_manage_groups = { team = "Team Rocket" }`,
+        ].join("\n"),
+      },
+      { component: COMPONENT, env: { MANAGE_RATE: "off", INVITE_PAGE_RATE: "off" } },
+    );
     key = await createKey(stack.keyStore, HOST, "page", "--scope", "manage");
     browser = await launchChromium([]);
     receiver = await startReceiver();
