@@ -33,3 +33,17 @@ export const statedUnitExposure = () =>
 /** "The page's JavaScript is at most 20 KB gzipped in all" (docs/admin-page.md): its script budget, in bytes. */
 export const statedAdminScriptBudget = () =>
   figure("the admin page's JavaScript budget", /JavaScript is at most (\d+) KB\s+gzipped/) * 1024;
+
+/** "The invite page's script is at most 30 KB gzipped" (docs/invite-page.md): its script budget, in bytes. */
+export const statedInvitePageScriptBudget = () =>
+  figure("the invite page's script budget", /invite\s+page's\s+script\s+is\s+at\s+most\s+(\d+)\s+KB\s+gzipped/) * 1024;
+
+/**
+ * "The invite page's script is at most 30 KB gzipped, and its style sheet at most 10 KB gzipped"
+ * (docs/invite-page.md), or "The invite page's style sheet is at most 10 KB gzipped": its CSS budget, in bytes.
+ */
+export const statedInvitePageStyleBudget = () =>
+  figure(
+    "the invite page's style sheet budget",
+    /invite\s+page's\s+(?:script\s+is\s+at\s+most\s+\d+\s+KB\s+gzipped,\s+and\s+its\s+style\s+sheet|style\s+sheet\s+is)\s+at\s+most\s+(\d+)\s+KB\s+gzipped/,
+  ) * 1024;
