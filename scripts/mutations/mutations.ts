@@ -314,7 +314,7 @@ export const MUTATIONS: readonly Mutation[] = [
     name: "invite page: a form posted from another site accepted",
     file: "src/invitePage/signupRoute.ts",
     search: "if (!sameOrigin(ctx, kit.trustedProxies)) {",
-    replace: "if (!sameOrigin(ctx, kit.trustedProxies) && ctx.method === \"NONE\") {",
+    replace: 'if (!sameOrigin(ctx, kit.trustedProxies) && ctx.method === "NONE") {',
     tests: ["test/unit/invitePage.test.ts"],
   },
   {
