@@ -8,7 +8,7 @@ import { connectOnce } from "../../src/check/connect.js";
 import { closedPort } from "../support/ports.js";
 import { INVITE_MODULES, MANAGE_MODULES, createProsody, type RunningProsody } from "../support/prosody.js";
 import { runCli, type CliResult } from "../support/service.js";
-import { createKey, freshKeyStore, serviceEnv } from "../support/stack.js";
+import { createKey, freshKeyStore, serviceEnv, startServiceWithoutXmpp } from "../support/stack.js";
 
 // `invites-api check` against a real Prosody with one host of each kind: least privilege (with the
 // invite page), admin mode, neither, one with a module Prosody cannot load; and ghost.test, which it
@@ -313,11 +313,27 @@ describe("the Prosody snippets of docs/prosody.md, as pasted", () => {
 
   /**
    * A test Prosody whose config is the harness's (ports, storage, log) with the snippet after it: only
-   * the names (example.com), the secret and the folder the module was copied to are the test's. The
-   * invite page is served at 127.0.0.1 (the test hosts are in no DNS).
+   * the names (example.com), the secret and the folder the module was copied to are the test's.
+   * Prosody's own invite page is served at 127.0.0.1 (the test hosts are in no DNS), and so is the
+   * service's, where the snippet's invites_page points: a service of its own, with no XMPP, since
+   * `check` connects as the component.
    */
   async function withSnippet(heading: string, run: (env: Record<string, string>) => Promise<void>) {
+    const invitePage = await startServiceWithoutXmpp({ KEY_STORE: freshKeyStore() });
+    try {
+      await withSnippetAndPage(heading, invitePage.url, run);
+    } finally {
+      await invitePage.stop();
+    }
+  }
+
+  async function withSnippetAndPage(
+    heading: string,
+    invitePage: string,
+    run: (env: Record<string, string>) => Promise<void>,
+  ) {
     const snippet = docSnippet(heading)
+      .replaceAll("https://invites.example.com/", `${invitePage}/`)
       .replaceAll("example.com", HOST)
       .replaceAll("a long random secret", SNIPPET_COMPONENT.secret);
     const prosody = await createProsody({
@@ -352,6 +368,11 @@ describe("the Prosody snippets of docs/prosody.md, as pasted", () => {
       assert.equal(result.code, 0, result.stdout + result.stderr);
       assert.equal(check(result, HOST, "mode").status, "ok");
       assert.equal(check(result, HOST, "modules").status, "ok");
+      // The snippet's invites_page: the service's invite page answers the made-up invite.
+      assert.match(
+        check(result, HOST, "invite page").text,
+        new RegExp(`^answers at http://127\\.0\\.0\\.1:\\d+/invite/${HOST}/`),
+      );
       assert.match(result.stdout, /^all well$/m);
     });
   });
