@@ -17,7 +17,7 @@ export async function withKeyStore<T>(
   work: (keys: KeyStore) => Promise<T>,
 ): Promise<T> {
   return withStore(env, io, opts, async (store) => {
-    const keys = createKeyStore(store.keyRecords, store.usage);
+    const keys = createKeyStore(store.keyRecords, store.usage, { rows: store.keyRows });
     try {
       return await work(keys);
     } finally {
@@ -65,7 +65,21 @@ function describe(info: KeyInfo): Array<[string, string]> {
     ["accounts", String(info.accountsRegistered)],
     ["last account", info.lastRegistrationAt ?? "never"],
     ...(info.importedFrom ? [["imported from", info.importedFrom] as [string, string]] : []),
+    ...(info.rotatedAt ? [["rotated", info.rotatedAt] as [string, string]] : []),
+    ...(info.previousSecretUntil
+      ? [["old secret", `works until ${info.previousSecretUntil}`] as [string, string]]
+      : []),
   ];
+}
+
+/** Gives the key a new secret, printed once, alone on the last line as `create` prints a key. */
+export async function rotateKey(keys: KeyStore, io: Output, host: string, id: string, graceMs: number): Promise<void> {
+  const { info, key } = await keys.rotate(host, id, graceMs);
+  const old = info.previousSecretUntil
+    ? `the old one works until ${info.previousSecretUntil}`
+    : "the old one no longer works";
+  io.out(`key ${id} of ${host} has a new secret; ${old}`);
+  io.out(key);
 }
 
 export async function deleteKey(keys: KeyStore, io: Output, host: string, id: string): Promise<void> {

@@ -3,6 +3,7 @@ import { MAX_COUNT, parseDuration, parseRate } from "../keys/durations.js";
 import { HTTP_METHODS, KEY_SCOPES, type HttpMethod, type KeyScope, type Rate } from "../keys/keyStore.js";
 import { createKey, deleteKey, listKeys, showKey, withKeyStore, type Output } from "./keyCommands.js";
 import { check } from "./checkCommand.js";
+import { addRotateCommands } from "./rotateCommands.js";
 import { addWebhook, deleteWebhook, listWebhooks, showWebhook } from "./webhookCommands.js";
 import { WEBHOOK_EVENTS, type WebhookEvent } from "../store/webhooks.js";
 
@@ -220,6 +221,7 @@ export function buildProgram(deps: ProgramDeps): Command {
     .argument("<host>", "the VirtualHost", host)
     .argument("<id>", "the webhook id")
     .action((h: string, id: string) => deleteWebhook(deps.env, deps.io, h, id));
+  addRotateCommands(program, webhook, deps, host);
 
   program
     .command("check")

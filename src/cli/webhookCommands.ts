@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { generateSigningSecret, rotateSubscription, signingGraceUntil } from "../webhooks/rotation.js";
 import type { ServiceStore } from "../store/store.js";
 import { withStore } from "./cliStore.js";
 import { checkTarget, checkUrl } from "../webhooks/target.js";
@@ -39,8 +40,7 @@ export async function addWebhook(env: Env, io: Output, host: string, rawUrl: str
     events: opts.events,
     allowHttp: opts.allowHttp,
     allowPrivate: opts.allowPrivate,
-    // Standard Webhooks' form: whsec_ and 32 random bytes in base64.
-    secret: `whsec_${randomBytes(32).toString("base64")}`,
+    secret: generateSigningSecret(),
     createdAt: new Date().toISOString(),
   };
   await withServiceStore(env, io, true, (store) => store.webhooks.addSubscription(subscription));
@@ -49,12 +49,18 @@ export async function addWebhook(env: Env, io: Output, host: string, rawUrl: str
   io.out(subscription.secret);
 }
 
-type Shown = Omit<Subscription, "secret"> & SubscriptionStatus;
+type Shown = Omit<Subscription, "secret" | "previousSecret"> & SubscriptionStatus;
 
+/** Never a secret; a rotation's grace only while it runs. */
 async function shown(store: ServiceStore, host: string): Promise<Shown[]> {
   const subscriptions = await store.webhooks.listSubscriptions(host);
   const statuses = await store.webhooks.status(subscriptions.map((s) => s.id));
-  return subscriptions.map(({ secret: _secret, ...rest }) => ({ ...rest, backlog: 0, ...statuses.get(rest.id) }));
+  const now = new Date();
+  return subscriptions.map((subscription) => {
+    const { secret: _secret, previousSecret: _previous, previousSecretUntil: _until, ...rest } = subscription;
+    const until = signingGraceUntil(subscription, now);
+    return { ...rest, ...(until ? { previousSecretUntil: until } : {}), backlog: 0, ...statuses.get(rest.id) };
+  });
 }
 
 const lines = (s: Shown): Array<[string, string]> => [
@@ -67,6 +73,8 @@ const lines = (s: Shown): Array<[string, string]> => [
   ["last success", s.lastSuccessAt ?? "never"],
   ["last failure", s.lastFailureAt ? `${s.lastFailureAt} (${s.lastError ?? "?"})` : "never"],
   ["backlog", s.oldestAt ? `${s.backlog} (oldest ${new Date(s.oldestAt).toISOString()})` : String(s.backlog)],
+  ...(s.secretRotatedAt ? [["rotated", s.secretRotatedAt] as [string, string]] : []),
+  ...(s.previousSecretUntil ? [["old secret", `signs too until ${s.previousSecretUntil}`] as [string, string]] : []),
 ];
 
 export async function listWebhooks(env: Env, io: Output, host: string, json: boolean): Promise<void> {
@@ -95,6 +103,18 @@ export async function showWebhook(env: Env, io: Output, host: string, id: string
   if (!found) throw new WebhookNotFoundError(`no webhook ${id} for host ${host}`);
   if (json) io.out(JSON.stringify(found, null, 2));
   else for (const [label, value] of lines(found)) io.out(`${`${label}:`.padEnd(14)}${value}`);
+}
+
+/** A new signing secret, printed once, alone on the last line as `webhook add` prints one. */
+export async function rotateWebhook(env: Env, io: Output, host: string, id: string, graceMs: number): Promise<void> {
+  const rotated = await withServiceStore(env, io, true, (store) =>
+    rotateSubscription(store.webhooks, host, id, graceMs),
+  );
+  if (!rotated) throw new WebhookNotFoundError(`no webhook ${id} for host ${host}`);
+  const until = rotated.subscription.previousSecretUntil;
+  const old = until ? `deliveries are signed with the old one too until ${until}` : "the old one signs no more";
+  io.out(`webhook ${id} of ${host} has a new signing secret; ${old}`);
+  io.out(rotated.secret);
 }
 
 export async function deleteWebhook(env: Env, io: Output, host: string, id: string): Promise<void> {

@@ -6,11 +6,25 @@ export const MAX_DURATION_MS = ms("100y");
 /** The most points a rate counts, and the most invites --max-invites allows. */
 export const MAX_COUNT = 1_000_000_000;
 
+const DURATION_FORM = /^\s*\d+(\.\d+)?\s*[a-z]*\s*$/i;
+
 /** "90s", "12h", "30d" (anything the `ms` package reads) to milliseconds; undefined if not a positive duration of at most 100 years. */
 export function parseDuration(text: string): number | undefined {
-  if (!/^\s*\d+(\.\d+)?\s*[a-z]*\s*$/i.test(text)) return undefined;
+  if (!DURATION_FORM.test(text)) return undefined;
   const value = ms(text.trim() as ms.StringValue);
   return Number.isFinite(value) && value > 0 && value <= MAX_DURATION_MS ? value : undefined;
+}
+
+/** How long a rotated secret keeps working when `rotate` is given no --grace: a day for clients to move. */
+export const DEFAULT_GRACE = "24h";
+/** The longest grace: a secret rotated away because it leaked should not keep working for months. */
+export const MAX_GRACE_MS = ms("30d");
+
+/** A rotation's grace: 0 (`0`, `0s`: the old secret ends at once) or a duration up to MAX_GRACE_MS. */
+export function parseGrace(text: string): number | undefined {
+  if (DURATION_FORM.test(text) && ms(text.trim() as ms.StringValue) === 0) return 0;
+  const value = parseDuration(text);
+  return value !== undefined && value <= MAX_GRACE_MS ? value : undefined;
 }
 
 /** "10/1m", "100/1d", "5/30s" to a Rate of whole seconds; undefined if malformed or out of range. */

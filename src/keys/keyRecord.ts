@@ -35,9 +35,16 @@ export interface KeyRecord {
   /** Where an imported key came from, e.g. "mod_invites_api (sql)". */
   readonly importedFrom?: string;
   readonly secretHash: string;
+  /** When `rotate` last gave the key a new secret. */
+  readonly rotatedAt?: string;
+  /** The secret the last rotation replaced (its SHA-256), accepted until previousSecretUntil. */
+  readonly previousSecretHash?: string;
+  /** ISO time at which the previous secret's grace ends; none: no grace (or none ever). */
+  readonly previousSecretUntil?: string;
 }
 
-export type KeyInfo = Omit<KeyRecord, "secretHash" | "scope" | "scopes"> & {
+/** previousSecretUntil only while that grace runs. */
+export type KeyInfo = Omit<KeyRecord, "secretHash" | "scope" | "scopes" | "previousSecretHash"> & {
   readonly invitesIssued: number;
   /** Accounts registered through its invites (counted from Prosody's records, see redemptions/). */
   readonly accountsRegistered: number;

@@ -1,12 +1,15 @@
 import { randomUUID } from "node:crypto";
 import type Keyv from "keyv";
 import { AppError, KeyNotFoundError } from "../errors.js";
-import { formatKey, generateKey, hashSecret, secretMatches, type ParsedKey } from "./apiKey.js";
+import { formatKey, generateKey, hashSecret, type ParsedKey } from "./apiKey.js";
 import { HTTP_METHODS, type KeyInfo, type KeyOptions, type KeyRecord } from "./keyRecord.js";
+import { mapKeyRows } from "../store/memory/keyRows.js";
 import { memoryUsage } from "../store/memory/usage.js";
-import type { ChangeStamp } from "../store/store.js";
+import type { ChangeStamp, KeyRecordRows } from "../store/store.js";
 import type { CountResult, Usage, UsageCounters } from "../store/usage.js";
 import { recordCache } from "./recordCache.js";
+import { updateRecord } from "./recordUpdate.js";
+import { acceptsSecret, graceUntil, rotatedRecord } from "./rotation.js";
 
 export * from "./keyRecord.js";
 
@@ -27,6 +30,13 @@ export interface KeyStore {
   hosts(): Promise<string[]>;
   /** Throws KeyNotFoundError when the host has no key with that id. Final: nothing writes the key back. */
   delete(host: string, id: string): Promise<void>;
+  /**
+   * Gives the key a new secret; the one it had keeps working for `graceMs` (0: ends at once), and
+   * any older one ends now (rotation.ts). Id, options and usage stay. One compare-and-set in the
+   * store, so that a concurrent delete stays final. Returns the new `ID/SECRET`, which exists
+   * nowhere else. Throws KeyNotFoundError when the host has no key with that id.
+   */
+  rotate(host: string, id: string, graceMs: number): Promise<{ info: KeyInfo; key: string }>;
   /** The stored record of an id, whatever its host (imports compare against it). */
   getRecord(id: string): Promise<KeyRecord | undefined>;
   /** Writes a whole record (an import), its usage counter set from it. */
@@ -62,12 +72,26 @@ const PROBE_TTL_MS = 60_000;
 
 export const USAGE_FLUSH_MS = 1_000;
 
-/** The record without its secret hash and without the usage it carried before counters existed. */
-function publicPart(record: KeyRecord, usage?: Usage): KeyInfo {
-  const { secretHash: _secretHash, invitesIssued, lastUsedAt, scope, scopes, ...info } = record;
+/**
+ * The record without its secret hashes and without the usage it carried before counters existed;
+ * a rotation's grace only while it runs at `now`.
+ */
+function publicPart(record: KeyRecord, now: Date, usage?: Usage): KeyInfo {
+  const {
+    secretHash: _secretHash,
+    previousSecretHash: _previousHash,
+    previousSecretUntil: _previousUntil,
+    invitesIssued,
+    lastUsedAt,
+    scope,
+    scopes,
+    ...info
+  } = record;
   const current = usage ?? { invitesIssued: invitesIssued ?? 0, ...(lastUsedAt ? { lastUsedAt } : {}) };
+  const until = graceUntil(record, now);
   return {
     ...info,
+    ...(until ? { previousSecretUntil: until } : {}),
     scopes: scopes ?? [scope ?? "create"],
     ...current,
     accountsRegistered: current.accountsRegistered ?? 0,
@@ -93,12 +117,14 @@ export interface KeyStoreOptions {
   readonly now?: () => Date;
   /** Tells of every commit to the store, so that verify() may keep records between them. */
   readonly changes?: ChangeStamp;
+  /** The records' rows, for rotate()'s compare-and-set; by default keyv's own Map (memory). */
+  readonly rows?: KeyRecordRows;
 }
 
 export function createKeyStore(
   keyv: Keyv,
   usage: UsageCounters = memoryUsage(),
-  { now = () => new Date(), changes }: KeyStoreOptions = {},
+  { now = () => new Date(), changes, rows = mapKeyRows(keyv) }: KeyStoreOptions = {},
 ): KeyStore {
   // keyv reports store failures as "not found" unless told to throw: a broken store must be a 503,
   // never a 403 that looks like a bad key.
@@ -116,7 +142,7 @@ export function createKeyStore(
     if (result !== "missing") return result;
     const record = await read(id);
     if (!record) return "missing";
-    await usage.adopt(id, publicPart(record));
+    await usage.adopt(id, publicPart(record, now()));
     return usage.add(id, n, at, max);
   }
 
@@ -156,20 +182,21 @@ export function createKeyStore(
         // The counter first: a key is never there without one.
         await usage.create(record.id, { invitesIssued: 0 });
         await keyv.set(recordKey(record.id), record);
-        return { info: publicPart(record), key: formatKey(parsed) };
+        return { info: publicPart(record, now()), key: formatKey(parsed) };
       }),
 
     verify: (key) =>
       guarded("read a key", async () => {
         const record = await verifyRead(key.id);
-        return secretMatches(key.secret, record?.secretHash) && record ? publicPart(record) : undefined;
+        const at = now();
+        return acceptsSecret(record, key.secret, at) && record ? publicPart(record, at) : undefined;
       }),
 
     get: (host, id) =>
       guarded("read a key", async () => {
         const record = await read(id);
         if (record?.host !== host) return undefined;
-        return publicPart(record, (await usage.read([id])).get(id));
+        return publicPart(record, now(), (await usage.read([id])).get(id));
       }),
 
     hosts: () =>
@@ -192,7 +219,7 @@ export function createKeyStore(
         }
         const counters = await usage.read(found.map((record) => record.id));
         return found
-          .map((record) => publicPart(record, counters.get(record.id)))
+          .map((record) => publicPart(record, now(), counters.get(record.id)))
           .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
       }),
 
@@ -205,11 +232,22 @@ export function createKeyStore(
         await usage.remove(id);
       }),
 
+    rotate: (host, id, graceMs) =>
+      guarded("rotate a key", async () => {
+        const { secret } = generateKey();
+        const at = now();
+        const rotated = await updateRecord(keyv, rows, recordKey(id), (record) =>
+          record.host === host ? rotatedRecord(record, hashSecret(secret), at, graceMs) : undefined,
+        );
+        if (!rotated) throw new KeyNotFoundError(`no key ${id} for host ${host}`);
+        return { info: publicPart(rotated, at), key: formatKey({ id, secret }) };
+      }),
+
     getRecord: (id) => guarded("read a key", () => read(id)),
 
     putRecord: (record) =>
       guarded("write a key", async () => {
-        await usage.create(record.id, publicPart(record));
+        await usage.create(record.id, publicPart(record, now()));
         await keyv.set(recordKey(record.id), storedPart(record));
       }),
 

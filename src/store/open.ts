@@ -39,6 +39,7 @@ export function boundedStore(store: ServiceStore, deadline: StoreDeadline): Serv
   return {
     ...store,
     keyRecords: bounded(store.keyRecords, deadline),
+    keyRows: bounded(store.keyRows, deadline),
     usage: bounded(store.usage, deadline),
     ledger: bounded(store.ledger, deadline),
     webhooks: bounded(store.webhooks, deadline),

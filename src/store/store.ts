@@ -14,6 +14,8 @@ import type { WebhookStore } from "./webhooks.js";
 export interface ServiceStore {
   /** API key records (keyv's values under `key:ID`), without their usage. */
   readonly keyRecords: Keyv;
+  /** The same records' rows, for the changes that must not be lost to a concurrent write (a rotation). */
+  readonly keyRows: KeyRecordRows;
   /** Each key's invites issued and last use, apart from its record. */
   readonly usage: UsageCounters;
   /** How far each host's registration records have been counted, and their totals. */
@@ -38,6 +40,22 @@ export interface ServiceStore {
    */
   stalled?(): void;
   close(): Promise<void>;
+}
+
+/**
+ * Key records as the store keeps them: keyv's serialized rows, named as keyv names them (`key:ID`).
+ * keyv only reads and overwrites; a change to a record that a `delete` or an import may race (a
+ * rotation) is made with `replace`, each store's own compare-and-set, so that none is lost and no
+ * deleted key comes back.
+ */
+export interface KeyRecordRows {
+  /** The row as stored, byte for byte; undefined when there is none. */
+  read(key: string): Promise<string | undefined>;
+  /**
+   * Writes `next` in place of the row only if it still holds `expected`, in one atomic operation;
+   * false when it holds something else or is gone (then nothing is written).
+   */
+  replace(key: string, expected: string, next: string): Promise<boolean>;
 }
 
 /** Builds one limiter for a rate; memory for one instance, a shared store's limiter when keys are shared. */

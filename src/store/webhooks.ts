@@ -5,7 +5,16 @@
  * lease that runs out (the instance died) makes the delivery due again, under the same id.
  */
 
-export const WEBHOOK_EVENTS = ["invite.created", "invite.redeemed", "invite.revoked", "reset.redeemed"] as const;
+export const WEBHOOK_EVENTS = [
+  "invite.created",
+  "invite.redeemed",
+  "invite.revoked",
+  "invite.expired",
+  "reset.redeemed",
+  "registration.budget_exhausted",
+  "registration.paused",
+  "registration.resumed",
+] as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
 
 export interface Subscription {
@@ -20,6 +29,12 @@ export interface Subscription {
   /** whsec_BASE64, as the Standard Webhooks libraries take it. */
   readonly secret: string;
   readonly createdAt: string;
+  /** When `webhook rotate` last gave it a new secret. */
+  readonly secretRotatedAt?: string;
+  /** The secret the last rotation replaced: deliveries are signed with it too until previousSecretUntil. */
+  readonly previousSecret?: string;
+  /** ISO time at which the previous secret's grace ends. */
+  readonly previousSecretUntil?: string;
 }
 
 /** What has happened to a subscription's deliveries. */
@@ -52,6 +67,14 @@ export interface WebhookStore {
   listSubscriptions(host?: string): Promise<Subscription[]>;
   /** Deletes it and its waiting deliveries; false when there was none. */
   deleteSubscription(id: string): Promise<boolean>;
+  /** A subscription's record as stored (its JSON), for a compare-and-set; undefined when there is none. */
+  subscriptionRecord(id: string): Promise<string | undefined>;
+  /**
+   * Writes the record `next` in place of the subscription's only if it still holds `expected`, in
+   * one atomic operation; false when it holds something else or is gone (nothing is written then).
+   * The record's id and host stay: `next` changes the rest (a rotation's secrets).
+   */
+  replaceSubscription(id: string, expected: string, next: string): Promise<boolean>;
   status(ids: readonly string[]): Promise<Map<string, SubscriptionStatus>>;
   /** Queues deliveries, due at once; a delivery id already queued is left as it is. */
   enqueue(deliveries: readonly Delivery[]): Promise<void>;

@@ -2,6 +2,7 @@ import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { isIP } from "node:net";
 import { Webhook } from "standardwebhooks";
+import { signingSecrets } from "./rotation.js";
 import { bareHostname, guardedLookup, isPublicAddress, TargetRefusedError } from "./target.js";
 import type { Delivery, Subscription } from "../store/webhooks.js";
 
@@ -12,7 +13,7 @@ export type SendResult = { ok: true; status: number } | { ok: false; error: stri
 
 /**
  * Sends one delivery, signed as Standard Webhooks says (HMAC-SHA256 over id.timestamp.body, with
- * the subscription's whsec_ secret). A 2xx answer is a success; anything else (another status, a
+ * the subscription's whsec_ secret, and its previous one during a rotation's grace). A 2xx answer is a success; anything else (another status, a
  * redirect, which is never followed, a refused address, a timeout, a connection error) is a
  * failure described in words. The whole exchange is bounded by `timeoutMs`.
  */
@@ -24,7 +25,10 @@ export function send(subscription: Subscription, delivery: Delivery, timeoutMs: 
     return Promise.resolve({ ok: false, error: `refused: ${host} is not a public address` });
   }
   const timestamp = new Date();
-  const signature = new Webhook(subscription.secret).sign(delivery.id, timestamp, delivery.payload);
+  // Signed now with the secrets of now: during a rotation's grace, with the new and the old one.
+  const signature = signingSecrets(subscription, timestamp)
+    .map((secret) => new Webhook(secret).sign(delivery.id, timestamp, delivery.payload))
+    .join(" ");
   const body = Buffer.from(delivery.payload);
   const request = url.protocol === "https:" ? httpsRequest : httpRequest;
   return new Promise<SendResult>((resolve) => {

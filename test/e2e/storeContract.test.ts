@@ -12,6 +12,9 @@ import type { RedemptionBatch, Usage } from "../../src/store/usage.js";
 import type { Delivery, Subscription } from "../../src/store/webhooks.js";
 import { startPostgres, startRedis, type RunningServer } from "../support/servers.js";
 import { freshKeyStore } from "../support/stack.js";
+import { createKeyStore, type KeyRecord } from "../../src/keys/keyStore.js";
+import { updateRecord } from "../../src/keys/recordUpdate.js";
+import { rotateSubscription } from "../../src/webhooks/rotation.js";
 
 /**
  * One contract for every store backend (src/store/): the webhook outbox (enqueue, claim under a lease, lease
@@ -21,8 +24,8 @@ import { freshKeyStore } from "../support/stack.js";
  * The memory store lives in one process: its two handles are the one store.
  */
 
-/** What the service uses of a backend here: the outbox, the usage counters and the ledger. */
-type Store = Pick<ServiceStore, "webhooks" | "usage" | "ledger">;
+/** What the service uses of a backend here: the outbox, the usage counters, the ledger, the key records. */
+type Store = Pick<ServiceStore, "webhooks" | "usage" | "ledger" | "keyRecords" | "keyRows">;
 
 interface Pair {
   readonly a: Store;
@@ -167,6 +170,117 @@ function contract(backend: () => Promise<Backend>): void {
     pair = undefined;
   });
   const handles = () => pair as Pair;
+
+  describe("key records and subscriptions, changed by compare-and-set (rotation)", () => {
+    const record = (id: string, name = "0"): KeyRecord => ({
+      id,
+      host: HOST,
+      name,
+      createdAt: "2026-06-01T00:00:00.000Z",
+      methods: ["GET", "POST"],
+      scopes: ["create"],
+      secretHash: "0".repeat(64),
+    });
+    const keysOf = (store: Store) => createKeyStore(store.keyRecords, store.usage, { rows: store.keyRows });
+
+    it("a key row is replaced only while it holds what was read: not after another write, never once deleted", async () => {
+      const { a, b } = handles();
+      assert.equal(await a.keyRows.read("key:nokey123"), undefined);
+      await a.keyRecords.set("key:K1", record("K1"));
+      const row = (await b.keyRows.read("key:K1")) as string;
+      assert.deepEqual((await b.keyRecords.deserializeData<KeyRecord>(row))?.value, record("K1"));
+      const next = (await b.keyRecords.serializeData({ value: record("K1", "next") })) as string;
+      assert.equal(await a.keyRows.replace("key:K1", `${row} `, next), false);
+      assert.deepEqual(await b.keyRecords.get("key:K1"), record("K1"));
+      assert.equal(await a.keyRows.replace("key:K1", row, next), true);
+      // keyv reads what replace wrote, from the other handle too.
+      assert.deepEqual(await b.keyRecords.get("key:K1"), record("K1", "next"));
+      assert.equal(await b.keyRows.replace("key:K1", row, row), false, "the row read before is stale now");
+      await a.keyRecords.delete("key:K1");
+      assert.equal(await b.keyRows.replace("key:K1", next, row), false);
+      assert.equal(await a.keyRecords.get("key:K1"), undefined, "a deleted key stays deleted");
+    });
+
+    it("10 updates at once over two handles all land: none lost to another", async () => {
+      const { a, b } = handles();
+      await a.keyRecords.set("key:K2", record("K2"));
+      const bump = (store: Store) =>
+        updateRecord(store.keyRecords, store.keyRows, "key:K2", (r) => ({ ...r, name: String(Number(r.name) + 1) }));
+      await Promise.all(Array.from({ length: 10 }, (_, i) => bump(i % 2 ? a : b)));
+      assert.equal((await b.keyRecords.get<KeyRecord>("key:K2"))?.name, "10");
+    });
+
+    it("a key rotated while it is deleted stays deleted, its counter too (10 rounds)", async () => {
+      const { a, b } = handles();
+      for (let round = 0; round < 10; round += 1) {
+        const { info } = await keysOf(a).create(HOST, { name: `r${round}` });
+        const [rotated] = await Promise.allSettled([
+          keysOf(b).rotate(HOST, info.id, 60_000),
+          keysOf(a).delete(HOST, info.id),
+        ]);
+        assert.ok(rotated.status === "fulfilled" || /no key/.test(String(rotated.reason)), String(rotated));
+        assert.equal(await b.keyRecords.get(`key:${info.id}`), undefined);
+        assert.equal(await keysOf(a).get(HOST, info.id), undefined);
+      }
+    });
+
+    it("a rotation keeps the key's options and usage; both secrets open it from either handle", async () => {
+      const { a, b } = handles();
+      const { info, key } = await keysOf(a).create(HOST, { name: "kept", maxInvites: 5, scopes: ["create", "reset"] });
+      assert.equal(await keysOf(a).reserveInvite(info.id, 5, new Date()), "reserved");
+      const rotated = await keysOf(b).rotate(HOST, info.id, 60_000);
+      const [id, oldSecret] = key.split("/") as [string, string];
+      const newSecret = rotated.key.split("/")[1] as string;
+      assert.equal(rotated.key.split("/")[0], id);
+      for (const store of [a, b]) {
+        const shown = await keysOf(store).get(HOST, id);
+        assert.equal(shown?.name, "kept");
+        assert.equal(shown?.maxInvites, 5);
+        assert.deepEqual(shown?.scopes, ["create", "reset"]);
+        assert.equal(shown?.invitesIssued, 1);
+        assert.equal(shown?.previousSecretUntil, rotated.info.previousSecretUntil);
+        assert.ok(await keysOf(store).verify({ id, secret: oldSecret }), "the old secret, in its grace");
+        assert.ok(await keysOf(store).verify({ id, secret: newSecret }), "the new secret");
+      }
+      await keysOf(a).rotate(HOST, id, 0);
+      assert.equal(await keysOf(b).verify({ id, secret: oldSecret }), undefined);
+      assert.equal(await keysOf(b).verify({ id, secret: newSecret }), undefined);
+      assert.equal((await keysOf(b).get(HOST, id))?.invitesIssued, 1);
+    });
+
+    it("a subscription is replaced only while it holds what was read; a deleted one stays deleted", async () => {
+      const { a, b } = handles();
+      assert.equal(await a.webhooks.subscriptionRecord("none"), undefined);
+      await a.webhooks.addSubscription(subscription("s1"));
+      const record = (await b.webhooks.subscriptionRecord("s1")) as string;
+      assert.deepEqual(JSON.parse(record), subscription("s1"));
+      const next = JSON.stringify({ ...subscription("s1"), secret: "whsec_next" });
+      assert.equal(await a.webhooks.replaceSubscription("s1", `${record} `, next), false);
+      assert.equal(await a.webhooks.replaceSubscription("s1", record, next), true);
+      assert.equal((await b.webhooks.listSubscriptions(HOST))[0]?.secret, "whsec_next");
+      assert.equal(await b.webhooks.replaceSubscription("s1", record, record), false);
+      await a.webhooks.deleteSubscription("s1");
+      assert.equal(await b.webhooks.replaceSubscription("s1", next, record), false);
+      assert.deepEqual(await a.webhooks.listSubscriptions(), []);
+    });
+
+    it("10 rotations of one subscription at once over two handles form one chain: none lost", async () => {
+      const { a, b } = handles();
+      await a.webhooks.addSubscription(subscription("s2"));
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => rotateSubscription((i % 2 ? a : b).webhooks, HOST, "s2", 60_000)),
+      );
+      // Each rotation replaced the secret the one before it made: following them from the first
+      // secret visits all ten and ends at the stored one.
+      const after = new Map(results.map((r) => [r?.subscription.previousSecret, r?.secret]));
+      let secret: string | undefined = subscription("s2").secret;
+      for (let step = 0; step < 10; step += 1) secret = after.get(secret);
+      const stored = (await b.webhooks.listSubscriptions(HOST)).find((s) => s.id === "s2");
+      assert.equal(stored?.secret, secret);
+      assert.ok(secret);
+      assert.equal(await rotateSubscription(a.webhooks, "other.example", "s2", 0), undefined, "another host's");
+    });
+  });
 
   describe("webhook outbox", () => {
     it("enqueue queues each delivery once, due at once, only for a subscription that exists", async () => {

@@ -1,6 +1,7 @@
 import Keyv from "keyv";
 import type { ServiceStore } from "../store.js";
 import type { Usage } from "../usage.js";
+import { mapKeyRows } from "./keyRows.js";
 import { memoryLedger } from "./ledger.js";
 import { memoryLimiters } from "./limiters.js";
 import { memoryUsage } from "./usage.js";
@@ -13,6 +14,7 @@ export function openMemory(): ServiceStore {
   const webhooks = memoryWebhooks();
   return {
     keyRecords,
+    keyRows: mapKeyRows(keyRecords),
     usage: memoryUsage(counters),
     ledger: memoryLedger(counters, (deliveries) => webhooks.enqueue(deliveries)),
     webhooks,

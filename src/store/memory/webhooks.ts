@@ -51,6 +51,17 @@ export function memoryWebhooks(): WebhookStore {
       statuses.delete(id);
       return subscriptions.delete(id);
     },
+    // Records as the other stores keep them, JSON: compared as such.
+    async subscriptionRecord(id) {
+      const subscription = subscriptions.get(id);
+      return subscription && JSON.stringify(subscription);
+    },
+    async replaceSubscription(id, expected, next) {
+      const subscription = subscriptions.get(id);
+      if (!subscription || JSON.stringify(subscription) !== expected) return false;
+      subscriptions.set(id, JSON.parse(next) as Subscription);
+      return true;
+    },
     async status(ids) {
       const found = new Map<string, SubscriptionStatus>();
       for (const id of ids) {

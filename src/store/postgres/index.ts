@@ -6,6 +6,7 @@ import { STORE_TIMEOUT_MS } from "../deadline.js";
 import { NAMESPACE, quiet } from "../keyv.js";
 import type { ServiceStore } from "../store.js";
 import { POSTGRES_LEDGER_SCHEMA, postgresLedger } from "./ledger.js";
+import { postgresKeyRows } from "./keyRows.js";
 import { inTransaction } from "./transaction.js";
 import { POSTGRES_USAGE_SCHEMA, postgresUsage } from "./usage.js";
 import { POSTGRES_WEBHOOK_SCHEMA, postgresWebhooks } from "./webhooks.js";
@@ -74,6 +75,7 @@ export async function openPostgres(url: string): Promise<ServiceStore> {
   const keyRecords = quiet(new Keyv({ store, namespace: NAMESPACE, throwOnErrors: true }));
   return {
     keyRecords,
+    keyRows: postgresKeyRows(pool, NAMESPACE),
     usage: postgresUsage(pool),
     ledger: postgresLedger(pool),
     webhooks: postgresWebhooks(pool),

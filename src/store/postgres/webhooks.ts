@@ -89,6 +89,19 @@ export function postgresWebhooks(pool: pg.Pool): WebhookStore {
         return (removed.rowCount ?? 0) > 0;
       });
     },
+    async subscriptionRecord(id) {
+      const result = await pool.query<{ record: string }>(`SELECT record FROM ${SUBSCRIPTIONS} WHERE id = $1`, [id]);
+      return result.rows[0]?.record;
+    },
+    // One UPDATE: it locks the row, so a concurrent replace waits, then finds the record changed.
+    async replaceSubscription(id, expected, next) {
+      const result = await pool.query(`UPDATE ${SUBSCRIPTIONS} SET record = $2 WHERE id = $1 AND record = $3`, [
+        id,
+        next,
+        expected,
+      ]);
+      return (result.rowCount ?? 0) > 0;
+    },
     async status(ids) {
       const rows = await pool.query<{
         id: string;

@@ -3,6 +3,7 @@ import KeyvRedis, { createClient } from "@keyv/redis";
 import { RateLimiterRedis } from "rate-limiter-flexible";
 import { NAMESPACE, quiet } from "../keyv.js";
 import type { ServiceStore } from "../store.js";
+import { redisKeyRows } from "./keyRows.js";
 import { redisLedger } from "./ledger.js";
 import { redisUsage } from "./usage.js";
 import { redisWebhooks } from "./webhooks.js";
@@ -17,6 +18,7 @@ export function openRedis(url: string): ServiceStore {
   const keyRecords = quiet(new Keyv({ store, namespace: NAMESPACE, useKeyPrefix: false, throwOnErrors: true }));
   return {
     keyRecords,
+    keyRows: redisKeyRows(client, NAMESPACE),
     usage: redisUsage(client),
     ledger: redisLedger(client),
     webhooks: redisWebhooks(client),

@@ -112,6 +112,13 @@ return found`;
 const ADD = `redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1`;
 
+const RECORD = `return redis.call('HGET', KEYS[1], ARGV[1])`;
+
+// KEYS: subscriptions. ARGV: id, the record expected, the next one.
+const REPLACE = `if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1`;
+
 // KEYS: subscriptions, its queue, its status, its due set, created. The subscription goes first,
 // so that nothing is queued for it meanwhile; then its deliveries.
 const DELETE = `local existed = redis.call('HDEL', KEYS[1], ARGV[1])
@@ -151,6 +158,13 @@ export function redisWebhooks(client: RedisEval): WebhookStore {
     async deleteSubscription(id) {
       const existed = await run(DELETE, [SUBSCRIPTIONS, queueKey(id), statusKey(id), dueKey(id), CREATED], [id]);
       return Number(existed) > 0;
+    },
+    async subscriptionRecord(id) {
+      const record = await run(RECORD, [SUBSCRIPTIONS], [id]);
+      return typeof record === "string" ? record : undefined;
+    },
+    async replaceSubscription(id, expected, next) {
+      return Number(await run(REPLACE, [SUBSCRIPTIONS], [id, expected, next])) === 1;
     },
     async status(ids) {
       const found = new Map<string, SubscriptionStatus>();

@@ -6,6 +6,7 @@ import { memoryLimiters } from "../memory/limiters.js";
 import type { ServiceStore, StoreOptions } from "../store.js";
 import { ownerOnlyFile, ownerOnlyFolders, realPath } from "./files.js";
 import { SqliteKeyRecords } from "./keyRecords.js";
+import { sqliteKeyRows } from "./keyRows.js";
 import { createLedgerTable, sqliteLedger } from "./ledger.js";
 import { createUsageTable, sqliteUsage } from "./usage.js";
 import { walStamp } from "./walStamp.js";
@@ -45,6 +46,7 @@ export function openSqlite(keyStore: string, { log }: StoreOptions): ServiceStor
   }).immediate();
   return {
     keyRecords,
+    keyRows: sqliteKeyRows(db, NAMESPACE),
     usage: sqliteUsage(db),
     ledger: sqliteLedger(db, webhooks.enqueueNow),
     webhooks,

@@ -66,6 +66,8 @@ export function sqliteWebhooks(db: Database.Database): SqliteWebhooks {
       `SELECT record FROM ${SUBSCRIPTIONS} WHERE host = ? ORDER BY rowid`,
     ),
     remove: db.prepare<[string]>(`DELETE FROM ${SUBSCRIPTIONS} WHERE id = ?`),
+    record: db.prepare<[string], { record: string }>(`SELECT record FROM ${SUBSCRIPTIONS} WHERE id = ?`),
+    replace: db.prepare<[string, string, string]>(`UPDATE ${SUBSCRIPTIONS} SET record = ? WHERE id = ? AND record = ?`),
     removeQueued: db.prepare<[string]>(`DELETE FROM ${OUTBOX} WHERE subscription = ?`),
     status: db.prepare<
       [string],
@@ -142,6 +144,12 @@ export function sqliteWebhooks(db: Database.Database): SqliteWebhooks {
     },
     async deleteSubscription(id: string) {
       return deleteSubscription(id);
+    },
+    async subscriptionRecord(id: string) {
+      return statements.record.get(id)?.record;
+    },
+    async replaceSubscription(id: string, expected: string, next: string) {
+      return statements.replace.run(next, id, expected).changes > 0;
     },
     async status(ids: readonly string[]) {
       const found = new Map<string, SubscriptionStatus>();
