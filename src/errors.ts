@@ -22,6 +22,7 @@ export const ERROR_CODES = [
   "user_exists", // an account invite reserving a name that is taken
   "unsupported_media_type", // a body that is not JSON
   "not_implemented", // the host lacks what this needs: mod_invites_manage, or Prosody 13
+  "registrations_closed", // the host's registrations are paused, or its registration budget is used up for now
   "xmpp_unavailable", // not connected to Prosody, or the connection dropped mid-call
   "xmpp_timeout", // Prosody did not answer within INVITE_TIMEOUT_MS
   "prosody_refused", // Prosody answered with an error: a configuration problem on its side

@@ -32,6 +32,10 @@ const ANSWERS = {
   user_exists: { status: 409, message: "an account with this name already exists" },
   unsupported_media_type: { status: 415, message: "send the body as application/json" },
   not_implemented: { status: 501, message: "the XMPP server lacks what this needs" },
+  registrations_closed: {
+    status: 503,
+    message: "registrations on this host are paused or over their budget for now, retry later",
+  },
   xmpp_unavailable: { status: 503, message: "the XMPP server is unavailable, retry later", retryAfterSeconds: 5 },
   xmpp_timeout: { status: 504, message: "the XMPP server did not answer in time" },
   prosody_refused: { status: 502, message: "the XMPP server refused to create the invite" },
@@ -39,7 +43,13 @@ const ANSWERS = {
   store_unavailable: { status: 503, message: "the key store is unavailable, retry later", retryAfterSeconds: 5 },
 } as const satisfies Record<ErrorCode, Answer>;
 
-const EXPLAINED: ReadonlySet<ErrorCode> = new Set(["bad_request", "not_implemented", "insufficient_scope"]);
+// registrations_closed: its message says which, paused or the budget used up until when.
+const EXPLAINED: ReadonlySet<ErrorCode> = new Set([
+  "bad_request",
+  "not_implemented",
+  "insufficient_scope",
+  "registrations_closed",
+]);
 
 const KOA_CODES: Record<number, ErrorCode> = { 400: "bad_request", 404: "not_found", 405: "method_not_allowed" };
 

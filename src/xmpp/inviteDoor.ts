@@ -26,6 +26,8 @@ export interface InviteLanding {
   readonly expires: number;
   /** A reusable invite with a use cap: the registrations it still admits. */
   readonly usesLeft?: number;
+  /** The host's registrations are paused (issue 30): the page says so before anyone fills the form. */
+  readonly paused?: boolean;
 }
 
 /** Whether a name may be registered now: `invalid` when nodeprep refuses it (or it is too long). */

@@ -57,13 +57,22 @@ const DOOR_ERRORS: Readonly<Record<string, ErrorCode>> = {
   "not-acceptable": "bad_request",
   "not-allowed": "account_protected",
   "feature-not-implemented": "not_implemented",
+  // The host's pause and registration budget (mod_invites_manage's budget.lib.lua), its text saying which.
+  "policy-violation": "registrations_closed",
 };
+
+/** A used-up budget says until when ("… until 2026-12-07T00:00:00Z"): the client may retry then. */
+function retryAfter(text: string): { retryAfterSeconds?: number } {
+  const until = Date.parse(/until (\S+)$/.exec(text)?.[1] ?? "");
+  return Number.isFinite(until) ? { retryAfterSeconds: Math.max(1, Math.ceil((until - Date.now()) / 1_000)) } : {};
+}
 
 function doorError(err: unknown, host: string): unknown {
   const code = err instanceof ProsodyRefusedError ? DOOR_ERRORS[err.condition] : undefined;
   if (!code || !(err instanceof ProsodyRefusedError)) return err;
   const text = err.text || err.condition;
   if (code === "invite_not_found") return new AppError(code, `no invite with this token on ${host}`);
+  if (code === "registrations_closed") return new AppError(code, text, retryAfter(text));
   return new AppError(code, code === "not_implemented" ? `${host}: ${text}` : text);
 }
 
@@ -87,6 +96,7 @@ function landingFrom(values: Map<string, string[]>, host: string): InviteLanding
     ...optional("uri", "uri"),
     expires,
     ...(one(values, "uses-left") !== undefined && Number.isInteger(usesLeft) && usesLeft >= 0 ? { usesLeft } : {}),
+    ...(one(values, "paused") === "true" ? { paused: true } : {}),
   };
 }
 

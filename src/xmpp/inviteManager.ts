@@ -18,6 +18,9 @@ export const MANAGE_NODES = {
   account: `${NODE_PREFIX}account`,
   redemptions: `${NODE_PREFIX}redemptions`,
   options: `${NODE_PREFIX}options`,
+  // The operator's controls (operatorControlsCommands.ts).
+  budget: `${NODE_PREFIX}budget`,
+  update: `${NODE_PREFIX}update`,
   // The invite page's door (inviteDoorCommands.ts).
   landing: `${NODE_PREFIX}landing`,
   checkName: `${NODE_PREFIX}name`,
@@ -55,6 +58,21 @@ export interface ManagedInvite {
   readonly closedAt?: number;
   /** The registrations through it, oldest first (the first 100); only when shown one by one. */
   readonly redemptions?: readonly Redemption[];
+  /** The caller's reference given when it was made (at most 200 characters). */
+  readonly ref?: string;
+  /** Its upkeep (updateInvite), oldest first; only when shown one by one, by a module that keeps it. */
+  readonly changes?: readonly InviteChangeRecord[];
+}
+
+/** A change of a pending invite, as the module's history keeps it. */
+export interface InviteChangeRecord {
+  readonly at: number;
+  /** The JID that ran the command (the component, or an admin). */
+  readonly by: string;
+  /** Who that JID said asked, e.g. "invites-api/KEY_ID". */
+  readonly actor?: string;
+  /** What changed, as the module words it: "expires=T", "max_uses=N" or "max_uses=none", "note" or "no-note". */
+  readonly what: string;
 }
 
 /** A registration through an invite; `deleted`: that account is gone (its name may be reused). */
@@ -70,6 +88,8 @@ export interface Arrival {
   readonly id: string;
   readonly at: number;
   readonly source?: string;
+  /** The invite's ref. */
+  readonly ref?: string;
 }
 
 export interface NewInvite {
@@ -81,6 +101,8 @@ export interface NewInvite {
   readonly source: string;
   /** A reusable invite registers at most this many accounts. */
   readonly maxUses?: number;
+  /** The caller's reference, kept with the invite (at most 200 characters). */
+  readonly ref?: string;
 }
 
 export interface PageRequest {
@@ -91,16 +113,37 @@ export interface PageRequest {
   readonly state?: InviteState;
 }
 
-/** One registration (or password reset) through an invite, as the module's records give it. */
+/**
+ * What a record of the feed tells: a registration or a password reset through an invite; with
+ * `kinds` asked for, also an invite of the service that expired, and the host's pause, resumption
+ * and registration budget used up.
+ */
+export const FEED_KINDS = ["registered", "reset", "expired", "paused", "resumed", "budget_exhausted"] as const;
+export type FeedKind = (typeof FEED_KINDS)[number];
+
+/**
+ * One record of a host's feed: a registration (or password reset) through an invite, as the
+ * module's records give it, or (asked for with `kinds`) another event of the host.
+ */
 export interface RedemptionRecord {
   /** Where the next read starts: pass it as `after`. */
   readonly cursor: string;
-  /** The invite's id. */
+  /** registered or reset (all an older module, or a read without `kinds`, gives), or another event. */
+  readonly kind: FeedKind;
+  /** The invite's id; "" for the host's events (paused, resumed, budget_exhausted). */
   readonly id: string;
+  /** The account; "" for an expiry and the host's events. */
   readonly jid: string;
+  /** When it happened (Unix seconds); for an expiry, the invite's expiry. */
   readonly at: number;
   readonly source?: string;
   readonly reset: boolean;
+  /** The invite's ref (registrations, resets, expiries). */
+  readonly ref?: string;
+  /** Who paused or resumed: who the JID that did it said asked, else that JID. */
+  readonly actor?: string;
+  /** budget_exhausted: the budget whose window is full, and when the window ends (Unix seconds). */
+  readonly budget?: { readonly count: number; readonly windowSeconds: number; readonly resetsAt: number };
 }
 
 /** One read of a host's records. */
@@ -148,7 +191,10 @@ export interface InviteManager {
   available(host: string): Promise<boolean>;
   createAccount(host: string, invite: NewInvite & { username?: string }): Promise<ManagedInvite>;
   createGroup(host: string, invite: NewInvite & { groups: readonly string[] }): Promise<ManagedInvite>;
-  createReset(host: string, invite: { username: string; ttl?: number; source: string }): Promise<ManagedInvite>;
+  createReset(
+    host: string,
+    invite: { username: string; ttl?: number; source: string; ref?: string },
+  ): Promise<ManagedInvite>;
   /** One page of the pending invites the component may see, oldest first; `next` when there are more. */
   list(host: string, page: PageRequest): Promise<InvitePage>;
   show(host: string, id: string): Promise<ManagedInvite>;
@@ -160,7 +206,7 @@ export interface InviteManager {
    * Up to `max` records of the service's invites after the cursor, oldest first; the module examines
    * a bounded number of records per call, so fewer may come with `more`.
    */
-  redemptions(host: string, page: { after?: string; max: number }): Promise<RedemptionPage>;
+  redemptions(host: string, page: { after?: string; max: number; kinds?: boolean }): Promise<RedemptionPage>;
   /** What an invite may carry on the host, for a form that offers only what will be accepted. */
   options(host: string): Promise<InviteOptions>;
 }
@@ -179,7 +225,8 @@ export const notLoaded = (host: string): AppError =>
 const one = (values: Map<string, string[]>, name: string): string | undefined => values.get(name)?.[0] || undefined;
 const yes = (value: string | undefined): boolean => value === "true" || value === "1";
 
-function inviteFrom(values: Map<string, string[]>, host: string): ManagedInvite {
+/** An invite from the fields of a result form (create, show, revoke, update). */
+export function inviteFrom(values: Map<string, string[]>, host: string): ManagedInvite {
   const id = one(values, "id");
   const uri = one(values, "uri");
   const createdAt = Number(one(values, "created"));
@@ -194,6 +241,12 @@ function inviteFrom(values: Map<string, string[]>, host: string): ManagedInvite 
   const redemptions = values.get("redemptions")?.flatMap((line) => {
     const match = /^(\d+) (\S+)( deleted)?$/.exec(line);
     return match ? [{ jid: match[2] ?? "", at: Number(match[1]), deleted: match[3] !== undefined }] : [];
+  });
+  const changes = values.get("changes")?.flatMap((line): InviteChangeRecord[] => {
+    const match = /^(\d+) (\S+) (\S+) (.*)$/.exec(line);
+    if (!match) return [];
+    const [, at, by = "", actor = "-", what = ""] = match;
+    return [{ at: Number(at), by, ...(actor === "-" ? {} : { actor }), what }];
   });
   return {
     id,
@@ -215,6 +268,54 @@ function inviteFrom(values: Map<string, string[]>, host: string): ManagedInvite 
     state: (INVITE_STATES as readonly string[]).includes(state) ? (state as InviteState) : "pending",
     ...(one(values, "closed") && Number.isFinite(closedAt) ? { closedAt } : {}),
     ...(redemptions ? { redemptions } : {}),
+    ...optional("ref", "ref"),
+    ...(changes ? { changes } : {}),
+  };
+}
+
+const whole = (value: string | undefined): number | undefined => {
+  const n = Number(value);
+  return value && Number.isInteger(n) && n >= 0 ? n : undefined;
+};
+
+/** A record of the feed; a registration without cursor, id, jid or time is a bad reply, never skipped. */
+function feedRecordFrom(values: Map<string, string[]>, host: string): RedemptionRecord {
+  const cursor = one(values, "cursor");
+  const id = one(values, "id") ?? "";
+  const jid = one(values, "jid") ?? "";
+  const at = Number(one(values, "at"));
+  const reset = yes(one(values, "reset"));
+  const given = one(values, "kind") ?? (reset ? "reset" : "registered");
+  if (!(FEED_KINDS as readonly string[]).includes(given)) {
+    throw new ProsodyBadReplyError(host, `a record of an unknown kind ${given}`);
+  }
+  const kind = given as FeedKind;
+  // Never skipped: the cursor must not pass a record that was not counted.
+  const needsId = kind === "registered" || kind === "reset" || kind === "expired";
+  const needsJid = kind === "registered" || kind === "reset";
+  if (!cursor || (needsId && !id) || (needsJid && !jid) || !Number.isFinite(at)) {
+    throw new ProsodyBadReplyError(host, "a registration record without cursor, id, jid or time");
+  }
+  const [count, windowSeconds, resetsAt] = [
+    whole(one(values, "count")),
+    whole(one(values, "window")),
+    whole(one(values, "resets-at")),
+  ];
+  const expires = whole(one(values, "expires"));
+  const optional = (name: string, key: string) => (one(values, name) ? { [key]: one(values, name) } : {});
+  return {
+    cursor,
+    kind,
+    id,
+    jid,
+    at: kind === "expired" && expires !== undefined ? expires : at,
+    reset,
+    ...optional("source", "source"),
+    ...optional("ref", "ref"),
+    ...optional("actor", "actor"),
+    ...(kind === "budget_exhausted" && count !== undefined && windowSeconds !== undefined && resetsAt !== undefined
+      ? { budget: { count, windowSeconds, resetsAt } }
+      : {}),
   };
 }
 
@@ -262,6 +363,7 @@ export function createInviteManager(ctx: AdhocContext, commands: HostCommands): 
     note: invite.note,
     source: invite.source,
     max_uses: invite.maxUses?.toString(),
+    ref: invite.ref,
   });
 
   /**
@@ -285,7 +387,7 @@ export function createInviteManager(ctx: AdhocContext, commands: HostCommands): 
       created(host, run(host, MANAGE_NODES.createAccount, { ...common(invite), username: invite.username })),
     createGroup: (host, invite) => created(host, run(host, MANAGE_NODES.createGroup, common(invite))),
     createReset: (host, invite) => {
-      const fields = { username: invite.username, ttl: invite.ttl?.toString(), source: invite.source };
+      const fields = { username: invite.username, ttl: invite.ttl?.toString(), source: invite.source, ref: invite.ref };
       const noUser = () => new AppError("user_not_found", `no account ${invite.username} on ${host}`);
       return notFoundAs(noUser, () => created(host, run(host, MANAGE_NODES.createReset, fields)));
     },
@@ -310,25 +412,21 @@ export function createInviteManager(ctx: AdhocContext, commands: HostCommands): 
           const at = Number(values && one(values, "at"));
           if (!values || !id || !Number.isFinite(at)) throw new ProsodyBadReplyError(host, "no arrival in the answer");
           const source = one(values, "source");
-          return { jid: one(values, "jid") ?? `${username}@${host}`, id, at, ...(source ? { source } : {}) };
+          const ref = one(values, "ref");
+          return {
+            jid: one(values, "jid") ?? `${username}@${host}`,
+            id,
+            at,
+            ...(source ? { source } : {}),
+            ...(ref ? { ref } : {}),
+          };
         },
       ),
-    redemptions: async (host, { after, max }) => {
-      const fields = { after, max: String(max), partial: "true" };
+    redemptions: async (host, { after, max, kinds }) => {
+      const fields = { after, max: String(max), partial: "true", kinds: kinds ? "true" : undefined };
       const table = readFormItems(await run(host, MANAGE_NODES.redemptions, fields));
       if (!table) throw new ProsodyBadReplyError(host, "no result form for the registration records");
-      const records = table.items.map((values): RedemptionRecord => {
-        const cursor = one(values, "cursor");
-        const id = one(values, "id");
-        const jid = one(values, "jid");
-        const at = Number(one(values, "at"));
-        // Never skipped: the cursor must not pass a record that was not counted.
-        if (!cursor || !id || !jid || !Number.isFinite(at)) {
-          throw new ProsodyBadReplyError(host, "a registration record without cursor, id, jid or time");
-        }
-        const source = one(values, "source");
-        return { cursor, id, jid, at, reset: yes(one(values, "reset")), ...(source ? { source } : {}) };
-      });
+      const records = table.items.map((values) => feedRecordFrom(values, host));
       const next = one(table.fields, "next");
       const more = one(table.fields, "more");
       return { records, ...(next ? { next } : {}), ...(more === undefined ? {} : { more: yes(more) }) };

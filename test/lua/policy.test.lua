@@ -295,6 +295,26 @@ test("an admin calling the page's commands may register any name", function ()
 	is(p012.redeemable_for(service_invite(), "root", true), true, "0.12");
 end);
 
+-- The feed (the redemptions command, issue 30).
+test("the feed: registrations and expiries of the service's invites, and every host event", function ()
+	local service_record = { token = "t", created_by = service };
+	local admin_record = { token = "t", created_by = "root@"..host };
+	is(p13.feed_visible(service_record, false, false), true, "service's registration");
+	is(p13.feed_visible(admin_record, false, true), false, "admin's registration");
+	is(p13.feed_visible(admin_record, true, true), true, "admin reads the admin's");
+	is(p13.feed_visible({ kind = "expired", created_by = service }, false, true), true, "service's expiry");
+	is(p13.feed_visible({ kind = "expired", created_by = "root@"..host }, false, true), false, "admin's expiry");
+	for _, kind in ipairs({ "paused", "resumed", "budget_exhausted" }) do
+		is(p13.feed_visible({ kind = kind, by = "root@"..host }, false, true), true, kind);
+	end
+end);
+test("the feed: a record with a kind only for a caller that asks for kinds (older ones count all)", function ()
+	for _, kind in ipairs({ "expired", "paused", "resumed", "budget_exhausted" }) do
+		is(p13.feed_visible({ kind = kind, created_by = service }, false, false), false, kind);
+		is(p13.feed_visible({ kind = kind, created_by = service }, true, false), false, kind.." (admin)");
+	end
+end);
+
 -- Lists as mod_invites keeps them.
 test("names: a list stays, a set becomes a sorted list, anything else none", function ()
 	is(table.concat(p13.names({ "b", "a" }), ","), "b,a", "list");

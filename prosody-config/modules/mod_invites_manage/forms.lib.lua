@@ -7,6 +7,10 @@ local jid = require "util.jid";
 local nodeprep = require "util.encodings".stringprep.nodeprep;
 
 local max_note_length = 1000;
+-- A caller's reference for an invite (a row of its spreadsheet, say), shown wherever the invite is.
+local max_ref_length = 200;
+-- The longest budget window: a year.
+local max_window = 366 * 86400;
 -- Each listed once: a registration does roster work per group, so the list is short and unique.
 local max_groups, max_roles = 32, 16;
 -- The most uses a reusable invite may be capped at.
@@ -38,6 +42,7 @@ local invite_fields = {
 	{ var = "max-uses", type = "text-single", label = "At most this many accounts" };
 	{ var = "state", type = "text-single", label = "pending, used, expired or revoked" };
 	{ var = "closed", type = "text-single", label = "Used up, revoked or expired at (Unix time)" };
+	{ var = "ref", type = "text-single", label = "Caller's reference" };
 };
 
 local function refuse(type, condition, text)
@@ -106,6 +111,23 @@ return function (needs)
 	local forms = { refuse = refuse, bad_request = bad_request, unique = unique, invite_fields = invite_fields };
 	local policy, manage_groups = needs.policy, needs.manage_groups;
 
+	-- The refusal of a request's value out of its bounds (whole_number gave false; a text too long).
+	local function out_of_bounds(request)
+		if request.ttl == false then
+			return bad_request(("ttl must be a whole number of seconds from 1 to %d"):format(needs.max_ttl));
+		end
+		if request.max_uses == false then
+			return bad_request(("max_uses must be a whole number from 1 to %d"):format(max_max_uses));
+		end
+		for _, text in ipairs({ { "note", max_note_length }, { "ref", max_ref_length } }) do
+			local value = request[text[1]];
+			if value and (utf8.len(value) or #value) > text[2] then
+				return bad_request(("%s must be at most %d characters"):format(text[1], text[2]));
+			end
+		end
+		return nil;
+	end
+
 	-- The request carried by a form, every field checked; or nil and the error to answer with.
 	-- `privileged`: the caller is an admin of the host, who may give any role.
 	function forms.read_request(form, privileged)
@@ -115,7 +137,8 @@ return function (needs)
 		local function multi(name) return values[name] and values[name][1] and unique(values[name]); end
 
 		local request = { note = single("note"), source = single("source"), id = single("id"), after = single("after"),
-			state = single("state") or "pending", partial = single("partial") == "true" };
+			state = single("state") or "pending", partial = single("partial") == "true", kinds = single("kinds") == "true",
+			ref = single("ref") };
 		if not states[request.state] then return nil, bad_request("state must be pending, used, expired or revoked"); end
 		request.max = whole_number(single("max"), max_page);
 		if request.max == false then
@@ -130,13 +153,9 @@ return function (needs)
 			end
 		end
 		request.ttl = whole_number(single("ttl"), needs.max_ttl);
-		if request.ttl == false then
-			return nil, bad_request(("ttl must be a whole number of seconds from 1 to %d"):format(needs.max_ttl));
-		end
 		request.max_uses = whole_number(single("max_uses"), max_max_uses);
-		if request.max_uses == false then
-			return nil, bad_request(("max_uses must be a whole number from 1 to %d"):format(max_max_uses));
-		end
+		local out = out_of_bounds(request);
+		if out then return nil, out; end
 		request.groups = multi("groups");
 		if request.groups and #request.groups > max_groups then
 			return nil, bad_request(("at most %d groups"):format(max_groups));
@@ -152,8 +171,51 @@ return function (needs)
 		if condition then
 			return nil, refuse(condition == "bad-request" and "modify" or "cancel", condition, text);
 		end
-		if request.note and (utf8.len(request.note) or #request.note) > max_note_length then
-			return nil, bad_request(("note must be at most %d characters"):format(max_note_length));
+		return request;
+	end
+
+	-- The update command's request: the invite's id, and any of ttl, max_uses and note; `remove`
+	-- names the fields sent empty (max_uses, note), whose value goes; `actor` says who asked.
+	function forms.read_update(form)
+		local values, refusal = checked_values(form);
+		if not values then return nil, refusal; end
+		local function single(name) return values[name] and values[name][1]; end
+		local request = { id = single("id"), actor = single("actor"), note = single("note"), remove = {},
+			ttl = whole_number(single("ttl"), needs.max_ttl), max_uses = whole_number(single("max_uses"), max_max_uses) };
+		if not request.id then return nil, bad_request("id is required"); end
+		for _, name in ipairs({ "max_uses", "note" }) do
+			if values[name] and not values[name][1] then request.remove[name] = true; end
+		end
+		local out = out_of_bounds(request);
+		if out then return nil, out; end
+		return request;
+	end
+
+	-- The budget command's request: `limit` { count, window } (both given) or false (`clear`), and
+	-- `paused` true or false; nil for what is not to change.
+	function forms.read_budget(form)
+		local values, refusal = checked_values(form);
+		if not values then return nil, refusal; end
+		local function single(name) return values[name] and values[name][1]; end
+		local function boolean(name)
+			local value = single(name);
+			if value == nil then return nil; end
+			return value == "true" or value == "1";
+		end
+		local request = { actor = single("actor"), paused = boolean("paused") };
+		local count, window = single("count"), single("window");
+		if boolean("clear") then
+			if count or window then return nil, bad_request("clear takes no count nor window"); end
+			request.limit = false;
+		elseif count or window then
+			local limit = { count = whole_number(count, max_max_uses), window = whole_number(window, max_window) };
+			if not limit.count then
+				return nil, bad_request(("count must be a whole number from 1 to %d"):format(max_max_uses));
+			end
+			if not limit.window then
+				return nil, bad_request(("window must be a whole number of seconds from 1 to %d"):format(max_window));
+			end
+			request.limit = limit;
 		end
 		return request;
 	end
@@ -180,6 +242,7 @@ return function (needs)
 		return {
 			roles = request.roles, groups = request.groups, note = request.note;
 			source = request.source or ("adhoc/"..actor), created_by = actor, max_uses = request.max_uses;
+			ref = request.ref;
 		};
 	end
 
@@ -199,7 +262,7 @@ return function (needs)
 			expires = ("%d"):format(invite.expires or 0);
 			groups = policy.names(data.groups), roles = policy.names(data.roles);
 			reset = data.allow_reset and "true" or "false";
-			note = data.note, source = data.source;
+			note = data.note, source = data.source, ref = data.ref;
 		};
 	end
 
@@ -254,6 +317,7 @@ return function (needs)
 	local roles_field = needs.have_roles and field("roles", "Roles, one a line (optional)", "text-multi") or nil;
 	local note_field = field("note", "Note (optional)");
 	local source_field = field("source", "Made by (optional)");
+	local ref_field = field("ref", "Your reference (optional)");
 	local id_field = field("id", "Invite id (token)");
 	id_field.required = true;
 	local token_field = field("token", "Invite token");
@@ -262,11 +326,15 @@ return function (needs)
 	forms.blank = {
 		account = dataforms.new({ title = "Create an account invite",
 			field("username", "Only for this user name (optional)"), ttl_field, groups_field, note_field, source_field,
-			roles_field });
+			ref_field, roles_field });
 		group = dataforms.new({ title = "Create a group invite (reusable until it expires)",
-			groups_field, ttl_field, note_field, source_field, roles_field });
+			groups_field, ttl_field, note_field, source_field, ref_field, roles_field });
 		reset = dataforms.new({ title = "Create a password reset invite",
-			field("username", "User name"), ttl_field, source_field });
+			field("username", "User name"), ttl_field, source_field, ref_field });
+		update = dataforms.new({ title = "Change a pending invite (its link stays)", id_field,
+			field("ttl", "Valid for how many seconds from now (optional)"),
+			field("max_uses", "At most this many accounts (reusable invites; empty removes it)"),
+			field("note", "Note (empty removes it)") });
 		show = dataforms.new({ title = "Show a pending invite", id_field });
 		revoke = dataforms.new({ title = "Revoke an invite", id_field });
 		account_lookup = dataforms.new({ title = "Show how an account came in", field("username", "User name") });

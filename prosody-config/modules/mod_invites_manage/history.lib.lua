@@ -7,7 +7,9 @@
 -- is then the closing time). Listing one state is then one indexed query per page.
 --
 -- invites_manage_redemptions has one item per registration (or password reset) through an invite,
--- with = token, in the order they happened: the feed invites-api reads with a cursor.
+-- with = token, in the order they happened: the feed invites-api reads with a cursor. The host's
+-- other events go there too, each with its `kind` and with = that kind: an invite that expired
+-- (keyed "expired-TOKEN", so that it is written once), a pause, a resumption, a budget used up.
 --
 -- Items are stanzas holding JSON, because file storage keeps nothing else in an archive; items a
 -- SQL store kept as tables (before this) are read as they are.
@@ -52,11 +54,13 @@ local function unpack_item(value)
 end
 
 -- What is kept of an invite: what the commands show of it.
-local function snapshot(invite)
+-- `changes`: the upkeep it had (history.changed), oldest first.
+local function snapshot(invite, changes)
 	return pack("invite", {
 		token = invite.token, type = invite.type, jid = invite.jid, uri = invite.uri,
 		landing_page = invite.landing_page, inviter = invite.inviter, reusable = invite.reusable or nil,
 		created_at = invite.created_at, expires = invite.expires, additional_data = invite.additional_data,
+		changes = changes,
 	});
 end
 
@@ -81,6 +85,27 @@ function history.closed(invite, state)
 	if value then ok, err = invites_store:set(nil, invite.token, value, now, state); end
 	if not ok then ok, err = invites_store:append(nil, invite.token, snapshot(invite), now, state); end
 	warn_on_failure("the end of an invite", ok, err);
+end
+
+-- A pending invite was changed (its expiry, use cap or note): the history keeps it as it is now,
+-- with `change` ({ at, by, actor, what }) added to its list; the item's `when`, its expiry, moves.
+function history.changed(invite, change)
+	local value = invites_store:get(nil, invite.token);
+	local kept = value and unpack_item(value);
+	local changes = kept and kept.changes or {};
+	changes[#changes + 1] = change;
+	local item = snapshot(invite, changes);
+	local ok, err;
+	if value then ok, err = invites_store:set(nil, invite.token, item, invite.expires, "open"); end
+	if not ok then ok, err = invites_store:append(nil, invite.token, item, invite.expires, "open"); end
+	return warn_on_failure("a change of an invite", ok, err);
+end
+
+-- The changes a pending invite had (history.changed), oldest first: { at, by, actor, what }.
+function history.changes_of(token)
+	local value = invites_store:get(nil, token);
+	local kept = value and unpack_item(value);
+	return kept and kept.changes or {};
 end
 
 -- The invite a token named, its state and the time of it (closing time, or expiry); nil when the
@@ -134,10 +159,41 @@ end
 function history.redeemed(invite, username, reset, now)
 	local data = invite.additional_data or {};
 	local record = { token = invite.token, jid = username.."@"..module.host, reset = reset or nil,
-		created_by = data.created_by, source = data.source };
+		created_by = data.created_by, source = data.source, ref = data.ref };
 	warn_on_failure("how "..username.." registered",
 		redemptions:append(nil, nil, pack("redemption", record), now, invite.token));
 	return record;
+end
+
+-- Another event of the host for the feed: `record` has its `kind`. With a `key`, once only: an
+-- event already recorded under it is not recorded again (true all the same).
+function history.event(record, now, key)
+	if key and redemptions:get(nil, key) then return true; end
+	return warn_on_failure("an event ("..record.kind..")",
+		redemptions:append(nil, key, pack("event", record), now or os.time(), record.kind));
+end
+
+-- Calls each(token, invite) for every invite still open in the history whose expiry (`when`) is
+-- from `start` to `stop`, both included: the invites that expired then (history.lookup's
+-- "expired"). Read `batch` at a time, after the last one read, so that a sweep of many costs what
+-- it finds. Returns nil and the error when the store fails.
+function history.expired_between(start, stop, batch, each)
+	local query = { with = "open", start = start, ["end"] = stop, limit = batch };
+	while true do
+		local found, err = invites_store:find(nil, query);
+		if not found then return nil, err; end
+		local seen, last = 0, nil;
+		for key, value in found do
+			seen, last = seen + 1, key;
+			local invite = unpack_item(value);
+			if invite then
+				invite.token = key;
+				each(key, invite);
+			end
+		end
+		if seen < batch then return true; end
+		query.after = last;
+	end
 end
 
 -- The first `max` registrations through an invite, oldest first: record, time.

@@ -19,7 +19,7 @@ local min_password_chars, max_password_bytes = 8, 1023;
 local max_username_bytes = 1023;
 
 -- `needs`: invites (mod_invites), token_store (its store), history, policy, registration,
--- manage_groups (id = display name), refuse (forms).
+-- manage_groups (id = display name), refuse (forms), budget (budget.lib.lua).
 return function (needs)
 	local landing = {};
 	local invites, history, policy, registration = needs.invites, needs.history, needs.policy, needs.registration;
@@ -108,10 +108,13 @@ return function (needs)
 
 	-- landing: the invite's state and what the page may show; item-not-found for a token unknown or
 	-- not the page's.
+	-- A paused host says so (`paused`), so that the page tells the visitor before the form.
 	function landing.show(request, privileged)
 		local invite, state = find(request.token, privileged);
 		if not invite then return nil, no_invite(); end
-		return landing.values(invite, state);
+		local values = landing.values(invite, state);
+		if needs.budget.paused() then values.paused = "true"; end
+		return values;
 	end
 
 	-- A pending invite the caller may see; or nil and the refusal.
@@ -139,7 +142,8 @@ return function (needs)
 	end
 
 	-- The refusal of a registration that user-registering stopped: gone when the invite was used up
-	-- meanwhile (mod_invites_manage's own reasons), else the condition the refusing module gave.
+	-- meanwhile (mod_invites_manage's own reasons), else the condition the refusing module gave (the
+	-- host's pause and budget: policy-violation, budget.lib.lua).
 	local function registering_refusal(event)
 		local reason = event.reason;
 		if registration.invite_gone_reasons[reason] then return gone(reason); end

@@ -18,8 +18,10 @@
 -- tests), forms.lib.lua (forms read and rendered), index.lib.lua (the listing index),
 -- registration.lib.lua (use caps, registration records, the nudge: mod_invites_register's hooks),
 -- history.lib.lua (what became of each invite), groups.lib.lua (groups and their rosters),
--- landing.lib.lua (the invite page's side of an invite: what it shows, the registration) and
--- check.lib.lua (what `invites-api check` learns of the host).
+-- landing.lib.lua (the invite page's side of an invite: what it shows, the registration),
+-- budget.lib.lua (the host's registration budget and pause), upkeep.lib.lua (changing a pending
+-- invite), expiry.lib.lua (an event for each of the service's invites that expires), serial.lib.lua
+-- (one count at a time) and check.lib.lua (what `invites-api check` learns of the host).
 
 local st = require "util.stanza";
 local jid = require "util.jid";
@@ -39,6 +41,10 @@ local manage_groups = module:get_option("invites_manage_groups", {});
 -- mod_invites' own option: an invite's lifetime when none is asked for (13 also takes "1 week").
 local default_ttl = module.get_option_period and module:get_option_period("invite_expiry", 86400 * 7)
 	or module:get_option_number("invite_expiry", 86400 * 7);
+
+-- How often, in seconds, invites that expired are looked for, each to become one `expired` event of
+-- the feed (expiry.lib.lua): an event comes at most this long (plus the sweep's own time) after.
+local expiry_sweep = module:get_option_number("invites_manage_expiry_sweep", 15);
 
 if type(manage_groups) ~= "table" then
 	module:log("error", "invites_manage_groups must be a table of group id = display name; ignoring it");
@@ -99,8 +105,12 @@ local token_store = module:open_store("invite_token", "map");
 local index = module:require "index"({ invites = invites, token_store = token_store, policy = policy,
 	used_up = registration.used_up });
 local refuse, bad_request, invite_result = forms.refuse, forms.bad_request, forms.invite_result;
+local budget = module:require "budget"({ history = history });
 local landing = module:require "landing"({ invites = invites, token_store = token_store, history = history,
-	policy = policy, registration = registration, manage_groups = manage_groups, refuse = refuse });
+	policy = policy, registration = registration, manage_groups = manage_groups, refuse = refuse, budget = budget });
+local upkeep = module:require "upkeep"({ token_store = token_store, history = history, registration = registration,
+	refuse = refuse });
+local expiry = module:require "expiry"({ history = history, policy = policy, sweep_every = expiry_sweep });
 local used_up = registration.used_up;
 
 local function created(invite)
@@ -164,7 +174,8 @@ command("Create a password reset invite", "create-reset", forms.blank.reset, fun
 	-- Whoever holds a reset invite takes the account over: never one above the ceiling.
 	if not privileged and above_ceiling(username) then return above_ceiling_refusal(username); end
 	-- What invites.create_account_reset() does, plus the source, which it cannot record.
-	local data = { allow_reset = username, source = request.source or ("adhoc/"..actor), created_by = actor };
+	local data = { allow_reset = username, source = request.source or ("adhoc/"..actor), created_by = actor,
+		ref = request.ref };
 	return created(invites.create_account(username, data, request.ttl or default_reset_ttl));
 end);
 
@@ -275,8 +286,25 @@ command("Show an invite", "show", forms.blank.show, function (request, _, privil
 	result.other:tag("field", { var = "redemptions", type = "text-multi", label = "Registered (time, account)" });
 	for _, line in ipairs(registration.redemptions_of(request.id)) do result.other:text_tag("value", line); end
 	result.other:up();
+	result.other:tag("field", { var = "changes", type = "text-multi", label = "Changed (time, by, for, what)" });
+	for _, change in ipairs(history.changes_of(request.id)) do
+		result.other:text_tag("value", ("%d %s %s %s"):format(change.at, change.by, change.actor or "-", change.what));
+	end
+	result.other:up();
 	return result;
 end);
+
+-- A pending invite's new expiry, use cap or note (upkeep.lib.lua); its token and link stay. Answers
+-- the invite as show does.
+command("Change a pending invite", "update", forms.blank.update, function (request, actor, privileged)
+	local invite = visible_invite(request.id, privileged);
+	if not invite or invite.expires <= os.time() or used_up(request.id, invite) then
+		return refuse("cancel", "item-not-found", "no pending invite with this id");
+	end
+	local changed, refusal = upkeep.update(request.id, invite, request, actor);
+	if not changed then return refusal; end
+	return invite_result(request.id, changed);
+end, forms.read_update);
 
 command("Revoke an invite", "revoke", forms.blank.revoke, function (request, _, privileged)
 	if not request.id then return bad_request("id is required"); end
@@ -305,7 +333,7 @@ command("Show how an account came in", "account", forms.blank.account_lookup, fu
 	local form = forms.result("Arrival");
 	for _, f in ipairs({
 		{ "jid", username.."@"..module.host }, { "id", arrival.token }, { "at", ("%d"):format(arrival.at) },
-		{ "source", arrival.source },
+		{ "source", arrival.source }, { "ref", arrival.ref },
 	}) do
 		if f[2] then form:tag("field", { var = f[1], type = "text-single" }):text_tag("value", f[2]):up(); end
 	end
@@ -321,14 +349,35 @@ end);
 -- are never read again. Without it (an older invites-api, whose cursor moves only to records it
 -- is given) the list is filled as before.
 local feed_fields = { "cursor", "id", "jid", "at", "source", "reset" };
+-- With `kinds` (invites-api from issue 30 on) the feed also holds the host's other events, each
+-- record with its kind: registered, reset, expired (expiry.lib.lua), paused, resumed,
+-- budget_exhausted (budget.lib.lua); and the fields those carry. Without it (an older invites-api,
+-- which would count any record as a registration) only registrations and resets, as before.
+local kinds_fields = { "kind", "ref", "actor", "expires", "count", "window", "resets-at" };
+
+local function feed_kind(record)
+	return record.kind or (record.reset and "reset" or "registered");
+end
+
+local function feed_values(entry)
+	local record = entry.record;
+	local kind = feed_kind(record);
+	local function number(n) return n and ("%d"):format(n) or ""; end
+	return { cursor = entry.cursor, id = record.token or "", jid = record.jid or "", at = number(entry.at),
+		source = record.source or "", reset = record.reset and "true" or "false", kind = kind, ref = record.ref or "",
+		actor = record.actor or record.by or "", expires = number(record.expires), count = number(record.count),
+		window = number(record.window), ["resets-at"] = number(record.resets_at) };
+end
+
 command("Registrations through invites", "redemptions", nil, function (request, _, privileged)
 	local when, key;
 	if request.after then
 		when, key = request.after:match("^(%d+)%.([%w_%-]+)$");
 		if not when then return bad_request("after is not a cursor this command gave"); end
 	end
-	local list, err, examined_to, more = history.feed(tonumber(when), key, request.max or default_page,
-		function (record) return privileged or policy.made_by_service(record); end, request.partial);
+	local function keep(record) return policy.feed_visible(record, privileged, request.kinds); end
+	local list, err, examined_to, more = history.feed(tonumber(when), key, request.max or default_page, keep,
+		request.partial);
 	if not list then
 		module:log("error", "Could not read the registration records: %s", err);
 		return refuse("wait", "internal-server-error", "could not read the registration records");
@@ -338,27 +387,52 @@ command("Registrations through invites", "redemptions", nil, function (request, 
 		form:tag("field", { var = "next", type = "text-single", label = "Read on after" }):text_tag("value", examined_to):up();
 	end
 	form:tag("field", { var = "more", type = "boolean", label = "More to read" }):text_tag("value", more and "true" or "false"):up();
+	local fields = { table.unpack(feed_fields) };
+	if request.kinds then
+		for _, name in ipairs(kinds_fields) do fields[#fields + 1] = name; end
+	end
 	form:tag("reported");
-	for _, name in ipairs(feed_fields) do form:tag("field", { var = name, type = "text-single" }):up(); end
+	for _, name in ipairs(fields) do form:tag("field", { var = name, type = "text-single" }):up(); end
 	form:up();
 	for _, entry in ipairs(list) do
-		local record = entry.record;
-		local values = { cursor = entry.cursor, id = record.token, jid = record.jid, at = ("%d"):format(entry.at),
-			source = record.source or "", reset = record.reset and "true" or "false" };
+		local values = feed_values(entry);
 		form:tag("item");
-		for _, name in ipairs(feed_fields) do
-			form:tag("field", { var = name }):text_tag("value", values[name]):up();
-		end
+		for _, name in ipairs(fields) do form:tag("field", { var = name }):text_tag("value", values[name]):up(); end
 		form:up();
 	end
 	return { status = "completed", other = form };
 end);
 
+-- The host's registration budget and pause (budget.lib.lua): without a form, how they stand; with
+-- one, any of count and window (or clear), paused. Either way the answer is the state now. A
+-- person's client that executes it without a form is answered the state.
+local budget_fields = { { "count" }, { "window" }, { "paused", "boolean" }, { "used" }, { "resets-at" }, { "by", "jid-single" },
+	{ "actor" }, { "at" } };
+
+local function budget_result(state)
+	local function number(n) return n and ("%d"):format(n) or nil; end
+	return forms.values_result("Registration budget", budget_fields, { count = number(state.count),
+		window = number(state.window), paused = state.paused and "true" or "false", used = number(state.used),
+		["resets-at"] = number(state.resets_at), by = state.by, actor = state.actor, at = number(state.at) });
+end
+
+command("Registration budget and pause", "budget", nil, function (request, actor)
+	if request.limit == nil and request.paused == nil then return budget_result(budget.state()); end
+	local state, failure = budget.set(request, actor, request.actor);
+	if not state then
+		module:log("error", "Could not set the registration budget: %s", failure);
+		return refuse("wait", "internal-server-error", "could not set the registration budget");
+	end
+	module:log("info", "Registration budget set by %s (%s): %s, %s", actor, request.actor or "-",
+		state.count and ("%d per %d s"):format(state.count, state.window) or "none", state.paused and "paused" or "open");
+	return budget_result(state);
+end, forms.read_budget);
+
 -- The invite page's commands (landing.lib.lua), given a token: what its invite's page may show,
 -- whether a name is free, and the registration. Only for an invite within the ceiling, whoever
 -- made it: any other token is item-not-found; one no longer pending is gone.
 local landing_fields = { { "state" }, { "kind" }, { "username" }, { "inviter", "jid-single" }, { "groups", "text-multi" },
-	{ "uri" }, { "expires" }, { "uses-left" } };
+	{ "uri" }, { "expires" }, { "uses-left" }, { "paused", "boolean" } };
 
 command("What an invite's page shows", "landing", forms.blank.landing, function (request, _, privileged)
 	local values, refusal = landing.show(request, privileged);
@@ -392,6 +466,20 @@ end, -10);
 -- handler, which keeps the invite in the event for them all.
 module:hook("user-registering", registration.registering, 10);
 module:hook("user-registered", registration.registered, 1000);
+-- The host's budget and pause (budget.lib.lua), after every other handler of user-registering (a
+-- registration refused for another reason takes no place); then, last, a refused registration's
+-- places (an invite's use, the budget's) given back.
+module:hook("user-registering", budget.registering, -1000);
+module:hook("user-registering", function (event)
+	registration.refused(event);
+	budget.refused(event);
+end, -100000);
+-- After registration.registered, which keeps the invite in the event before anything waits (the
+-- count's write may wait on storage, and a closed session keeps nothing).
+module:hook("user-registered", budget.registered, 900);
+
+-- An `expired` event for each of the service's invites that expires (expiry.lib.lua).
+module:add_timer(expiry_sweep, expiry.sweep);
 module:hook("user-password-reset", registration.password_reset, 1000);
 
 -- A deletion in the server (13's prosodyctl and shell, the admin command): after mod_roster (300),

@@ -129,6 +129,18 @@ return function (server)
 		return privileged or (policy.made_by_service(arrival) and not policy.above_ceiling(username));
 	end
 
+	-- The host's events of the feed that concern no invite: a JID of invites_manage_jids reads them all.
+	local host_events = { paused = true, resumed = true, budget_exhausted = true };
+
+	-- Whether a record of the feed (the redemptions command) goes to the caller: a registration or
+	-- reset (no `kind`) or an expiry through an invite the service made, or a host's event; an admin
+	-- reads all. A record with a `kind` only when the caller asked for kinds (`kinds`): an older
+	-- invites-api would count any record as a registration.
+	function policy.feed_visible(record, privileged, kinds)
+		if record.kind and not kinds then return false; end
+		return privileged or host_events[record.kind] == true or policy.made_by_service(record);
+	end
+
 	-- Whether an invite may register (or reset) `username` now. Checked again at use: the account
 	-- may have been promoted, or the name listed in `admins`, since the invite was made. Invites
 	-- the service did not make are not its to hold back.

@@ -4,7 +4,6 @@
 -- recorded (history.lib.lua), each account's arrival kept, and the components of
 -- invites_manage_jids nudged to read the records; a group invite's account joins its groups.
 
-local async = require "util.async";
 local st = require "util.stanza";
 local jid = require "util.jid";
 local usermanager = require "core.usermanager";
@@ -61,7 +60,8 @@ return function (needs)
 		history.redeemed(invite, username, reset, now);
 		-- A reset is no arrival: the account came in earlier, through whatever it came in by.
 		if not reset then
-			arrivals:set(username, { token = invite.token, at = now, source = data.source, created_by = data.created_by });
+			arrivals:set(username, { token = invite.token, at = now, source = data.source, created_by = data.created_by,
+				ref = data.ref });
 		end
 		nudge();
 	end
@@ -97,18 +97,8 @@ return function (needs)
 	-- user-registering and user-registered); without it they would all see the cap not yet reached.
 	local under_way = {};
 
-	-- Per token, one registration at a time reads or writes the count: a storage driver that yields
-	-- would otherwise let two registrations read the same count and each write it plus one. Nothing
-	-- yields outside an async runner, so there `work` runs as it is.
-	local count_guard = async.guarder();
-	local function one_at_a_time(token, work)
-		if not async.ready() then return work(); end
-		local done = count_guard(token);
-		local ok, result = pcall(work);
-		done();
-		if not ok then error(result, 0); end
-		return result;
-	end
+	-- Per token, one registration at a time reads or writes the count (serial.lib.lua).
+	local one_at_a_time = module:require "serial"();
 
 	local function release_use(token, username)
 		local holders = under_way[token];
@@ -185,6 +175,17 @@ return function (needs)
 		if max_uses and usermanager.user_exists(event.username, module.host) then return; end
 		if max_uses and not reserve_use(invite.token, event.username, max_uses) then
 			event.allowed, event.reason = false, used_up_reason;
+			return;
+		end
+		if max_uses then event.invites_manage_use = invite.token; end
+	end
+
+	-- user-registering, after every other handler: a registration another handler refused (the
+	-- host's budget, say) gives back the place it took at once, not after a minute.
+	function registration.refused(event)
+		if event.allowed == false and event.invites_manage_use then
+			release_use(event.invites_manage_use, event.username);
+			event.invites_manage_use = nil;
 		end
 	end
 
