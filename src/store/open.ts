@@ -43,6 +43,7 @@ export function boundedStore(store: ServiceStore, deadline: StoreDeadline): Serv
     usage: bounded(store.usage, deadline),
     ledger: bounded(store.ledger, deadline),
     webhooks: bounded(store.webhooks, deadline),
+    idempotency: bounded(store.idempotency, deadline),
     limiters: (rate, prefix) => bounded(store.limiters(rate, prefix), deadline),
     init: () => deadline.run(store.init()),
     close: () => deadline.run(store.close()),

@@ -2,6 +2,7 @@ import type Keyv from "keyv";
 import type { RateLimiterAbstract } from "rate-limiter-flexible";
 import type { Rate } from "../keys/keyRecord.js";
 import type { Logger } from "../log.js";
+import type { IdempotencyStore } from "./idempotency.js";
 import type { RedemptionLedger, UsageCounters } from "./usage.js";
 import type { WebhookStore } from "./webhooks.js";
 
@@ -22,6 +23,8 @@ export interface ServiceStore {
   readonly ledger: RedemptionLedger;
   /** Webhook subscriptions and their outbox. */
   readonly webhooks: WebhookStore;
+  /** The answers of requests sent with an Idempotency-Key, kept 24 h (idempotency.ts). */
+  readonly idempotency: IdempotencyStore;
   /**
    * Rate-limit counts: in memory for the embedded SQLite file (one instance), in the shared store
    * for Redis and PostgreSQL, so that every instance sharing the keys also counts together.

@@ -24,8 +24,8 @@ import { rotateSubscription } from "../../src/webhooks/rotation.js";
  * The memory store lives in one process: its two handles are the one store.
  */
 
-/** What the service uses of a backend here: the outbox, the usage counters, the ledger, the key records. */
-type Store = Pick<ServiceStore, "webhooks" | "usage" | "ledger" | "keyRecords" | "keyRows">;
+/** What the service uses of a backend here: the outbox, the usage counters, the ledger, idempotency entries, key records. */
+type Store = Pick<ServiceStore, "webhooks" | "usage" | "ledger" | "idempotency" | "keyRecords" | "keyRows">;
 
 interface Pair {
   readonly a: Store;
@@ -760,6 +760,56 @@ function contract(backend: () => Promise<Backend>): void {
       assert.deepEqual(await totalsOf(a, HOST), { host: HOST, registrations: 0, resets: 0 });
       assert.deepEqual(await usageOf(b, "K1"), { invitesIssued: 0, accountsRegistered: 0 });
       assert.equal((await b.webhooks.backlog()).count, 0);
+    });
+  });
+
+  describe("idempotency entries", () => {
+    const answer = { status: 201, headers: { location: "/invites/tok1" }, body: '{"id":"tok1"}' };
+    const entry = (owner: string, expiresAt = Date.now() + 60_000) => ({ fingerprint: "f1", owner, expiresAt });
+
+    it("of 20 claims of one key at once over two handles, one takes it; the others get its entry", async () => {
+      const { a, b } = handles();
+      const now = Date.now();
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).idempotency.claim("k1", entry(`o${i}`), now)),
+      );
+      const winners = results.flatMap((found, i) => (found ? [] : [`o${i}`]));
+      assert.equal(winners.length, 1, JSON.stringify(results));
+      for (const found of results.filter(Boolean)) {
+        assert.equal(found?.owner, winners[0]);
+        assert.equal(found?.fingerprint, "f1");
+        assert.equal(found?.answer, undefined);
+      }
+    });
+
+    it("only the owner completes or releases; the answer is read from the other handle; a released key is claimed again", async () => {
+      const { a, b } = handles();
+      const now = Date.now();
+      assert.equal(await a.idempotency.claim("k2", entry("mine"), now), undefined);
+      assert.equal(await b.idempotency.complete("k2", "theirs", answer, now + 86_400_000), false);
+      await b.idempotency.release("k2", "theirs");
+      assert.equal((await b.idempotency.read("k2", now))?.owner, "mine");
+      assert.equal(await a.idempotency.complete("k2", "mine", answer, now + 86_400_000), true);
+      const kept = await b.idempotency.read("k2", Date.now());
+      assert.deepEqual(kept?.answer, answer);
+      assert.equal(kept?.expiresAt, now + 86_400_000);
+      // A completed key is not taken by a claim either.
+      assert.deepEqual((await b.idempotency.claim("k2", entry("late"), Date.now()))?.answer, answer);
+      assert.equal(await a.idempotency.claim("k3", entry("first"), now), undefined);
+      await a.idempotency.release("k3", "first");
+      assert.equal(await b.idempotency.read("k3", Date.now()), undefined);
+      assert.equal(await b.idempotency.claim("k3", entry("second"), Date.now()), undefined);
+      assert.equal((await a.idempotency.read("k3", Date.now()))?.owner, "second");
+    });
+
+    it("on the real clock, an entry past its time is gone: read misses it, a claim takes it", async () => {
+      const { a, b } = handles();
+      assert.equal(await a.idempotency.claim("k4", entry("old", Date.now() + 200), Date.now()), undefined);
+      assert.equal((await b.idempotency.claim("k4", entry("early"), Date.now()))?.owner, "old");
+      await sleep(400);
+      assert.equal(await b.idempotency.read("k4", Date.now()), undefined);
+      assert.equal(await b.idempotency.claim("k4", entry("new"), Date.now()), undefined);
+      assert.equal((await a.idempotency.read("k4", Date.now()))?.owner, "new");
     });
   });
 }

@@ -2,6 +2,7 @@ import Keyv from "keyv";
 import type { ServiceStore } from "../store.js";
 import type { Usage } from "../usage.js";
 import { mapKeyRows } from "./keyRows.js";
+import { memoryIdempotency } from "./idempotency.js";
 import { memoryLedger } from "./ledger.js";
 import { memoryLimiters } from "./limiters.js";
 import { memoryUsage } from "./usage.js";
@@ -18,6 +19,7 @@ export function openMemory(): ServiceStore {
     usage: memoryUsage(counters),
     ledger: memoryLedger(counters, (deliveries) => webhooks.enqueue(deliveries)),
     webhooks,
+    idempotency: memoryIdempotency(),
     limiters: memoryLimiters,
     init: async () => {},
     close: () => keyRecords.disconnect(),

@@ -5,6 +5,7 @@ import { RateLimiterPostgres } from "rate-limiter-flexible";
 import { STORE_TIMEOUT_MS } from "../deadline.js";
 import { NAMESPACE, quiet } from "../keyv.js";
 import type { ServiceStore } from "../store.js";
+import { POSTGRES_IDEMPOTENCY_SCHEMA, postgresIdempotency } from "./idempotency.js";
 import { POSTGRES_LEDGER_SCHEMA, postgresLedger } from "./ledger.js";
 import { postgresKeyRows } from "./keyRows.js";
 import { inTransaction } from "./transaction.js";
@@ -29,6 +30,7 @@ const SCHEMA = [
   ...POSTGRES_USAGE_SCHEMA,
   ...POSTGRES_LEDGER_SCHEMA,
   ...POSTGRES_WEBHOOK_SCHEMA,
+  ...POSTGRES_IDEMPOTENCY_SCHEMA,
 ];
 
 // COMPAT: @keyv/postgres keeps its pg pool to itself and listens for none of its errors. A pool
@@ -79,6 +81,7 @@ export async function openPostgres(url: string): Promise<ServiceStore> {
     usage: postgresUsage(pool),
     ledger: postgresLedger(pool),
     webhooks: postgresWebhooks(pool),
+    idempotency: postgresIdempotency(pool),
     limiters: (rate, keyPrefix) =>
       new RateLimiterPostgres({
         storeClient: pool,

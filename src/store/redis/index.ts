@@ -4,6 +4,7 @@ import { RateLimiterRedis } from "rate-limiter-flexible";
 import { NAMESPACE, quiet } from "../keyv.js";
 import type { ServiceStore } from "../store.js";
 import { redisKeyRows } from "./keyRows.js";
+import { redisIdempotency } from "./idempotency.js";
 import { redisLedger } from "./ledger.js";
 import { redisUsage } from "./usage.js";
 import { redisWebhooks } from "./webhooks.js";
@@ -22,6 +23,7 @@ export function openRedis(url: string): ServiceStore {
     usage: redisUsage(client),
     ledger: redisLedger(client),
     webhooks: redisWebhooks(client),
+    idempotency: redisIdempotency(client),
     limiters: (rate, keyPrefix) =>
       new RateLimiterRedis({
         storeClient: client,

@@ -7,6 +7,7 @@ import type { ServiceStore, StoreOptions } from "../store.js";
 import { ownerOnlyFile, ownerOnlyFolders, realPath } from "./files.js";
 import { SqliteKeyRecords } from "./keyRecords.js";
 import { sqliteKeyRows } from "./keyRows.js";
+import { createIdempotencyTable, sqliteIdempotency } from "./idempotency.js";
 import { createLedgerTable, sqliteLedger } from "./ledger.js";
 import { createUsageTable, sqliteUsage } from "./usage.js";
 import { walStamp } from "./walStamp.js";
@@ -43,6 +44,7 @@ export function openSqlite(keyStore: string, { log }: StoreOptions): ServiceStor
   db.transaction(() => {
     createUsageTable(db);
     createLedgerTable(db);
+    createIdempotencyTable(db);
   }).immediate();
   return {
     keyRecords,
@@ -50,6 +52,7 @@ export function openSqlite(keyStore: string, { log }: StoreOptions): ServiceStor
     usage: sqliteUsage(db),
     ledger: sqliteLedger(db, webhooks.enqueueNow),
     webhooks,
+    idempotency: sqliteIdempotency(db),
     limiters: memoryLimiters,
     changes,
     init: async () => {},
