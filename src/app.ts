@@ -12,6 +12,7 @@ import { createKeyStore, type KeyStore } from "./keys/keyStore.js";
 import { openBoundedStore } from "./store/open.js";
 import { createRateLimits } from "./limits/rateLimits.js";
 import { instrumentIssuer, instrumentManager } from "./metrics/instrumentIssuer.js";
+import { cachedBudgets } from "./metrics/budgets.js";
 import { createMetrics } from "./metrics/metrics.js";
 import type { Logger } from "./log.js";
 import { connectComponent, type ComponentConnection } from "./xmpp/connection.js";
@@ -19,6 +20,7 @@ import { cachedCommands } from "./xmpp/adhoc.js";
 import { createInviteIssuer } from "./xmpp/inviteIssuer.js";
 import { createInviteManager, REDEEMED_NUDGE } from "./xmpp/inviteManager.js";
 import { laneListing, LISTING_LANE } from "./xmpp/listingLane.js";
+import { createOperatorControls } from "./xmpp/operatorControlsCommands.js";
 import { startRedemptionSync } from "./redemptions/redemptionSync.js";
 import { startDeliverer } from "./webhooks/deliverer.js";
 import { createEventSink } from "./webhooks/sink.js";
@@ -35,6 +37,9 @@ export interface Service {
   stop(): Promise<void>;
 }
 
+/** How long /metrics keeps a host's registration budget before asking Prosody again. */
+const BUDGET_METRICS_MS = 15_000;
+
 /** Wires the parts together and starts listening. A store that does not answer fails the start. */
 export async function start(config: ServiceConfig, log: Logger): Promise<Service> {
   // Before anything opens: a missing build fails the start at once.
@@ -45,10 +50,26 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
   const keys = createKeyStore(store.keyRecords, store.usage, { changes: store.changes });
 
   const connection = connectComponent({ ...config.component, reconnect: config.reconnect, log });
+  const adhoc = { request: connection.request, componentJid: connection.jid, timeoutMs: config.inviteTimeoutMs };
+  const commands = cachedCommands(adhoc);
+  const manager = laneListing(createInviteManager(adhoc, commands), LISTING_LANE);
+  const controls = createOperatorControls(adhoc, commands);
+  // The hosts the service serves: those of its keys and of its webhook subscriptions.
+  const hosts = async () => [
+    ...new Set([...(await keys.hosts()), ...(await store.webhooks.listSubscriptions()).map((s) => s.host)]),
+  ];
+  // /metrics shows each host's budget, asked of Prosody at most once per BUDGET_METRICS_MS per host.
+  const budgets = cachedBudgets({
+    hosts,
+    controls,
+    available: async (host) => connection.status().online && (await manager.available(host)),
+    ttlMs: BUDGET_METRICS_MS,
+  });
   const metrics = createMetrics({
     xmppOnline: () => connection.status().online,
     redemptionTotals: () => store.ledger.redemptionTotals(),
     webhookBacklog: () => store.webhooks.backlog(),
+    budgets: () => budgets.read(),
   });
   const deliverer = startDeliverer({
     store: store.webhooks,
@@ -59,9 +80,6 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
     perSubscription: 2,
   });
   const events = createEventSink({ store: store.webhooks, log, queued: () => deliverer.wake() });
-  const adhoc = { request: connection.request, componentJid: connection.jid, timeoutMs: config.inviteTimeoutMs };
-  const commands = cachedCommands(adhoc);
-  const manager = laneListing(createInviteManager(adhoc, commands), LISTING_LANE);
   const issuer = instrumentIssuer(createInviteIssuer(adhoc, log, manager), metrics);
   const limits = createRateLimits({
     defaultKeyRate: config.defaultKeyRate,
@@ -71,10 +89,6 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
     inviteSignupRate: config.inviteSignupRate,
     limiters: store.limiters,
   });
-  // The hosts the service serves: those of its keys and of its webhook subscriptions.
-  const hosts = async () => [
-    ...new Set([...(await keys.hosts()), ...(await store.webhooks.listSubscriptions()).map((s) => s.host)]),
-  ];
   // The invite page asks Prosody through mod_invites_manage's landing, name and redeem commands;
   // a host the service does not serve is refused before that, from the list above (kept 30 s;
   // read again at most once a second when a host is missing from it).
@@ -106,6 +120,9 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
     metrics,
     issuer,
     manager: instrumentManager(manager, metrics),
+    idempotency: store.idempotency,
+    controls,
+    budgetSeen: (host, budget) => budgets.seen(host, budget),
     log,
     xmppStatus: connection.status,
     trustedProxies: config.trustedProxies,

@@ -34,6 +34,12 @@ const storeSchema = z.object({
   LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
 });
 
+const httpFields = {
+  // The address and port the HTTP API listens on (the CLI's `budget` calls the service there).
+  HTTP_HOST: z.string().min(1).default("127.0.0.1"),
+  HTTP_PORT: intFromEnv(0, 65535).default(8080),
+};
+
 const serviceSchema = storeSchema.extend({
   // Prosody's component port, as an xmpp:// URL (XEP-0114).
   COMPONENT_SERVICE: z
@@ -44,9 +50,7 @@ const serviceSchema = storeSchema.extend({
   // The shared secret (`component_secret`); or COMPONENT_SECRET_FILE, a file holding it.
   COMPONENT_SECRET: z.string().min(1).optional(),
   COMPONENT_SECRET_FILE: z.string().min(1).optional(),
-  // The address and port the HTTP API listens on.
-  HTTP_HOST: z.string().min(1).default("127.0.0.1"),
-  HTTP_PORT: intFromEnv(0, 65535).default(8080),
+  ...httpFields,
   // How long one ad-hoc call to Prosody may take before the client gets 504.
   INVITE_TIMEOUT_MS: intFromEnv(100, 300_000).default(10_000),
   // Reconnect backoff to Prosody: first delay and cap, in milliseconds (jittered, doubling).
@@ -153,6 +157,16 @@ function parse<T extends z.ZodType>(schema: T, env: Env): z.infer<T> {
 export function loadStoreConfig(env: Env): StoreConfig {
   const raw = parse(storeSchema, env);
   return Object.freeze({ keyStore: raw.KEY_STORE, logLevel: raw.LOG_LEVEL });
+}
+
+/**
+ * Where the running service answers, for a CLI command that goes through it (`budget`): its
+ * HTTP_HOST and HTTP_PORT, with a wildcard address read as loopback.
+ */
+export function loadServiceUrl(env: Env): string {
+  const raw = parse(storeSchema.extend(httpFields), env);
+  const host = raw.HTTP_HOST === "0.0.0.0" ? "127.0.0.1" : raw.HTTP_HOST === "::" ? "::1" : raw.HTTP_HOST;
+  return `http://${host.includes(":") ? `[${host}]` : host}:${raw.HTTP_PORT}`;
 }
 
 export function loadServiceConfig(env: Env): ServiceConfig {

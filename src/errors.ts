@@ -6,7 +6,7 @@
 export const ERROR_CODES = [
   "bad_request", // the request itself is malformed: a field or parameter the message names
   "invalid_json", // a body that does not parse as JSON
-  "payload_too_large", // a body over 16 KiB
+  "payload_too_large", // a body over 16 KiB (a batch: 2 MiB)
   "invalid_key", // missing, malformed, unknown, wrong secret, deleted
   "key_expired", // a valid key past its expiry
   "key_exhausted", // a valid key that has issued its --max-invites
@@ -20,6 +20,8 @@ export const ERROR_CODES = [
   "invite_gone", // the invite page's token: used up, expired or revoked
   "user_not_found", // a password reset for an account the host does not have
   "user_exists", // an account invite reserving a name that is taken
+  "idempotency_key_reused", // an Idempotency-Key sent again with another body (src/http/idempotency.ts)
+  "idempotency_in_progress", // an Idempotency-Key whose first request still runs after the wait
   "unsupported_media_type", // a body that is not JSON
   "not_implemented", // the host lacks what this needs: mod_invites_manage, or Prosody 13
   "registrations_closed", // the host's registrations are paused, or its registration budget is used up for now
@@ -47,6 +49,8 @@ const CLIENT_ERRORS: ReadonlySet<ErrorCode> = new Set([
   "invite_gone",
   "user_not_found",
   "user_exists",
+  "idempotency_key_reused",
+  "idempotency_in_progress",
   "unsupported_media_type",
   "rate_limited",
   "too_many_failures",

@@ -3,6 +3,7 @@ import { MAX_COUNT, parseDuration, parseRate } from "../keys/durations.js";
 import { HTTP_METHODS, KEY_SCOPES, type HttpMethod, type KeyScope, type Rate } from "../keys/keyStore.js";
 import { createKey, deleteKey, listKeys, showKey, withKeyStore, type Output } from "./keyCommands.js";
 import { check } from "./checkCommand.js";
+import { budgetCommand } from "./budgetCommand.js";
 import { addRotateCommands } from "./rotateCommands.js";
 import { addWebhook, deleteWebhook, listWebhooks, showWebhook } from "./webhookCommands.js";
 import { WEBHOOK_EVENTS, type WebhookEvent } from "../store/webhooks.js";
@@ -54,6 +55,14 @@ function rate(value: string): Rate {
   const result = parseRate(value);
   if (!result) throw new InvalidArgumentError("expected N/PERIOD such as 10/1m or 100/1d (period at least 1s)");
   return result;
+}
+
+function budgetLimit(value: string): string {
+  const parsed = parseRate(value);
+  if (!parsed || parsed.durationSeconds < 60) {
+    throw new InvalidArgumentError("expected N/PERIOD such as 50/1d or 10/1h (period at least 1m)");
+  }
+  return value.trim();
 }
 
 function count(value: string): number {
@@ -222,6 +231,36 @@ export function buildProgram(deps: ProgramDeps): Command {
     .argument("<id>", "the webhook id")
     .action((h: string, id: string) => deleteWebhook(deps.env, deps.io, h, id));
   addRotateCommands(program, webhook, deps, host);
+
+  program
+    .command("budget")
+    .description(
+      "read or set HOST's registration budget and pause, through the running service (a temporary manage key is made and deleted)",
+    )
+    .argument("<host>", "the VirtualHost", host)
+    .option("--limit <N/period>", "at most N registrations per period, e.g. 50/1d (period at least 1m)", budgetLimit)
+    .option("--no-limit", "remove the budget")
+    .option("--pause", "admit no registration until --resume")
+    .option("--resume", "admit registrations again")
+    .option("--url <url>", "the service's HTTP address (default: http://HTTP_HOST:HTTP_PORT)")
+    .option("--json", "the budget as JSON")
+    .action(
+      (
+        h: string,
+        opts: { limit?: string | false; pause?: boolean; resume?: boolean; url?: string; json?: boolean },
+        command: Command,
+      ) => {
+        if (opts.pause && opts.resume) command.error("error: give --pause or --resume, not both");
+        const change = {
+          ...(opts.limit === undefined ? {} : { limit: opts.limit === false ? null : opts.limit }),
+          ...(opts.pause || opts.resume ? { paused: opts.pause === true } : {}),
+        };
+        return budgetCommand(deps.env, deps.io, h, change, {
+          json: opts.json ?? false,
+          ...(opts.url ? { url: opts.url } : {}),
+        });
+      },
+    );
 
   program
     .command("check")

@@ -6,6 +6,8 @@ import type * as answers from "./wire/answers.js";
 export type InviteJson = z.infer<typeof answers.inviteRecord>;
 export type InviteOptionsJson = z.infer<typeof answers.inviteOptions>;
 export type ArrivalJson = z.infer<typeof answers.arrival>;
+export type BatchJson = z.infer<typeof answers.batchAnswer>;
+export type BudgetJson = z.infer<typeof answers.budget>;
 export type DropInInviteJson = z.infer<typeof answers.dropInInvite>;
 export type ErrorJson = z.infer<typeof answers.errorAnswer>;
 export type HealthJson = z.infer<typeof answers.health>;

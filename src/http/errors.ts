@@ -16,7 +16,7 @@ interface Answer {
 const ANSWERS = {
   bad_request: { status: 400, message: "bad request" },
   invalid_json: { status: 400, message: "the body is not valid JSON" },
-  payload_too_large: { status: 413, message: "the body is over 16 KiB" },
+  payload_too_large: { status: 413, message: "the body is too large (16 KiB; a batch 2 MiB)" },
   invalid_key: { status: 403, message: "invalid API key" },
   key_expired: { status: 403, message: "this API key has expired" },
   key_exhausted: { status: 403, message: "this API key has issued all the invites it may (max-invites)" },
@@ -30,6 +30,12 @@ const ANSWERS = {
   invite_gone: { status: 410, message: "this invite was used up, has expired or was revoked" },
   user_not_found: { status: 404, message: "no such account on this host" },
   user_exists: { status: 409, message: "an account with this name already exists" },
+  idempotency_key_reused: { status: 409, message: "this Idempotency-Key was used with another request" },
+  idempotency_in_progress: {
+    status: 409,
+    message: "a request with this Idempotency-Key is still running, retry later",
+    retryAfterSeconds: 1,
+  },
   unsupported_media_type: { status: 415, message: "send the body as application/json" },
   not_implemented: { status: 501, message: "the XMPP server lacks what this needs" },
   registrations_closed: {

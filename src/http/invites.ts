@@ -90,6 +90,8 @@ export function issueInvite(opts: {
         reusable: false,
         max_uses: null,
         expires: Math.floor(Date.parse(invite.expires) / 1_000),
+        ref: null,
+        actor: sourceOfKey(apiKey.id),
       });
     }
     ctx.set("Location", invite.url);

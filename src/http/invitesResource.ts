@@ -32,6 +32,7 @@ export const inviteJson = (invite: ManagedInvite): InviteJson => ({
   roles: [...invite.roles],
   reset: invite.reset,
   note: invite.note ?? null,
+  ref: invite.ref ?? null,
   source: invite.source ?? null,
   uses: invite.uses,
   max_uses: invite.maxUses ?? null,
@@ -43,16 +44,23 @@ export const inviteJson = (invite: ManagedInvite): InviteJson => ({
 // An invite's id is a token of mod_invites (base64url); anything else cannot name one.
 const INVITE_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
-function body<K extends Kind>(ctx: Context, kind: K): z.infer<(typeof INVITE_BODIES)[K]> {
+/** The JSON body as `schema` reads it: 415 for another media type, 400 naming the first bad field. */
+export function jsonBody<S extends z.ZodType>(
+  ctx: Context,
+  schema: S,
+  expected?: Readonly<Record<string, string>>,
+): z.infer<S> {
   const raw = (ctx.request as { body?: unknown }).body;
   const length = Number(ctx.get("Content-Length") || 0);
   if ((length > 0 || ctx.get("Transfer-Encoding")) && !ctx.is("application/json")) {
     throw new AppError("unsupported_media_type", "the body is not application/json");
   }
-  const parsed = INVITE_BODIES[kind].safeParse(raw ?? {});
-  if (!parsed.success) throw fieldError(parsed.error.issues, "body", raw ?? {});
-  return parsed.data as z.infer<(typeof INVITE_BODIES)[K]>;
+  const parsed = schema.safeParse(raw ?? {});
+  if (!parsed.success) throw fieldError(parsed.error.issues, "body", raw ?? {}, expected);
+  return parsed.data;
 }
+
+export type InviteRequest<K extends Kind> = z.infer<(typeof INVITE_BODIES)[K]>;
 
 export interface ResourceDeps {
   readonly manager: InviteManager;
@@ -63,59 +71,62 @@ export interface ResourceDeps {
   readonly events?: EventSink;
 }
 
-function issue(kind: Kind, ctx: Context, deps: ResourceDeps, apiKey: KeyInfo): Promise<ManagedInvite> {
+/** Asks Prosody for one invite of a parsed request, counted against the key (its power, --max-ttl, --max-invites). */
+export function makeInvite(kind: Kind, request: InviteRequest<Kind>, deps: ResourceDeps, apiKey: KeyInfo) {
   assertPower(apiKey, kind);
   const { host } = apiKey;
   const source = sourceOfKey(apiKey.id);
   const counted = (work: () => Promise<ManagedInvite>) => countedInvite(deps.keys, apiKey, deps.now, work);
+  const ttl = boundedTtl(apiKey, request.ttl);
   switch (kind) {
-    case "account": {
-      const request = body(ctx, kind);
-      const ttl = boundedTtl(apiKey, request.ttl);
-      return counted(() => deps.manager.createAccount(host, { ...request, ttl, source }));
-    }
+    case "account":
+      return counted(() => deps.manager.createAccount(host, { ...(request as InviteRequest<"account">), ttl, source }));
     case "group": {
-      const request = body(ctx, kind);
-      const ttl = boundedTtl(apiKey, request.ttl);
-      const { max_uses: maxUses, ...rest } = request;
+      const { max_uses: maxUses, ...rest } = request as InviteRequest<"group">;
       return counted(() => deps.manager.createGroup(host, { ...rest, ttl, source, maxUses }));
     }
     case "reset": {
-      const request = body(ctx, kind);
-      const ttl = boundedTtl(apiKey, request.ttl);
-      return counted(() => deps.manager.createReset(host, { username: request.username, ttl, source }));
+      const { username, ref } = request as InviteRequest<"reset">;
+      return counted(() => deps.manager.createReset(host, { username, ttl, source, ...(ref ? { ref } : {}) }));
     }
   }
+}
+
+/** The audit line of an invite made (the key and, for a reset, the account; never the token) and its event's data. */
+export function inviteMade(kind: Kind, invite: ManagedInvite, deps: ResourceDeps, apiKey: KeyInfo) {
+  const account = invite.reset ? { account: invite.jid } : {};
+  deps.log.info(
+    { audit: "invite", type: kind, keyId: apiKey.id, host: apiKey.host, expires: invite.expires, ...account },
+    "invite issued",
+  );
+  return {
+    host: apiKey.host,
+    invite: invite.id,
+    key: apiKey.id,
+    kind,
+    jid: invite.jid,
+    reusable: invite.reusable,
+    max_uses: invite.maxUses ?? null,
+    expires: invite.expires,
+    ref: invite.ref ?? null,
+    actor: sourceOfKey(apiKey.id),
+  };
 }
 
 /** POST /invites/account, /invites/group, /invites/reset: 201 with the invite. */
 export function createInvite(kind: Kind, deps: ResourceDeps) {
   return async function createInvite(ctx: Context): Promise<void> {
     const { apiKey } = ctx.state as ApiKeyState;
-    const invite = await issue(kind, ctx, deps, apiKey);
-    // The audit line names the key and, for a reset, the account; never the token.
-    const account = invite.reset ? { account: invite.jid } : {};
-    deps.log.info(
-      { audit: "invite", type: kind, keyId: apiKey.id, host: apiKey.host, expires: invite.expires, ...account },
-      "invite issued",
-    );
-    await deps.events?.emit("invite.created", {
-      host: apiKey.host,
-      invite: invite.id,
-      key: apiKey.id,
-      kind,
-      jid: invite.jid,
-      reusable: invite.reusable,
-      max_uses: invite.maxUses ?? null,
-      expires: invite.expires,
-    });
+    assertPower(apiKey, kind);
+    const invite = await makeInvite(kind, jsonBody(ctx, INVITE_BODIES[kind]), deps, apiKey);
+    await deps.events?.emit("invite.created", inviteMade(kind, invite, deps, apiKey));
     ctx.status = 201;
     ctx.set("Location", `/invites/${invite.id}`);
     ctx.body = inviteJson(invite);
   };
 }
 
-function inviteId(ctx: Context): string {
+export function inviteId(ctx: Context): string {
   const id = (ctx.params as { id?: string }).id ?? "";
   if (!INVITE_ID.test(id)) throw new AppError("invite_not_found", "not an invite id");
   return id;
@@ -169,6 +180,8 @@ export function revokeInvite(deps: ResourceDeps) {
       invite: id,
       key: keyOfSource(revoked?.source),
       revoked_by: apiKey.id,
+      ref: revoked?.ref ?? null,
+      actor: sourceOfKey(apiKey.id),
     });
     // The audit line names the key, never the invite's token.
     deps.log.info({ audit: "revoke", keyId: apiKey.id, host: apiKey.host }, "invite revoked");
@@ -199,6 +212,7 @@ export function accountInvite(deps: ResourceDeps) {
       at: arrival.at,
       source: arrival.source ?? null,
       key,
+      ref: arrival.ref ?? null,
     };
     ctx.body = body;
   };

@@ -8,6 +8,9 @@ export const prefersJson = (req: IncomingMessage): boolean =>
 
 export const wantsJson = (ctx: Context): boolean => prefersJson(ctx.req);
 
-/** The /invites and /accounts resources speak JSON only, errors included, whatever the client accepts. */
+/** The /invites, /accounts and /budget resources speak JSON only, errors included, whatever the client accepts. */
 export const jsonResource = (ctx: Context): boolean =>
-  ctx.path === "/invites" || ctx.path.startsWith("/invites/") || ctx.path.startsWith("/accounts/");
+  ctx.path === "/invites" ||
+  ctx.path.startsWith("/invites/") ||
+  ctx.path.startsWith("/accounts/") ||
+  ctx.path === "/budget";

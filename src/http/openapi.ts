@@ -48,6 +48,7 @@ const inviteResponses = {
     description: "An invite was created; the request had a `redirect` parameter, so go there.",
     headers: location,
   },
+
   "400": error("Malformed request (a parameter given twice, a bad type, username or ttl)"),
   "403": error("Missing, malformed, unknown, wrong or deleted key; or the key has expired or used its max-invites"),
   "405": error("The key does not allow this method, or the method is not GET/POST"),
@@ -59,6 +60,22 @@ const inviteResponses = {
   "501": error(
     "A ttl (or a key with --max-ttl) where the host lacks mod_invites_manage; type=reset where it has neither that nor Prosody 13",
   ),
+};
+
+const idempotencyKey = {
+  name: "Idempotency-Key",
+  in: "header",
+  required: false,
+  description:
+    "Any unique value, 1 to 255 visible ASCII characters: a retry with the same key, API key, route and body within 24 h gets the first answer again (Idempotent-Replayed: true) and creates nothing",
+  schema: { type: "string", minLength: 1, maxLength: 257 },
+};
+
+const replayed = {
+  "Idempotent-Replayed": {
+    description: "true: this is the answer of an earlier request with the same Idempotency-Key",
+    schema: { type: "string", enum: ["true"] },
+  },
 };
 
 const inviteParameters = queryParameters(dropInQuery);
@@ -86,15 +103,25 @@ const resourceErrors = {
 
 const invitesRecord = { "application/json": { schema: { $ref: "#/components/schemas/InviteRecord" } } };
 
+const idempotencyConflict = {
+  "409": jsonError(
+    "An Idempotency-Key used before with another body (idempotency_key_reused), or whose first request still runs after 20 s (idempotency_in_progress, with Retry-After)",
+  ),
+};
+
 const creating = (operationId: string, summary: string, body: string, extra: Record<string, unknown> = {}) => ({
   post: {
     operationId,
     summary,
+    parameters: [idempotencyKey],
     requestBody: { required: false, content: { "application/json": { schema: { $ref: body } } } },
     responses: {
       "201": {
-        description: "The invite was created",
-        headers: { Location: { description: "/invites/{id}", required: true, schema: { type: "string" } } },
+        description: "The invite was created (or, with a replayed Idempotency-Key, was created by the first request)",
+        headers: {
+          Location: { description: "/invites/{id}", required: true, schema: { type: "string" } },
+          ...replayed,
+        },
         content: invitesRecord,
       },
       "400": jsonError(
@@ -102,6 +129,7 @@ const creating = (operationId: string, summary: string, body: string, extra: Rec
       ),
       "413": { description: "A body over 16 KiB" },
       "415": jsonError("A body that is not application/json"),
+      ...idempotencyConflict,
       ...extra,
       ...resourceErrors,
     },
@@ -135,8 +163,13 @@ export const openApiDocument = {
       post: {
         operationId: "issueInviteByPost",
         summary: "Create an account invite, or a password-reset invite with type=reset",
-        parameters: inviteParameters,
-        responses: inviteResponses,
+        parameters: [...inviteParameters, idempotencyKey],
+        responses: {
+          ...inviteResponses,
+          "409": error(
+            "An Idempotency-Key used before with other parameters (idempotency_key_reused), or whose first request still runs after 20 s (idempotency_in_progress, with Retry-After)",
+          ),
+        },
       },
       options: {
         operationId: "preflightInvitesApi",
@@ -149,7 +182,11 @@ export const openApiDocument = {
       "createAccountInvite",
       "Create an account invite",
       "#/components/schemas/AccountInviteRequest",
-      { "409": jsonError("The username is taken") },
+      {
+        "409": jsonError(
+          "The username is taken (user_exists); or an Idempotency-Key used before with another body (idempotency_key_reused), or whose first request still runs (idempotency_in_progress, with Retry-After)",
+        ),
+      },
     ),
     "/invites/group": creating(
       "createGroupInvite",
@@ -162,6 +199,69 @@ export const openApiDocument = {
       "#/components/schemas/ResetInviteRequest",
       { "404": jsonError("The host has no such account") },
     ),
+    "/invites/batch": {
+      post: {
+        operationId: "createInviteBatch",
+        summary:
+          "Create up to 1,000 invites of any kinds at once, each with an optional ref (each kind's scope; one point of the key's rate per invite)",
+        parameters: [idempotencyKey],
+        requestBody: {
+          required: true,
+          content: { "application/json": { schema: { $ref: "#/components/schemas/BatchRequest" } } },
+        },
+        responses: {
+          "201": {
+            description: "Every invite was created, in the order asked",
+            headers: replayed,
+            content: { "application/json": { schema: { $ref: "#/components/schemas/BatchAnswer" } } },
+          },
+          "207": {
+            description:
+              "Some invites were not created: each entry has the status and error its own route would have answered",
+            headers: replayed,
+            content: { "application/json": { schema: { $ref: "#/components/schemas/BatchAnswer" } } },
+          },
+          "400": jsonError(
+            "Invalid JSON, an unknown or invalid field (named as invites[N].FIELD), a ttl above the key's --max-ttl, or more invites than the key's rate ever allows at once; nothing was created",
+          ),
+          "413": { description: "A body over 2 MiB" },
+          "415": jsonError("A body that is not application/json"),
+          ...idempotencyConflict,
+          ...resourceErrors,
+        },
+      },
+    },
+    "/budget": {
+      get: {
+        operationId: "getBudget",
+        summary: "The key's host's registration budget and pause, as Prosody enforces them (scope manage)",
+        responses: {
+          "200": {
+            description: "The budget",
+            content: { "application/json": { schema: { $ref: "#/components/schemas/Budget" } } },
+          },
+          ...resourceErrors,
+        },
+      },
+      patch: {
+        operationId: "changeBudget",
+        summary:
+          "Set or remove the host's registration budget, pause or resume its registrations (scope manage); absent fields stay",
+        requestBody: {
+          required: true,
+          content: { "application/json": { schema: { $ref: "#/components/schemas/BudgetChange" } } },
+        },
+        responses: {
+          "200": {
+            description: "The budget as it is now",
+            content: { "application/json": { schema: { $ref: "#/components/schemas/Budget" } } },
+          },
+          "400": jsonError("Invalid JSON, an unknown or invalid field, or no field to change"),
+          "415": jsonError("A body that is not application/json"),
+          ...resourceErrors,
+        },
+      },
+    },
     "/invites": {
       get: {
         operationId: "listInvites",
@@ -208,6 +308,25 @@ export const openApiDocument = {
         summary: "One invite, pending or in the history, with its registrations (scope manage)",
         parameters: idParameter,
         responses: { "200": { description: "The invite", content: invitesRecord }, ...notFound, ...resourceErrors },
+      },
+      patch: {
+        operationId: "updateInvite",
+        summary:
+          "Change a pending invite's ttl (from now), use cap or note, keeping its link (scope manage); the history records it",
+        parameters: idParameter,
+        requestBody: {
+          required: true,
+          content: { "application/json": { schema: { $ref: "#/components/schemas/InviteUpdate" } } },
+        },
+        responses: {
+          "200": { description: "The invite as it is now", content: invitesRecord },
+          "400": jsonError(
+            "Invalid JSON, an unknown or invalid field, no field to change, a ttl above the key's --max-ttl, or a change Prosody refused (a ttl above invites_manage_max_ttl, a cap below the uses, a cap on a single-use invite)",
+          ),
+          "415": jsonError("A body that is not application/json"),
+          ...notFound,
+          ...resourceErrors,
+        },
       },
       delete: {
         operationId: "revokeInvite",

@@ -24,6 +24,12 @@ import { inviteOptions } from "./inviteOptions.js";
 import { keyPolicy } from "./keyPolicy.js";
 import { requireApiKey } from "./requireApiKey.js";
 import { mountInvitePage, type InvitePageDeps } from "../invitePage/routes.js";
+import type { IdempotencyStore } from "../store/idempotency.js";
+import type { OperatorControls, RegistrationBudget } from "../xmpp/operatorControls.js";
+import { createBatch } from "./batch.js";
+import { changeBudget, readBudget } from "./budget.js";
+import { idempotent } from "./idempotency.js";
+import { updateInvite } from "./inviteUpdate.js";
 
 export interface HttpDeps {
   readonly metrics: Metrics;
@@ -47,6 +53,12 @@ export interface HttpDeps {
   readonly adminPage?: AdminPageFiles;
   /** The invite page at /invite/HOST/TOKEN, outside the key check; none: no page (INVITE_PAGE=off). */
   readonly invitePage?: InvitePageDeps;
+  /** mod_invites_manage's budget and upkeep commands, behind /budget and PATCH /invites/{id}; none: 501. */
+  readonly controls?: OperatorControls;
+  /** Told of each budget the API reads or sets (for /metrics). */
+  readonly budgetSeen?: (host: string, budget: RegistrationBudget) => void;
+  /** Where the answers of Idempotency-Key requests are kept; none: the header is ignored. */
+  readonly idempotency?: IdempotencyStore;
 }
 
 function onlyMethods(allow: string) {
@@ -77,9 +89,15 @@ export function createHttpApp(deps: HttpDeps): Koa {
   const now = deps.now ?? (() => new Date());
 
   const authenticated = requireApiKey({ keys: deps.keys, limits: deps.limits, trustedProxies });
+  // A retry of a POST that creates, with the same Idempotency-Key, gets the first answer (idempotency.ts).
+  const once: Koa.Middleware = deps.idempotency
+    ? idempotent({ store: deps.idempotency, log: lines })
+    : (_ctx, next) => next();
+  const onceIfPost: Koa.Middleware = (ctx, next) => (ctx.method === "POST" ? once(ctx, next) : next());
   const invite = [
     authenticated,
     keyPolicy({ limits: deps.limits, now }),
+    onceIfPost,
     issueInvite({
       issuer: deps.issuer,
       keys: deps.keys,
@@ -99,24 +117,43 @@ export function createHttpApp(deps: HttpDeps): Koa {
     log: lines,
     now,
     ...(deps.events ? { events: deps.events } : {}),
+    ...(deps.controls ? { controls: deps.controls } : {}),
   };
   const json = bodyParser({ enableTypes: ["json"], jsonLimit: "16kb", encoding: "utf-8" });
+  // 1,000 invites with their notes and refs.
+  const batchJson = bodyParser({ enableTypes: ["json"], jsonLimit: "2mb", encoding: "utf-8" });
   const creating = keyPolicy({ limits: deps.limits, now, methods: false });
   const managing = keyPolicy({ limits: deps.limits, now, methods: false, invites: false });
   for (const kind of ["account", "group", "reset"] as const) {
-    router.post(`/invites/${kind}`, authenticated, creating, json, createInvite(kind, resource));
+    router.post(`/invites/${kind}`, authenticated, creating, json, once, createInvite(kind, resource));
   }
-  router.all(["/invites/account", "/invites/group", "/invites/reset"], onlyMethods("POST"));
+  // A batch counts one point of the key's rate per invite, itself, once its body is read.
+  const batch = keyPolicy({ limits: deps.limits, now, methods: false, invites: "counted" });
+  router.post(
+    "/invites/batch",
+    authenticated,
+    batch,
+    batchJson,
+    once,
+    createBatch({ ...resource, limits: deps.limits }),
+  );
+  router.all(["/invites/account", "/invites/group", "/invites/reset", "/invites/batch"], onlyMethods("POST"));
   // Before /invites/:id, which would take "options" for an invite's id.
   router.get("/invites/options", authenticated, managing, inviteOptions(resource));
   router.all("/invites/options", onlyMethods("GET"));
   router.get("/invites", authenticated, managing, listInvites(resource));
   router.get("/invites/:id", authenticated, managing, showInvite(resource));
+  router.patch("/invites/:id", authenticated, managing, json, updateInvite(resource));
   router.delete("/invites/:id", authenticated, managing, revokeInvite(resource));
+  const budget = { log: lines, ...(deps.controls ? { controls: deps.controls } : {}) };
+  const seen = deps.budgetSeen ? { seen: deps.budgetSeen } : {};
+  router.get("/budget", authenticated, managing, readBudget({ ...budget, ...seen }));
+  router.patch("/budget", authenticated, managing, json, changeBudget({ ...budget, ...seen }));
+  router.all("/budget", onlyMethods("GET, PATCH"));
   router.get("/accounts/:jid/invite", authenticated, managing, accountInvite(resource));
   router.all("/accounts/:jid/invite", onlyMethods("GET"));
   router.all("/invites", onlyMethods("GET"));
-  router.all("/invites/:id", onlyMethods("GET, DELETE"));
+  router.all("/invites/:id", onlyMethods("GET, PATCH, DELETE"));
   router.get("/health", health());
   router.get("/ready", readiness({ ...deps, stopping }));
   router.get("/metrics", async (ctx) => {

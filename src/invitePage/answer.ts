@@ -21,7 +21,8 @@ export const scrubbed = (message: string, token: string | undefined): string =>
  * Runs a page route for /invite/HOST/TOKEN: checks the target first (a bad token or an unknown host
  * is the "not valid" page and nothing reaches Prosody), then answers with what `build` returns, or
  * with the page for the error it throws: 404 not valid, 410 no longer usable, 429 too many (with
- * Retry-After), 5xx the server unavailable (logged, without the token).
+ * Retry-After), 503 registrations paused or over the host's budget (Retry-After when known), 5xx
+ * the server unavailable (logged, without the token).
  */
 export async function answerPage(
   ctx: Context,
@@ -49,6 +50,15 @@ export async function answerPage(
     }
     if (err.code === "invite_gone") {
       return sendPage(ctx, 410, problemPage(page, t("gone.title"), t("gone.askAgain")));
+    }
+    // The host's pause or its budget used up: the invite still works, later (Retry-After when Prosody says when).
+    if (err.code === "registrations_closed") {
+      const host = target?.host ?? "";
+      return sendPage(
+        ctx,
+        503,
+        problemPage(page, t("problem.pausedTitle", { host }), t("problem.pausedText", { host }), true),
+      );
     }
     if (err.code === "rate_limited") {
       return sendPage(ctx, 429, problemPage(page, t("problem.tooManyTitle"), t("problem.tooManyText"), true));

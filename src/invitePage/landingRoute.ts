@@ -1,4 +1,5 @@
 import type { Context } from "koa";
+import { AppError } from "../errors.js";
 import { clientAddress } from "../http/clientAddress.js";
 import { answerPage, type PageAnswer } from "./answer.js";
 import type { PageKit } from "./kit.js";
@@ -20,6 +21,8 @@ export async function landingAnswer(
   form?: FormState,
 ): Promise<PageAnswer> {
   if (invite.state !== "pending") return { status: 410, page: gonePage(page, invite) };
+  // No form nor app while the host admits no registration: answerPage says it is paused (503).
+  if (invite.paused) throw new AppError("registrations_closed", `registrations on ${invite.host} are paused`);
   const origin = publicOrigin(ctx, kit.trustedProxies);
   // The QR code carries the page without ?lang= and ?platform=: the phone picks its own.
   const qr = await qrSvg(`${origin.scheme}://${origin.host}${page.path}`);

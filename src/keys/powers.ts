@@ -5,9 +5,10 @@ import type { KeyInfo, KeyScope } from "./keyRecord.js";
  * What a request may do to the host's accounts, from least to most: a single-use account invite
  * lets one person in; a reusable group invite lets in anyone who holds it until it expires; a
  * password reset takes an existing account over; listing and showing hand out pending invites'
- * tokens (and tell which invite let an account in); revoking takes them away.
+ * tokens (and tell which invite let an account in); revoking takes them away; updating extends a
+ * pending invite's life or uses; the budget opens, narrows or closes registration on the whole host.
  */
-export const POWERS = ["account", "group", "reset", "list", "revoke"] as const;
+export const POWERS = ["account", "group", "reset", "list", "revoke", "update", "budget"] as const;
 export type Power = (typeof POWERS)[number];
 
 /** The one table of what each scope allows; docs/http-api.md's scope table is this table. */
@@ -15,7 +16,7 @@ export const SCOPE_POWERS = {
   create: ["account"],
   group: ["group"],
   reset: ["reset"],
-  manage: ["account", "group", "reset", "list", "revoke"],
+  manage: ["account", "group", "reset", "list", "revoke", "update", "budget"],
 } as const satisfies Record<KeyScope, readonly Power[]>;
 
 type Holder = Pick<KeyInfo, "id" | "scopes" | "maxInvites">;

@@ -5,8 +5,11 @@ import { memoryLimiters } from "../store/memory/limiters.js";
 import type { LimiterFactory } from "../store/store.js";
 
 export interface RateLimits {
-  /** Counts one invite request of a key; throws `rate_limited` with Retry-After past its rate. */
-  consumeKey(keyId: string, rate: Rate | undefined): Promise<void>;
+  /**
+   * Counts `points` invites of a key (one request; a batch counts each); throws `rate_limited` with
+   * Retry-After past its rate, `bad_request` for more at once than the rate ever allows.
+   */
+  consumeKey(keyId: string, rate: Rate | undefined, points?: number): Promise<void>;
   /** Counts one list, show or revoke of a key, against MANAGE_RATE, apart from its invites. */
   consumeManage(keyId: string): Promise<void>;
   /** Throws `too_many_failures` while an address is over its failed-attempt limit. */
@@ -50,9 +53,14 @@ export function createRateLimits(opts: RateLimitOptions): RateLimits {
   const lookups = opts.invitePageRate ? build(opts.invitePageRate, "invites-api:invite-page") : undefined;
   const signups = opts.inviteSignupRate ? build(opts.inviteSignupRate, "invites-api:invite-signup") : undefined;
 
-  async function consume(limiter: RateLimiterAbstract, id: string, code: "rate_limited" | "too_many_failures") {
+  async function consume(
+    limiter: RateLimiterAbstract,
+    id: string,
+    code: "rate_limited" | "too_many_failures",
+    points = 1,
+  ) {
     try {
-      await limiter.consume(id);
+      await limiter.consume(id, points);
     } catch (err) {
       if (err instanceof RateLimiterRes) {
         throw new AppError(code, `${id} is over its limit`, { retryAfterSeconds: retryAfter(err) });
@@ -62,9 +70,16 @@ export function createRateLimits(opts: RateLimitOptions): RateLimits {
   }
 
   return {
-    async consumeKey(keyId, rate) {
+    async consumeKey(keyId, rate, points = 1) {
       const effective = rate ?? opts.defaultKeyRate;
-      if (effective) await consume(keyLimiter(effective), keyId, "rate_limited");
+      if (!effective) return;
+      if (points > effective.points) {
+        throw new AppError(
+          "bad_request",
+          `${points} invites at once are more than this key's rate allows (${effective.points} per ${effective.durationSeconds} s): send fewer, or give the key a higher --rate`,
+        );
+      }
+      await consume(keyLimiter(effective), keyId, "rate_limited", points);
     },
 
     async consumeManage(keyId) {

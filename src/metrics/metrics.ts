@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { HostBudget } from "./budgets.js";
 
 /** Prometheus metrics of one service instance, in its own registry (no global state). */
 export interface Metrics {
@@ -22,6 +23,8 @@ export interface MetricSources {
    * happened (ms). Read at every scrape: the stores answer it in constant time (store/webhooks.ts).
    */
   readonly webhookBacklog?: () => Promise<{ count: number; oldestAt?: number }>;
+  /** Each served host's registration budget (budgets.ts: read from Prosody, kept a short while). */
+  readonly budgets?: () => Promise<readonly HostBudget[]>;
 }
 
 export function createMetrics(opts: MetricSources): Metrics {
@@ -113,6 +116,53 @@ export function createMetrics(opts: MetricSources): Metrics {
       if (found) this.set(found.oldestAt === undefined ? 0 : Math.max(0, (Date.now() - found.oldestAt) / 1_000));
     },
   });
+  // The three budget gauges of one scrape share one read.
+  let budgetsRead: Promise<readonly HostBudget[]> | undefined;
+  const budgets = () => {
+    if (!opts.budgets) return Promise.resolve([]);
+    budgetsRead ??= opts
+      .budgets()
+      .catch(() => [])
+      .finally(() => {
+        budgetsRead = undefined;
+      });
+    return budgetsRead;
+  };
+  const budgetGauge = (name: string, help: string, value: (entry: HostBudget) => number | undefined) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ["host"],
+      registers: [registry],
+      async collect() {
+        const found = await budgets();
+        this.reset();
+        for (const entry of found) {
+          const v = value(entry);
+          if (v !== undefined) this.set({ host: entry.host }, v);
+        }
+      },
+    });
+  budgetGauge(
+    "invites_api_registration_budget_used",
+    "Registrations counted in the host's current budget window (read from Prosody, kept up to 15 s)",
+    ({ budget }) => budget.used,
+  );
+  budgetGauge(
+    "invites_api_registration_budget_limit",
+    "The host's registration budget per window; absent without one",
+    ({ budget }) => budget.limit?.count,
+  );
+  budgetGauge(
+    "invites_api_registration_budget_window_seconds",
+    "The length of the host's budget window; absent without a budget",
+    ({ budget }) => budget.limit?.windowSeconds,
+  );
+  budgetGauge(
+    "invites_api_registrations_paused",
+    "1 while registrations on the host are paused, else 0",
+    ({ budget }) => (budget.paused ? 1 : 0),
+  );
   const adhoc = new Histogram({
     name: "invites_api_adhoc_duration_seconds",
     help: "Time of the ad-hoc create-account call to Prosody, by outcome",

@@ -67,7 +67,8 @@ export function startRedemptionSync(opts: RedemptionSyncOptions): RedemptionSync
   async function syncHost(host: string): Promise<void> {
     for (let page = 0; page < MAX_PAGES_PER_PASS; page += 1) {
       const from = await ledger.redemptionCursor(host);
-      const read = await manager.redemptions(host, { ...(from ? { after: from } : {}), max: FEED_PAGE });
+      // kinds: expiries, pauses and budgets used up too, for the webhooks (an older module ignores it).
+      const read = await manager.redemptions(host, { ...(from ? { after: from } : {}), max: FEED_PAGE, kinds: true });
       const { records } = read;
       // The module's `next` lies past the records the service may not see too (an admin's own
       // invites): the cursor moves there, even with no record to count, so none is read twice.

@@ -1,13 +1,40 @@
 import type { RedemptionBatch } from "../store/usage.js";
-import { deliveriesFor } from "../webhooks/events.js";
+import type { WebhookEvent } from "../store/webhooks.js";
+import { deliveriesFor, type WebhookBody } from "../webhooks/events.js";
 import type { Delivery, Subscription } from "../store/webhooks.js";
-import { keyOfSource, type RedemptionRecord } from "../xmpp/inviteManager.js";
+import { keyOfSource, type FeedKind, type RedemptionRecord } from "../xmpp/inviteManager.js";
+
+/** The webhook each kind of record is, with its `data` besides the host. */
+function eventOf(host: string, record: RedemptionRecord): WebhookBody {
+  const timestamp = new Date(record.at * 1_000).toISOString();
+  const actor = record.actor ?? null;
+  const invite = { host, invite: record.id, key: keyOfSource(record.source), ref: record.ref ?? null };
+  const events: Record<FeedKind, () => { type: WebhookEvent; data: WebhookBody["data"] }> = {
+    registered: () => ({ type: "invite.redeemed", data: { ...invite, jid: record.jid, at: record.at, actor } }),
+    reset: () => ({ type: "reset.redeemed", data: { ...invite, jid: record.jid, at: record.at, actor } }),
+    expired: () => ({ type: "invite.expired", data: { ...invite, at: record.at, actor } }),
+    budget_exhausted: () => {
+      const { budget } = record;
+      const limit = budget ? { count: budget.count, window_seconds: budget.windowSeconds } : null;
+      return {
+        type: "registration.budget_exhausted",
+        data: { host, at: record.at, limit, resets_at: budget?.resetsAt ?? null, actor },
+      };
+    },
+    paused: () => ({ type: "registration.paused", data: { host, at: record.at, actor } }),
+    resumed: () => ({ type: "registration.resumed", data: { host, at: record.at, actor } }),
+  };
+  return { ...events[record.kind](), timestamp };
+}
 
 /**
- * One page of a host's records as a batch to count: accounts per key, registrations, resets, and
- * an invite.redeemed (or reset.redeemed) delivery per record for each subscription that takes it.
- * `to` is where the cursor moves: the last record's, unless the module examined records past it
- * that the service may not see (then the batch may hold no record at all).
+ * One page of a host's records as a batch to count: accounts per key, registrations, resets (only
+ * registrations count accounts), and a webhook delivery per record for each subscription that
+ * takes its event: invite.redeemed, reset.redeemed, invite.expired, registration.budget_exhausted,
+ * registration.paused, registration.resumed. The record's cursor is the event's id, so each record
+ * is one delivery per subscription however often it is read. `to` is where the cursor moves: the
+ * last record's, unless the module examined records past it that the service may not see (then
+ * the batch may hold no record at all).
  */
 export function tally(
   host: string,
@@ -22,17 +49,11 @@ export function tally(
   let resets = 0;
   const deliveries: Delivery[] = [];
   for (const record of records) {
-    const data = { host, invite: record.id, key: keyOfSource(record.source), jid: record.jid, at: record.at };
-    const body = {
-      type: record.reset ? "reset.redeemed" : "invite.redeemed",
-      timestamp: new Date(record.at * 1_000).toISOString(),
-      data,
-    } as const;
-    deliveries.push(...deliveriesFor(subscriptions, `${host}\n${record.cursor}`, body, record.at * 1_000));
-    if (record.reset) {
-      resets += 1;
-      continue;
-    }
+    deliveries.push(
+      ...deliveriesFor(subscriptions, `${host}\n${record.cursor}`, eventOf(host, record), record.at * 1_000),
+    );
+    if (record.kind === "reset") resets += 1;
+    if (record.kind !== "registered") continue;
     registrations += 1;
     const key = keyOfSource(record.source);
     if (!key) continue;

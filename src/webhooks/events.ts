@@ -3,17 +3,14 @@ import type { Delivery, Subscription, WebhookEvent } from "../store/webhooks.js"
 
 /**
  * The body of every webhook (Standard Webhooks' recommended shape): `type`, `timestamp` (ISO 8601)
- * and `data`, which names the host, the invite (its id is its token: receivers must keep it as
- * secret as the link), the key that made it, and for a redemption the new account. Never a key's
- * secret, a password, or anything a client wrote (no note).
+ * and `data`, which names the host and, for an invite's event, the invite (its id is its token:
+ * receivers must keep it as secret as the link), the key that made it, its `ref`, and for a
+ * redemption the new account. Never a key's secret, a password, or a note.
  */
 export interface WebhookBody {
   readonly type: WebhookEvent;
   readonly timestamp: string;
-  readonly data: { readonly host: string; readonly invite: string; readonly key: string | null } & Record<
-    string,
-    unknown
-  >;
+  readonly data: { readonly host: string } & Record<string, unknown>;
 }
 
 /**

@@ -170,6 +170,19 @@ describe("the OpenAPI document matches the running service's real answers", () =
       "GET",
       await api(service.url, "", { headers: { Authorization: `Bearer ${postOnly}`, ...json } }),
     );
+    // An Idempotency-Key of a POST: replayed, and 409 with other parameters.
+    const once = (query: string) =>
+      api(service.url, query, {
+        method: "POST",
+        headers: { ...bearer, ...json, "Idempotency-Key": "openapi-drop-in" },
+      });
+    await check("/invites_api", "POST", await once(""));
+    const replay = await once("");
+    assert.equal(replay.headers.get("idempotent-replayed"), "true");
+    await check("/invites_api", "POST", replay);
+    const reused = await once("?redirect=1");
+    assert.equal(reused.status, 409);
+    await check("/invites_api", "POST", reused);
     const resetter = await createKey(keyStore, HOST, "resets", "--scope", "reset");
     const reset = await api(service.url, "?type=reset&username=nobody", {
       method: "POST",
@@ -196,11 +209,19 @@ describe("the OpenAPI document matches the running service's real answers", () =
     const call = (
       base: string,
       path: string,
-      init: { method?: string; key?: string; body?: string; type?: string; from?: string } = {},
+      init: {
+        method?: string;
+        key?: string;
+        body?: string;
+        type?: string;
+        from?: string;
+        headers?: Record<string, string>;
+      } = {},
     ) =>
       fetch(`${base}${path}`, {
         method: init.method ?? "GET",
         headers: {
+          ...init.headers,
           ...(init.key ? { Authorization: `Bearer ${init.key}` } : {}),
           ...(init.body !== undefined ? { "Content-Type": init.type ?? "application/json" } : {}),
           ...(init.from ? { "X-Forwarded-For": init.from } : {}),
@@ -263,6 +284,73 @@ describe("the OpenAPI document matches the running service's real answers", () =
       );
     }
 
+    // Idempotency-Key: a retry gets the first answer; the same key with another body is 409.
+    for (const kind of ["account", "group", "reset"] as const) {
+      const path = `/invites/${kind}`;
+      const once = (body: string) =>
+        call(service.url, path, {
+          method: "POST",
+          key: keys.ok,
+          body,
+          headers: { "Idempotency-Key": `openapi-${kind}` },
+        });
+      await check(path, "POST", await once(bodies[kind]));
+      const replay = await once(bodies[kind]);
+      assert.equal(replay.headers.get("idempotent-replayed"), "true", kind);
+      await check(path, "POST", replay);
+      const reused = await once(JSON.stringify({ ...(JSON.parse(bodies[kind]) as object), ttl: 61 }));
+      assert.equal(reused.status, 409, kind);
+      await check(path, "POST", reused);
+    }
+
+    // POST /invites/batch: all made (201), some not (207), a bad body (400, nothing made), too big,
+    // not JSON, an Idempotency-Key reused; and whatever any route may meet.
+    const batchPath = "/invites/batch";
+    const batchBodies = {
+      good: JSON.stringify({
+        invites: [
+          { kind: "account", ref: "openapi" },
+          { kind: "group", groups: ["team"] },
+        ],
+      }),
+      partial: JSON.stringify({ invites: [{ kind: "account" }, { kind: "reset", username: "nobody" }] }),
+      bad: JSON.stringify({ invites: [{ kind: "account", unknown: 1 }] }),
+    };
+    const batch = (body: string, init: { type?: string; headers?: Record<string, string> } = {}) =>
+      call(service.url, batchPath, { method: "POST", key: keys.ok, body, ...init });
+    const batched = await batch(batchBodies.good);
+    assert.equal(batched.status, 201, await batched.clone().text());
+    await check(batchPath, "POST", batched);
+    checkRequest(batchPath, batchBodies.good, true);
+    const partial = await batch(batchBodies.partial);
+    assert.equal(partial.status, 207, await partial.clone().text());
+    await check(batchPath, "POST", partial);
+    const bad = await batch(batchBodies.bad);
+    assert.equal(bad.status, 400);
+    await check(batchPath, "POST", bad);
+    checkRequest(batchPath, batchBodies.bad, false);
+    await check(batchPath, "POST", await batch("x".repeat(2_200_000)));
+    await check(batchPath, "POST", await batch("a=b", { type: "application/x-www-form-urlencoded" }));
+    const batchKey = { headers: { "Idempotency-Key": "openapi-batch" } };
+    await batch(batchBodies.partial, batchKey);
+    await check(batchPath, "POST", await batch(batchBodies.good, batchKey));
+    await shared("POST", batchPath, batchPath, JSON.stringify({ invites: [{ kind: "account" }] }));
+
+    // GET and PATCH /budget: read, set and take back, refused, and whatever any route may meet.
+    await check("/budget", "GET", await call(service.url, "/budget", { key: keys.ok }));
+    await check("/budget", "GET", await call(service.url, "/budget", { key: keys.createOnly }));
+    await shared("GET", "/budget", "/budget");
+    const budgetChange = (body: string, type?: string) =>
+      call(service.url, "/budget", { method: "PATCH", key: keys.ok, body, ...(type ? { type } : {}) });
+    const setBudget = await budgetChange(JSON.stringify({ limit: "100/1d" }));
+    assert.equal(setBudget.status, 200, await setBudget.clone().text());
+    await check("/budget", "PATCH", setBudget);
+    await check("/budget", "PATCH", await budgetChange(JSON.stringify({ limit: null })));
+    await check("/budget", "PATCH", await budgetChange("{}"));
+    await check("/budget", "PATCH", await budgetChange("a=b", "application/x-www-form-urlencoded"));
+    await shared("PATCH", "/budget", "/budget", JSON.stringify({ paused: false }));
+    await budgetChange(JSON.stringify({ paused: false }));
+
     // GET /invites/options: any valid key, its powers and the host's groups, roles and ttl bounds.
     for (const key of [keys.ok, keys.createOnly]) {
       const options = await call(service.url, "/invites/options", { key });
@@ -284,6 +372,18 @@ describe("the OpenAPI document matches the running service's real answers", () =
       await check("/invites/{id}", method, await call(service.url, `/invites/${id}`, { method, key: keys.createOnly }));
       await shared(method, `/invites/${method === "DELETE" ? spare : id}`, "/invites/{id}");
     }
+    // PATCH /invites/{id}: a pending invite's upkeep, keeping its link.
+    const upkept = invites[2]?.id ?? "";
+    const patch = (target: string, body: string, init: { key?: string; type?: string } = {}) =>
+      call(service.url, `/invites/${target}`, { method: "PATCH", key: keys.ok, body, ...init });
+    const changed = await patch(upkept, JSON.stringify({ ttl: 600, note: "kept up" }));
+    assert.equal(changed.status, 200, await changed.clone().text());
+    await check("/invites/{id}", "PATCH", changed);
+    await check("/invites/{id}", "PATCH", await patch(upkept, JSON.stringify({ unknown: 1 })));
+    await check("/invites/{id}", "PATCH", await patch("NoSuchInvite0", JSON.stringify({ note: "x" })));
+    await check("/invites/{id}", "PATCH", await patch(upkept, "a=b", { type: "application/x-www-form-urlencoded" }));
+    await check("/invites/{id}", "PATCH", await patch(upkept, JSON.stringify({ note: "x" }), { key: keys.createOnly }));
+    await shared("PATCH", `/invites/${upkept}`, "/invites/{id}", JSON.stringify({ note: "x" }));
     const shown = await call(service.url, `/invites/${id}`, { key: keys.ok });
     assert.equal(shown.status, 200, await shown.clone().text());
     await check("/invites/{id}", "GET", shown);

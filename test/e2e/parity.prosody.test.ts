@@ -97,8 +97,8 @@ describe("drop-in for mod_invites_api, against a real Prosody", () => {
     const key = await createKey();
     for (const res of [await api(`?key=${key}`), await api("?key=nope")]) {
       assert.equal(res.headers.get("access-control-allow-origin"), "*");
-      assert.equal(res.headers.get("access-control-allow-methods"), "GET, POST, DELETE, OPTIONS");
-      assert.equal(res.headers.get("access-control-allow-headers"), "Content-Type, Authorization");
+      assert.equal(res.headers.get("access-control-allow-methods"), "GET, POST, PATCH, DELETE, OPTIONS");
+      assert.equal(res.headers.get("access-control-allow-headers"), "Content-Type, Authorization, Idempotency-Key");
       assert.equal(res.headers.get("access-control-max-age"), "7200");
     }
   });

@@ -29,6 +29,7 @@ export function fakeManager(opts: { loaded?: boolean; now?: () => number } = {})
       roles: invite.roles ?? [],
       reset: invite.reset ?? false,
       ...(invite.note ? { note: invite.note } : {}),
+      ...(invite.ref ? { ref: invite.ref } : {}),
       source: invite.source,
       uses: 0,
       state: "pending" as const,

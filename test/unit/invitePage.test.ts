@@ -134,6 +134,20 @@ describe("the invite page, GET /invite/HOST/TOKEN", () => {
     assert.ok(!lines.some((line) => line.includes("-tok_1")), lines.join(""));
   });
 
+  it("says 503 'sign-ups are paused' (no form, no app, not 'not valid') while the host's registrations are paused", async () => {
+    const fake = fakeDoor();
+    fake.add("-tok_1", { paused: true });
+    const { request } = pageApp(fake.door);
+    for (const lang of ["en", "fr"]) {
+      const res = await request(`/invite/${HOST}/-tok_1?lang=${lang}`);
+      assert.equal(res.statusCode, 503);
+      const page = text(res.payload);
+      assert.match(page, lang === "en" ? /Sign-ups are paused on example\.test/ : /Les inscriptions sont suspendues/);
+      assert.doesNotMatch(res.payload, /<form|xmpp:/);
+      assert.doesNotMatch(page, /not valid/);
+    }
+  });
+
   it("logs /invite/HOST/[token] in the access line, never the token, the name or the password", async () => {
     const lines: string[] = [];
     const log = pino(
@@ -339,6 +353,20 @@ describe("the invite page's sign-up, POST /invite/HOST/TOKEN", () => {
     assert.equal(over.statusCode, 429);
     assert.ok(Number(over.headers["retry-after"]) > 500);
     assert.deepEqual(fake.registrations, []);
+  });
+
+  it("says 503 'sign-ups are paused', with Retry-After when Prosody says until when, when the redeem is refused for the budget", async () => {
+    const { fake } = setUp();
+    const { request: closed } = pageApp({
+      ...fake.door,
+      redeem: () =>
+        Promise.reject(new AppError("registrations_closed", "budget used up", { retryAfterSeconds: 3_600 })),
+    });
+    const res = await closed(formPost(`/invite/${HOST}/-tok_1`, { ...GOOD, username: "bob" }));
+    assert.equal(res.statusCode, 503);
+    assert.equal(res.headers["retry-after"], "3600");
+    assert.match(text(res.payload), /Sign-ups are paused on example\.test/);
+    assert.doesNotMatch(res.payload, /<form/);
   });
 
   it("sets a reset's new password without a name: 201, 'your new password is set'", async () => {

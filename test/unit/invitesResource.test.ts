@@ -11,6 +11,7 @@ import { POWERS, SCOPE_POWERS, type Power } from "../../src/keys/powers.js";
 import { createMetrics } from "../../src/metrics/metrics.js";
 import { createRateLimits } from "../../src/limits/rateLimits.js";
 import type { InviteIssuer } from "../../src/xmpp/inviteIssuer.js";
+import { fakeControls } from "../support/fakeControls.js";
 import { fakeManager } from "../support/fakeManager.js";
 
 const HOST = "e.test";
@@ -30,6 +31,7 @@ describe("the /invites resource, with a fake mod_invites_manage", () => {
     keys = createKeyStore(new Keyv());
     fake = fakeManager();
     server = createHttpApp({
+      controls: fakeControls((host, id) => fake.manager.show(host, id)).controls,
       keys,
       metrics: createMetrics({ xmppOnline: () => true }),
       limits: createRateLimits({ defaultKeyRate: undefined, failureLimit: undefined }),
@@ -77,6 +79,7 @@ describe("the /invites resource, with a fake mod_invites_manage", () => {
       "landing_page",
       "max_uses",
       "note",
+      "ref",
       "reset",
       "reusable",
       "roles",
@@ -225,6 +228,8 @@ describe("the /invites resource, with a fake mod_invites_manage", () => {
       list: () => ["/invites", {}],
       // A token no invite has: a key with the power gets 404, one without it 403.
       revoke: () => ["/invites/NoSuchToken", { method: "DELETE" }],
+      update: () => ["/invites/NoSuchToken", { method: "PATCH", json: { note: "x" } }],
+      budget: () => ["/budget", {}],
     };
     for (const scope of KEY_SCOPES) {
       const key = await keyFor({ scopes: [scope] });
@@ -265,7 +270,7 @@ describe("the /invites resource, with a fake mod_invites_manage", () => {
         host: HOST,
         key: "",
         scopes: ["manage"],
-        can: ["account", "group", "reset", "list", "revoke"],
+        can: ["account", "group", "reset", "list", "revoke", "update", "budget"],
         groups: [{ id: "team", name: "Team" }],
         roles: ["prosody:member"],
         max_ttl: 2_592_000,
@@ -287,6 +292,8 @@ describe("the /invites resource, with a fake mod_invites_manage", () => {
       "reset",
       "list",
       "revoke",
+      "update",
+      "budget",
     ]);
     const short = await options({ scopes: ["manage"], maxTtlSeconds: 3_600 });
     assert.deepEqual([short.max_ttl, short.default_ttl], [3_600, { account: 3_600, group: 3_600, reset: 3_600 }]);
@@ -300,7 +307,10 @@ describe("the /invites resource, with a fake mod_invites_manage", () => {
       ["GET", "/invites/account", "POST"],
       ["PUT", "/invites/group", "POST"],
       ["POST", "/invites", "GET"],
-      ["PATCH", "/invites/tok1", "GET, DELETE"],
+      ["PUT", "/invites/tok1", "GET, PATCH, DELETE"],
+      ["POST", "/invites/tok1", "GET, PATCH, DELETE"],
+      ["GET", "/invites/batch", "POST"],
+      ["POST", "/budget", "GET, PATCH"],
     ];
     for (const [method, path, allow] of cases) {
       const res = await call(path, key, { method });

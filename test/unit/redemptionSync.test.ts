@@ -46,6 +46,7 @@ const record = (i: number, key: string | null, reset = false): RedemptionRecord 
   id: `tok${i}`,
   jid: `u${i}@${HOST}`,
   at: 1_800_000_000 + i,
+  kind: reset ? "reset" : "registered",
   reset,
   ...(key ? { source: `invites-api/${key}` } : {}),
 });

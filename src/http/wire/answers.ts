@@ -28,6 +28,7 @@ export const inviteRecord = z
     roles: z.array(z.string()),
     reset: z.boolean().meta({ description: "A password-reset invite" }),
     note: z.string().nullable(),
+    ref: text("The caller's reference given when it was made"),
     source: text("invites-api/KEY_ID, or who else made it"),
     uses: seconds.min(0).meta({ description: "Accounts registered with it so far" }),
     max_uses: seconds.nullable().meta({ description: "A reusable invite's cap" }),
@@ -75,6 +76,44 @@ export const arrival = z.object({
   at: seconds.meta({ description: "When, in Unix seconds" }),
   source: text("Who made the invite: invites-api/KEY_ID, or adhoc/JID"),
   key: text("The id of the API key that made the invite, if one did"),
+  ref: text("The reference the invite was made with"),
+});
+
+/** POST /invites/batch: each invite asked for, in the order asked, made or not. */
+export const batchAnswer = z.object({
+  created: seconds.min(0).meta({ description: "How many were made" }),
+  failed: seconds.min(0).meta({ description: "How many were not" }),
+  invites: z
+    .array(
+      z.union([
+        z.object({
+          status: z.literal(201),
+          ref: z.string().nullable(),
+          invite: inviteRecord,
+        }),
+        z.object({
+          status: seconds.min(400).meta({ description: "What its own route would have answered" }),
+          ref: z.string().nullable(),
+          error: z.enum([...ERROR_CODES, "internal"]),
+          message: z.string(),
+        }),
+      ]),
+    )
+    .meta({ description: "One entry per invite asked for, in the same order" }),
+});
+
+/** GET and PATCH /budget: the key's host's registration budget and pause, as Prosody enforces them. */
+export const budget = z.object({
+  host: z.string(),
+  limit: z
+    .object({ count: seconds.min(1), window_seconds: seconds.min(1) })
+    .nullable()
+    .meta({ description: "At most count registrations per window; null: no budget" }),
+  paused: z.boolean().meta({ description: "While true, no registration is admitted" }),
+  used: seconds.min(0).meta({ description: "Registrations counted in the current window" }),
+  resets_at: seconds
+    .nullable()
+    .meta({ description: "When the current window ends (Unix seconds); null without a budget" }),
 });
 
 /** /invites_api's invite, when JSON is asked for. */

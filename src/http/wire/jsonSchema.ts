@@ -1,6 +1,6 @@
 import { z } from "zod";
 import * as answers from "./answers.js";
-import { INVITE_BODIES } from "./requests.js";
+import { INVITE_BODIES, batchBody, budgetBody, updateBody } from "./requests.js";
 
 /** The schemas /openapi.json names under components.schemas. */
 const COMPONENTS = {
@@ -9,6 +9,11 @@ const COMPONENTS = {
   AccountInviteRequest: INVITE_BODIES.account,
   GroupInviteRequest: INVITE_BODIES.group,
   ResetInviteRequest: INVITE_BODIES.reset,
+  BatchRequest: batchBody,
+  BatchAnswer: answers.batchAnswer,
+  InviteUpdate: updateBody,
+  Budget: answers.budget,
+  BudgetChange: budgetBody,
   Error: answers.errorAnswer,
   Health: answers.health,
   Part: answers.part,

@@ -9,6 +9,8 @@ import { USERNAME } from "../usernames.js";
 /** The service's own limits, also named in the 400 messages (fieldErrors.ts). */
 export const LIMITS = {
   label: 200,
+  ref: 200,
+  batch: 1_000,
   groups: 32,
   roles: 16,
   note: 1_000,
@@ -49,6 +51,21 @@ const common = {
     .optional(),
 };
 export const username = z.string().regex(USERNAME, "not a valid user name");
+const ref = z
+  .string()
+  .min(1)
+  .max(LIMITS.ref)
+  .regex(/^[^\p{Cc}]+$/u, "no control characters")
+  .meta({
+    description:
+      "The caller's own reference (a person, a row of a sheet): kept on the invite, its registrations, GET /accounts/{jid}/invite and every webhook of it",
+  });
+const maxUses = z
+  .number()
+  .int()
+  .min(1)
+  .max(LIMITS.maxUses)
+  .meta({ description: "At most this many accounts register with it" });
 
 /** The bodies of POST /invites/account, /invites/group and /invites/reset. */
 export const INVITE_BODIES = {
@@ -56,25 +73,82 @@ export const INVITE_BODIES = {
     ...common,
     username: username.meta({ description: "Only this account may register with the invite" }).optional(),
     groups: groups().optional(),
+    ref: ref.optional(),
   }),
   group: z.strictObject({
     ...common,
     groups: groups(1),
-    max_uses: z
-      .number()
-      .int()
-      .min(1)
-      .max(LIMITS.maxUses)
-      .meta({ description: "At most this many accounts register with it" })
-      .optional(),
+    max_uses: maxUses.optional(),
+    ref: ref.optional(),
   }),
   reset: z.strictObject({
     username: username.meta({ description: "The account whose password is reset" }),
     ttl: ttl.optional(),
+    ref: ref.optional(),
   }),
 } as const;
 
 export type Kind = keyof typeof INVITE_BODIES;
+
+const KIND = { description: "Which invite: as POST /invites/account, /invites/group or /invites/reset" };
+
+/** One invite of POST /invites/batch: the body of its kind's own route, with its `kind`. */
+export const batchItem = z.discriminatedUnion("kind", [
+  INVITE_BODIES.account.extend({ kind: z.literal("account").meta(KIND) }),
+  INVITE_BODIES.group.extend({ kind: z.literal("group").meta(KIND) }),
+  INVITE_BODIES.reset.extend({ kind: z.literal("reset").meta(KIND) }),
+]);
+
+/** POST /invites/batch: up to LIMITS.batch invites, made in one call, answered in order. */
+export const batchBody = z.strictObject({
+  invites: z
+    .array(batchItem)
+    .min(1)
+    .max(LIMITS.batch)
+    .meta({ description: `1 to ${LIMITS.batch} invites, each as its kind's own route takes it` }),
+});
+
+/** PATCH /invites/{id}: what changes of a pending invite; its token and link stay. */
+export const updateBody = z.strictObject({
+  ttl: ttl
+    .meta({
+      description: "Its new lifetime from now, in seconds (within invites_manage_max_ttl and the key's --max-ttl)",
+    })
+    .optional(),
+  max_uses: maxUses
+    .nullable()
+    .meta({ description: "A reusable invite's new cap (not below its uses); null removes the cap" })
+    .optional(),
+  note: common.note
+    .unwrap()
+    .nullable()
+    .meta({ description: "Free text kept with the invite; null removes it" })
+    .optional(),
+});
+
+/** "N/PERIOD": N registrations per period, e.g. 50/1d (parsed with the CLI's --rate reader). */
+export const BUDGET_TEXT = /^\s*\d+\s*\/\s*\S+\s*$/;
+
+/** PATCH /budget: an absent field stays as it is. */
+export const budgetBody = z.strictObject({
+  limit: z
+    .union([
+      z.strictObject({
+        count: z.number().int().min(1).max(LIMITS.maxUses).meta({ description: "Registrations per window" }),
+        window_seconds: z
+          .number()
+          .int()
+          .min(60)
+          .max(LIMITS.ttl)
+          .meta({ description: "The window's length in seconds (at least 60)" }),
+      }),
+      z.string().regex(BUDGET_TEXT).meta({ description: "N/PERIOD, e.g. 50/1d or 10/1h" }),
+      z.null(),
+    ])
+    .meta({ description: "The host's registration budget; null removes it" })
+    .optional(),
+  paused: z.boolean().meta({ description: "true: no registration is admitted on the host until false" }).optional(),
+});
 
 const wholeNumber = (digits: number, max: number, message: string) =>
   z
