@@ -6,8 +6,8 @@
 -- expiry lies between the last sweep's end and now are read (one indexed range query, then pages
 -- of `batch`), each gets its event under the key "expired-TOKEN" (history.event writes a key
 -- once), and the sweep's end is stored. A restart between the events and that store sweeps the
--- same range again and writes nothing twice. The first sweep ever starts at its own time: invites
--- that expired before this version ran get no event.
+-- same range again and writes nothing twice. The first sweep ever (a second after the first start
+-- of this version) starts at its own time: invites that expired before get no event.
 
 local sweep_store = module:open_store("invites_manage_expiry");
 local batch = 200;
@@ -45,7 +45,7 @@ return function (needs)
 				return needs.sweep_every;
 			end
 			if written > 0 then
-				module:log("debug", "Expired invites: %d events, %.3f s of CPU", written, os.clock() - started);
+				module:log("info", "Expired invites: %d events in %.3f s of CPU", written, os.clock() - started);
 			end
 		end
 		if not sweep_store:set("swept", { to = now }) then module:log("warn", "Could not record the expiry sweep"); end

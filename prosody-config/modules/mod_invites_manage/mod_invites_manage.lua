@@ -478,8 +478,9 @@ end, -100000);
 -- count's write may wait on storage, and a closed session keeps nothing).
 module:hook("user-registered", budget.registered, 900);
 
--- An `expired` event for each of the service's invites that expires (expiry.lib.lua).
-module:add_timer(expiry_sweep, expiry.sweep);
+-- An `expired` event for each of the service's invites that expires (expiry.lib.lua): first a second
+-- after start (what expired while Prosody was down comes at once), then every expiry_sweep seconds.
+module:add_timer(1, expiry.sweep);
 module:hook("user-password-reset", registration.password_reset, 1000);
 
 -- A deletion in the server (13's prosodyctl and shell, the admin command): after mod_roster (300),
