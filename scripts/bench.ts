@@ -34,12 +34,14 @@ import { listing } from "./bench/listing.js";
 import { history } from "./bench/history.js";
 import { webhooks } from "./bench/webhooks.js";
 import { unseen } from "./bench/unseen.js";
+import { operator } from "./bench/operator.js";
 
 const smoke = process.argv.includes("--smoke");
 /**
  * `--only listing` runs only section 6 (issue 17), on its own Prosody; `--only history` only
  * section 7 (issue 18), on three Prosodys of its own; `--only webhooks` only section 8 (issue 19);
- * `--only unseen` only section 9 (issue 26, review point 2).
+ * `--only unseen` only section 9 (issue 26, review point 2); `--only operator` only section 10
+ * (issue 30).
  */
 const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
 /**
@@ -49,7 +51,7 @@ const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf
 const listingSizes = process.argv.includes("--sizes")
   ? (process.argv[process.argv.indexOf("--sizes") + 1] ?? "").split(",").map(Number)
   : undefined;
-const SECTIONS = ["listing", "history", "webhooks", "unseen"];
+const SECTIONS = ["listing", "history", "webhooks", "unseen", "operator"];
 if (only !== undefined && !SECTIONS.includes(only)) throw new Error(`--only takes: ${SECTIONS.join(", ")}`);
 /** Seconds measured per case, and of warm-up before each measured load (V8 optimises for ~4 s). */
 const SECONDS = smoke ? 1 : 10;
@@ -553,6 +555,20 @@ async function main(): Promise<void> {
   if (only === undefined || only === "unseen") {
     heading("9. Registrations the service may not see (issue 26, review point 2): a sync pass, a history page");
     await unseen({ visible: smoke ? 5 : 20, unseen: smoke ? 50 : 1_000, calls: smoke ? 3 : 20 });
+  }
+  if (only === undefined || only === "operator") {
+    heading("10. Operator controls (issue 30): a batch of invites, expiry events, the registration budget's check");
+    await operator({
+      batch: smoke ? 20 : 1_000,
+      batches: smoke ? 1 : 3,
+      expiring: smoke ? 5 : 1_000,
+      ttl: 5,
+      // The smoke run sweeps every second and reads the feed every second, to stay quick.
+      fast: smoke,
+      registrations: smoke ? 10 : 300,
+      blocks: smoke ? 1 : 3,
+      report,
+    });
   }
   console.log(`\nbench finished in ${fmt((performance.now() - began) / 1_000)} s`);
 }
