@@ -10,21 +10,25 @@ import type { KeyRecord } from "./keyRecord.js";
  */
 export function rotatedRecord(record: KeyRecord, secretHash: string, at: Date, graceMs: number): KeyRecord {
   const { previousSecretHash: _hash, previousSecretUntil: _until, ...rest } = record;
-  return {
-    ...rest,
-    secretHash,
-    rotatedAt: at.toISOString(),
-    ...(graceMs > 0
-      ? { previousSecretHash: record.secretHash, previousSecretUntil: new Date(at.getTime() + graceMs).toISOString() }
-      : {}),
-  };
+  const until = graceEnd(at, graceMs);
+  const previous = until ? { previousSecretHash: record.secretHash, previousSecretUntil: until } : {};
+  return { ...rest, secretHash, rotatedAt: at.toISOString(), ...previous };
 }
 
+/**
+ * When the grace of a secret replaced at `at` ends (ISO); none for a grace of 0. The same for keys
+ * and webhooks' signing secrets (src/webhooks/rotation.ts).
+ */
+export const graceEnd = (at: Date, graceMs: number): string | undefined =>
+  graceMs > 0 ? new Date(at.getTime() + graceMs).toISOString() : undefined;
+
+/** `until`, if there is a previous secret and its grace still runs at `now`. */
+export const runningGrace = (previous: string | undefined, until: string | undefined, now: Date): string | undefined =>
+  previous && until && now.getTime() < Date.parse(until) ? until : undefined;
+
 /** When the previous secret's grace ends, if it still runs at `now`. */
-export function graceUntil(record: KeyRecord, now: Date): string | undefined {
-  const until = record.previousSecretUntil;
-  return record.previousSecretHash && until && now.getTime() < Date.parse(until) ? until : undefined;
-}
+export const graceUntil = (record: KeyRecord, now: Date): string | undefined =>
+  runningGrace(record.previousSecretHash, record.previousSecretUntil, now);
 
 /**
  * Whether `secret` opens the key: its current secret, or the previous one while its grace runs.

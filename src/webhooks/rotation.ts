@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { graceEnd, runningGrace } from "../keys/rotation.js";
 import type { Subscription, WebhookStore } from "../store/webhooks.js";
 
 /** Standard Webhooks' form of a signing secret: whsec_ and 32 random bytes in base64. */
@@ -20,21 +21,14 @@ export function rotatedSubscription(
   graceMs: number,
 ): Subscription {
   const { previousSecret: _secret, previousSecretUntil: _until, ...rest } = subscription;
-  return {
-    ...rest,
-    secret,
-    secretRotatedAt: at.toISOString(),
-    ...(graceMs > 0
-      ? { previousSecret: subscription.secret, previousSecretUntil: new Date(at.getTime() + graceMs).toISOString() }
-      : {}),
-  };
+  const until = graceEnd(at, graceMs);
+  const previous = until ? { previousSecret: subscription.secret, previousSecretUntil: until } : {};
+  return { ...rest, secret, secretRotatedAt: at.toISOString(), ...previous };
 }
 
 /** When the previous secret's grace ends, if it still runs at `now`. */
-export function signingGraceUntil(subscription: Subscription, now: Date): string | undefined {
-  const until = subscription.previousSecretUntil;
-  return subscription.previousSecret && until && now.getTime() < Date.parse(until) ? until : undefined;
-}
+export const signingGraceUntil = (subscription: Subscription, now: Date): string | undefined =>
+  runningGrace(subscription.previousSecret, subscription.previousSecretUntil, now);
 
 /** The secrets a delivery sent at `now` is signed with: the current one first, then the previous one in its grace. */
 export function signingSecrets(subscription: Subscription, now: Date): string[] {

@@ -13,9 +13,10 @@ export type SendResult = { ok: true; status: number } | { ok: false; error: stri
 
 /**
  * Sends one delivery, signed as Standard Webhooks says (HMAC-SHA256 over id.timestamp.body, with
- * the subscription's whsec_ secret, and its previous one during a rotation's grace). A 2xx answer is a success; anything else (another status, a
- * redirect, which is never followed, a refused address, a timeout, a connection error) is a
- * failure described in words. The whole exchange is bounded by `timeoutMs`.
+ * the subscription's whsec_ secret, and its previous one during a rotation's grace). A 2xx answer
+ * is a success; anything else (another status, a redirect, which is never followed, a refused
+ * address, a timeout, a connection error) is a failure described in words. The whole exchange is
+ * bounded by `timeoutMs`.
  */
 export function send(subscription: Subscription, delivery: Delivery, timeoutMs: number): Promise<SendResult> {
   const url = new URL(subscription.url);
