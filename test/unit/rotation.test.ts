@@ -141,10 +141,11 @@ describe("a key's rotation on a SQLite file whose lookups are cached", () => {
     assert.ok(await keys.verify(old));
     assert.ok(await keys.verify(old));
     assert.equal(typeof service.changes?.current(), "number", "lookups are cached");
-    const fresh = parseKey((await cliKeys.rotate("e.test", old.id, 60_000)).key)!;
+    const rotation = await cliKeys.rotate("e.test", old.id, 60_000);
+    const fresh = parseKey(rotation.key)!;
     assert.ok(await keys.verify(fresh), "the new secret at once");
     assert.ok(await keys.verify(old), "the old one in its grace");
-    clock.now = new Date(clock.now.getTime() + 60_001);
+    clock.now = new Date(rotation.info.previousSecretUntil ?? 0);
     assert.equal(await keys.verify(old), undefined, "the old one after its grace, from the cached record");
     const now = parseKey((await cliKeys.rotate("e.test", old.id, 0)).key)!;
     assert.equal(await keys.verify(fresh), undefined, "a grace of 0 ends it at once");
