@@ -5,17 +5,19 @@ import { rotateWebhook } from "./webhookCommands.js";
 
 type Env = Record<string, string | undefined>;
 
+const MAX_GRACE = `${MAX_GRACE_MS / 86_400_000}d`;
+
 function grace(value: string): number {
   const result = parseGrace(value);
   if (result === undefined) {
     throw new InvalidArgumentError(
-      `expected 0 (the old secret ends at once) or a duration such as 1h or 7d, at most ${MAX_GRACE_MS / 86_400_000}d`,
+      `expected 0 (the old secret ends at once) or a duration such as 1h or 7d, at most ${MAX_GRACE}`,
     );
   }
   return result;
 }
 
-const GRACE_HELP = `how long the old secret keeps working: 0 ends it at once, at most 30d (default: ${DEFAULT_GRACE})`;
+const GRACE_HELP = `how long the old secret keeps working: 0 ends it at once, at most ${MAX_GRACE} (default: ${DEFAULT_GRACE})`;
 
 /**
  * `rotate HOST ID` and `webhook rotate HOST ID`: a new secret, printed once on the last line, while
