@@ -16,7 +16,7 @@ import { readQrCode } from "../support/qr.js";
 import type { RunningService } from "../support/service.js";
 import { createKey, startServiceWithoutXmpp, waitReady, type RunningStack } from "../support/stack.js";
 import { startWebRegistrationStack } from "../support/webRegister.js";
-import type { InviteJson, InviteOptionsJson } from "../../src/http/apiTypes.js";
+import type { BudgetJson, InviteJson, InviteOptionsJson } from "../../src/http/apiTypes.js";
 
 // The admin page (issue 20) in Debian's Chromium, against a real Prosody (0.12 or 13, as every
 // *.prosody.test.ts) and the real service: signing in, making each kind of invite, reading its QR
@@ -192,7 +192,8 @@ describe(`the admin page at /admin/, in Chromium, Prosody ${VERSION}`, () => {
     if (fields.username !== undefined) await page.getByLabel("User name").fill(fields.username);
     for (const group of fields.groups ?? []) await page.getByRole("checkbox", { name: group, exact: true }).check();
     if (fields.maxUses !== undefined) await page.getByLabel("At most this many people").fill(fields.maxUses);
-    if (fields.ttl !== undefined) await page.getByLabel("Valid for").selectOption({ label: fields.ttl });
+    if (fields.ttl !== undefined)
+      await page.getByLabel("Valid for", { exact: true }).selectOption({ label: fields.ttl });
     if (fields.role !== undefined) await page.getByLabel("Role").selectOption(fields.role);
     if (fields.note !== undefined) await page.getByLabel("Note (optional)").fill(fields.note);
     await page.getByRole("button", { name: "Create invite" }).click();
@@ -251,7 +252,7 @@ describe(`the admin page at /admin/, in Chromium, Prosody ${VERSION}`, () => {
       host: HOST,
       key: keys.manage.split("/")[0],
       scopes: ["manage"],
-      can: ["account", "group", "reset", "list", "revoke"],
+      can: ["account", "group", "reset", "list", "revoke", "update", "budget"],
       groups: [
         { id: "staff", name: "Staff" },
         { id: "team", name: "Team" },
@@ -383,15 +384,20 @@ describe(`the admin page at /admin/, in Chromium, Prosody ${VERSION}`, () => {
       await signIn(page, keys.create);
       assert.deepEqual(await kinds(page), ["account"]);
       assert.ok(await page.locator("#invites").isHidden(), "no list without the list power");
+      assert.ok(await page.locator("#budget").isHidden(), "no budget without the budget power");
+      assert.ok(await page.locator("#batch").isVisible(), "a batch of the kinds it may make");
+      assert.deepEqual(await page.locator("#batch [data-kind]:not([hidden])").count(), 1);
       await create(page, "Account invite");
       await page.getByRole("button", { name: "Sign out" }).click();
       await signIn(page, keys.reset);
       assert.deepEqual(await kinds(page), ["reset"]);
+      assert.ok(await page.locator("#batch").isHidden(), "no batch of resets on the page");
       assert.ok(await page.getByLabel("Note (optional)").isHidden(), "a reset has no note");
       await page.getByRole("button", { name: "Sign out" }).click();
       await signIn(page, keys.manage);
       assert.deepEqual(await kinds(page), ["account", "group", "reset"]);
       assert.ok(await page.locator("#invites").isVisible());
+      assert.ok(await page.locator("#budget").isVisible());
       assert.equal(await page.getByLabel("Role").isVisible(), ON_13, "roles on Prosody 13 only");
     });
   });
@@ -492,6 +498,232 @@ describe(`the admin page at /admin/, in Chromium, Prosody ${VERSION}`, () => {
       assert.match(await invited.locator("body").innerText(), /expired|invalid/i);
       assert.equal(await invited.locator('a[href*="register?t="]').count(), 0);
       await invited.close();
+    });
+  });
+
+  it("sets the host's registration budget and reads it back from Prosody; removes it", async () => {
+    const budget = async () => (await api<BudgetJson>("/budget", keys.manage)).body;
+    await inTab(async ({ page }) => {
+      await signIn(page, keys.manage);
+      const panel = page.getByRole("region", { name: "Registrations" });
+      await panel.getByText("No limit.").waitFor();
+      assert.equal(await page.locator("#budget-state").innerText(), "Open: people with an invite can register.");
+      await accessible(page, "the budget panel");
+      await panel.getByLabel("Registrations").fill("0");
+      await panel.getByRole("button", { name: "Set limit" }).click();
+      assert.equal(await page.locator("#limit-error").innerText(), "Enter how many registrations, 1 or more.");
+      assert.equal(await page.evaluate(() => document.activeElement?.id), "limit-count");
+      await panel.getByLabel("Registrations").fill("50");
+      await panel.getByLabel("Per", { exact: true }).selectOption({ label: "day" });
+      await panel.getByRole("button", { name: "Set limit" }).click();
+      await panel.getByText(/^0 of 50 registrations a day used; the count starts again /).waitFor();
+      const set = await budget();
+      assert.deepEqual([set.limit, set.paused], [{ count: 50, window_seconds: 86_400 }, false]);
+      assert.ok(set.resets_at && set.resets_at * 1_000 > Date.now(), "the window ends later");
+      assert.ok(await page.locator("#limit-error").isHidden());
+      await accessible(page, "a budget set");
+    });
+    // Another tab reads it from Prosody, as set.
+    await inTab(async ({ page }) => {
+      await signIn(page, keys.manage);
+      await page.getByText(/^0 of 50 registrations a day used/).waitFor();
+      assert.equal(await page.locator("#limit-count").inputValue(), "50");
+      assert.equal(await page.getByLabel("Per", { exact: true }).inputValue(), "86400");
+      await page.getByRole("button", { name: "Remove limit" }).click();
+      await page.locator("#budget-usage", { hasText: "No limit." }).waitFor();
+      assert.ok(await page.getByRole("button", { name: "Remove limit" }).isHidden());
+    });
+    assert.equal((await budget()).limit, null);
+  });
+
+  it("pauses registrations only after a confirmation, and resumes them", async () => {
+    const paused = async () => (await api<BudgetJson>("/budget", keys.manage)).body.paused;
+    await inTab(async ({ page }) => {
+      await signIn(page, keys.manage);
+      const pause = page.getByRole("button", { name: "Pause registrations…" });
+      await pause.click();
+      const dialog = page.getByRole("dialog", { name: "Pause registrations?" });
+      await dialog.waitFor();
+      assert.match(await dialog.innerText(), new RegExp(`Nobody can register on ${escape(HOST)} until you resume`));
+      assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Keep them open");
+      await accessible(page, "the pause confirmation");
+      await page.keyboard.press("Enter");
+      assert.ok(await dialog.isHidden());
+      assert.equal(await paused(), false, "kept open");
+      await pause.click();
+      await dialog.getByRole("button", { name: "Pause", exact: true }).click();
+      await page.locator("#budget-state", { hasText: /^Paused: nobody can register on/ }).waitFor();
+      assert.equal(await paused(), true, "Prosody has it paused");
+      assert.ok(await pause.isHidden());
+      await accessible(page, "registrations paused");
+      // A new tab sees it paused; resuming asks nothing.
+      await page.reload();
+      await page.locator("#budget-state", { hasText: /^Paused/ }).waitFor();
+      await page.getByRole("button", { name: "Resume registrations" }).click();
+      await page.locator("#budget-state", { hasText: /^Open/ }).waitFor();
+      assert.ok(await pause.isVisible());
+    });
+    assert.equal(await paused(), false);
+  });
+
+  /** Opens the batch form and asks for account invites, one for each reference. */
+  async function batchOf(page: Page, refs: readonly string[]): Promise<void> {
+    await page.getByText("Batch of invites").click();
+    await page.getByLabel("References, one a line").fill(refs.join("\n"));
+    await page.getByLabel("Each valid for").selectOption({ label: "1 day" });
+  }
+
+  /** The pending invites of the manage key's host that carry one of these references. */
+  async function pendingWith(refs: readonly string[]): Promise<InviteJson[]> {
+    const all: InviteJson[] = [];
+    for (let after = ""; ;) {
+      const res = await api<InviteJson[]>(`/invites?state=pending&limit=100${after}`, keys.manage);
+      all.push(...res.body);
+      if (res.body.length < 100) break;
+      after = `&after=${encodeURIComponent(res.body.at(-1)!.id)}`;
+    }
+    return all.filter((invite) => invite.ref !== null && refs.includes(invite.ref));
+  }
+
+  /** Revokes them, so that the host's first page of pending invites stays short for the tests after. */
+  async function revokeAll(invites: readonly InviteJson[]): Promise<void> {
+    for (const invite of invites) {
+      assert.equal((await api(`/invites/${invite.id}`, keys.manage, undefined, "DELETE")).status, 204);
+    }
+  }
+
+  it("makes a batch of 3 with references: a sheet of 3 QR codes that read back as their links, printed alone", async () => {
+    const refs = ["Ana Lima, row 2", "Ben Okafor, row 3", "Cleo Park, row 4"];
+    await inTab(
+      async ({ page, requests }) => {
+        await signIn(page, keys.manage);
+        await batchOf(page, refs);
+        await accessible(page, "the batch form");
+        await page.getByRole("button", { name: "Make the batch" }).click();
+        const sheet = page.getByRole("region", { name: `Invites to ${HOST}` });
+        await sheet.waitFor();
+        assert.equal(await page.evaluate(() => document.activeElement?.id), "sheet-title", "focus on the sheet");
+        const cards = sheet.locator(".sheet-card");
+        assert.equal(await cards.count(), 3);
+        const made = await pendingWith(refs);
+        assert.equal(made.length, 3, "three invites, one per reference");
+        for (const [i, ref] of refs.entries()) {
+          const card = cards.nth(i);
+          assert.equal(await card.locator(".sheet-ref").innerText(), ref);
+          const link = await card.locator(".sheet-link").innerText();
+          assert.equal(made.find((invite) => invite.ref === ref)?.landing_page, link, `${ref}: its own invite's link`);
+          assert.equal(await qrText(card.locator("canvas")), link, `${ref}: the QR code is its link`);
+          assert.ok(await inviteIsValid(link, prosody.httpPort));
+        }
+        const batches = requests.filter((r) => r.url().endsWith("/invites/batch"));
+        assert.equal(batches.length, 1, "one request");
+        assert.match(batches[0]?.headers()["idempotency-key"] ?? "", /^[0-9a-f]{32}$/);
+        assert.deepEqual(
+          (batches[0]?.postDataJSON() as { invites: unknown[] }).invites,
+          refs.map((ref) => ({ kind: "account", ttl: 86_400, ref })),
+        );
+        await accessible(page, "the sheet");
+
+        await page.evaluate(() => {
+          window.print = () => document.body.setAttribute("data-printed", "yes");
+        });
+        await sheet.getByRole("button", { name: "Print" }).click();
+        assert.equal(await page.getAttribute("body", "data-printed"), "yes", "Print calls window.print()");
+        await page.emulateMedia({ media: "print" });
+        // No named function inside: tsx would wrap it in a helper (__name) the page does not have.
+        const shown = await page.evaluate(() => {
+          const visible = [...document.querySelectorAll("body *")].filter(
+            (el) => el.getClientRects().length > 0 && !el.closest("#sheet") && !el.querySelector("#sheet"),
+          );
+          const card = document.querySelector(".sheet-card")!;
+          return {
+            outside: visible.map((el) => el.id || el.tagName),
+            cards: document.querySelectorAll(".sheet-card canvas").length,
+            print: document.getElementById("print")!.getClientRects().length > 0,
+            breakInside: getComputedStyle(card).breakInside,
+            // 45 mm at 96 px an inch: three a row on A4, big enough for a phone's camera.
+            qrWidth: Math.round(card.querySelector("canvas")!.getBoundingClientRect().width),
+            columns: getComputedStyle(document.getElementById("sheet-cards")!).gridTemplateColumns.split(" ").length,
+            background: getComputedStyle(document.body).backgroundColor,
+          };
+        });
+        assert.deepEqual(shown, {
+          outside: [],
+          cards: 3,
+          print: false,
+          breakInside: "avoid",
+          qrWidth: 170,
+          columns: 3,
+          background: "rgb(255, 255, 255)",
+        });
+        await page.emulateMedia({ media: null });
+        // The dark scheme, so that the white of the printed page is the print style sheet's doing.
+      },
+      { scheme: "dark" },
+    );
+    await revokeAll(await pendingWith(refs));
+  });
+
+  it("a batch sent again after its answer was lost is made once (the same Idempotency-Key); a new one gets its own", async () => {
+    const refs = ["Dora, retried", "Emil, retried", "Finn, retried"];
+    await inTab(async ({ page, requests }) => {
+      await signIn(page, keys.manage);
+      await batchOf(page, refs);
+      // The service makes the batch, but its answer never reaches the page.
+      await page.route("**/invites/batch", async (route) => {
+        await route.fetch();
+        await route.abort("connectionreset");
+      });
+      await page.getByRole("button", { name: "Make the batch" }).dblclick();
+      await page.getByRole("alert").filter({ hasText: "The invites service does not answer" }).waitFor();
+      assert.equal((await pendingWith(refs)).length, 3, "made, though the page never heard");
+      await page.unroute("**/invites/batch");
+      const replayed = page.waitForResponse((r) => r.url().endsWith("/invites/batch"));
+      await page.getByRole("button", { name: "Make the batch" }).click();
+      assert.equal((await replayed).headers()["idempotent-replayed"], "true");
+      await page.locator("#sheet .sheet-card").nth(2).waitFor();
+      assert.ok(await page.locator("#banner").isHidden());
+      const sent = requests.filter((r) => r.url().endsWith("/invites/batch"));
+      assert.equal(sent.length, 2, "the double click sent one, the retry one");
+      const [first, retry] = sent.map((r) => r.headers()["idempotency-key"]);
+      assert.ok(first && first === retry, "the retry carries the first key");
+      const links = await page.locator(".sheet-link").allInnerTexts();
+      const made = await pendingWith(refs);
+      assert.equal(made.length, 3, "no second batch");
+      assert.deepEqual(links.sort(), made.map((invite) => invite.landing_page).sort(), "the first batch's links");
+
+      // The same lines, submitted anew: a new submission, a new key, a new batch.
+      await page.getByLabel("References, one a line").fill(refs.join("\n"));
+      const again = page.waitForResponse((r) => r.url().endsWith("/invites/batch"));
+      await page.getByRole("button", { name: "Make the batch" }).click();
+      assert.equal((await again).status(), 201);
+      const third = requests
+        .filter((r) => r.url().endsWith("/invites/batch"))
+        .at(-1)
+        ?.headers()["idempotency-key"];
+      assert.ok(third && third !== first);
+      assert.equal((await pendingWith(refs)).length, 6);
+    });
+    await revokeAll(await pendingWith(refs));
+  });
+
+  it("extends a pending invite from its card: a later expiry, the same link", async () => {
+    const made = await api<InviteJson>("/invites/account", keys.manage, { ttl: 3_600, note: "to be extended" });
+    assert.equal(made.status, 201);
+    await inTab(async ({ page }) => {
+      await signIn(page, keys.manage);
+      const expiresShown = () => card(page, "to be extended").locator("dt:text-is('Expires') + dd").innerText();
+      const before = await expiresShown();
+      const extend = card(page, "to be extended").getByRole("button", { name: "Extend to 30 days" });
+      await extend.click();
+      await page.waitForFunction(() => document.activeElement?.textContent === "Extend to 30 days");
+      assert.notEqual(await expiresShown(), before, "the card shows the new expiry");
+      const after = await api<InviteJson>(`/invites/${made.body.id}`, keys.manage);
+      const expected = Date.now() / 1_000 + 30 * 86_400;
+      assert.ok(Math.abs(after.body.expires - expected) < 60, `expires in 30 days: ${after.body.expires}`);
+      assert.equal(after.body.landing_page, made.body.landing_page, "the same link");
+      assert.ok(await inviteIsValid(made.body.landing_page ?? "", prosody.httpPort));
+      await page.locator("#announce", { hasText: /^Account invite: expires / }).waitFor();
     });
   });
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { Browser, BrowserContext, Page, PageScreenshotOptions } from "playwright-core";
 import { launchChromium } from "../support/browser.js";
 import { recordTokensIn } from "../support/handedOut.js";
 import { MANAGE_MODULES } from "../support/prosody.js";
@@ -11,8 +11,9 @@ import { createKey, startStack, type RunningStack } from "../support/stack.js";
 
 // The admin page's screens (issue 26.14), each compared with a reference PNG in test/e2e/screens/:
 // signed out, signed in, a field's error, an invite just made, the list of one state, the revoke
-// confirmation and the banner of a service that does not answer; at 1280×900 and 360×800, light and
-// dark. What changes from run to run (key ids, dates, tokens, ports, QR codes) is set to fixed text
+// confirmation, the budget panel with a limit and paused, the batch form's error, a batch's sheet
+// on screen and as printed, and the banner of a service that does not answer; at 1280×900 and
+// 360×800, light and dark. What changes from run to run (key ids, dates, tokens, ports, QR codes) is set to fixed text
 // or masked before each shot. UPDATE_SCREENS=1 writes the references anew (support/screens.ts).
 const HOST = "chat.example.test";
 // Where invites are made: its list holds only the one just made (each is revoked after its shot).
@@ -25,6 +26,8 @@ const DATE = "1 Jan 2030, 12:00";
 const KEY_ID = "KeyId0123456";
 const LINK = `http://${HOST}:5280/invites_page?FixedTokenForTheScreens`;
 const MASK = "#8a8f96";
+// A batch's references, as a sheet shows them.
+const REFS = ["Ana Lima, 2nd floor", "Ben Okafor", "Cleo Park, room 14"];
 
 const VIEWPORTS = [
   { width: 1280, height: 900 },
@@ -123,13 +126,28 @@ describe(`the admin page's screens match test/e2e/screens/, Prosody ${VERSION}`,
     await page.getByRole("radio", { name: /^Group invite/ }).check();
     await page.getByRole("checkbox", { name: "Family", exact: true }).check();
     await page.getByLabel("At most this many people").fill("20");
-    await page.getByLabel("Valid for").selectOption({ label: "30 days" });
+    await page.getByLabel("Valid for", { exact: true }).selectOption({ label: "30 days" });
     await page.getByLabel("Note (optional)").fill("Cousins, for the reunion");
     await page.getByRole("button", { name: "Create invite" }).click();
     await page.locator("#result-link input").waitFor();
     await page.locator("#list > li", { hasText: "Cousins, for the reunion" }).waitFor();
     const id = new URL(await page.inputValue("#result-link input")).search.slice(1);
     return async () => assert.equal((await api(keys.make, "DELETE", `/invites/${id}`)).status, 204);
+  }
+
+  /** Makes a batch of three through the form; resolves with what revokes them. */
+  async function makeBatch(page: Page): Promise<() => Promise<void>> {
+    await signIn(page, keys.make);
+    await page.getByText("Batch of invites").click();
+    await page.getByLabel("References, one a line").fill(REFS.join("\n"));
+    await page.getByRole("radio", { name: /^Group invites/ }).check();
+    await page.locator("#batch").getByRole("checkbox", { name: "Book club" }).check();
+    await page.getByRole("button", { name: "Make the batch" }).click();
+    await page.locator("#sheet .sheet-card").nth(2).waitFor();
+    return async () => {
+      const pending = (await api(keys.make, "GET", "/invites?state=pending&limit=100")).body as Array<{ id: string }>;
+      for (const { id } of pending) assert.equal((await api(keys.make, "DELETE", `/invites/${id}`)).status, 204);
+    };
   }
 
   /** Sets everything that differs from run to run to fixed text: key ids, dates, links. */
@@ -148,21 +166,43 @@ describe(`the admin page's screens match test/e2e/screens/, Prosody ${VERSION}`,
         if (summary?.textContent)
           summary.textContent = summary.textContent.replace(/ Expires .*$/, ` Expires ${date}.`);
         for (const input of document.querySelectorAll<HTMLInputElement>(".link-block input")) input.value = link;
+        for (const shown of document.querySelectorAll(".sheet-link")) shown.textContent = link;
+        const usage = document.getElementById("budget-usage");
+        if (usage?.textContent) usage.textContent = usage.textContent.replace(/ again .*$/, ` again ${date}.`);
+        const sheet = document.getElementById("sheet-summary");
+        if (sheet?.textContent) sheet.textContent = sheet.textContent.replace(/ until .*$/, ` until ${date}.`);
       },
       { date: DATE, keyId: KEY_ID, link: LINK },
     );
   }
 
   /** The screen as it is now, compared with its reference: why it differs, or undefined. */
-  async function shoot(page: Page, name: string, opts: { fullPage: boolean }): Promise<string | undefined> {
+  async function shoot(
+    page: Page,
+    name: string,
+    opts: { fullPage: boolean; part?: string },
+  ): Promise<string | undefined> {
     await freeze(page);
-    const png = await page.screenshot({
-      fullPage: opts.fullPage,
+    const options: PageScreenshotOptions = {
       animations: "disabled",
       caret: "hide",
       // The QR codes: each holds a new token. readQrCode checks them in adminPage.prosody.test.ts.
       mask: [page.locator("canvas")],
       maskColor: MASK,
+    };
+    // A part as a clip of the whole page, scrolled to its top: else (a locator's own screenshot of a
+    // part taller than the viewport, or a scrolled page) the masks land off the QR codes.
+    const clip = opts.part
+      ? await page.locator(opts.part).evaluate((part) => {
+          scrollTo(0, 0);
+          const box = part.getBoundingClientRect();
+          return { x: box.x + scrollX, y: box.y + scrollY, width: box.width, height: box.height };
+        })
+      : undefined;
+    const png = await page.screenshot({
+      ...options,
+      fullPage: opts.fullPage || clip !== undefined,
+      ...(clip ? { clip } : {}),
     });
     return compareScreen(join(SCREENS, `${name}.png`), png);
   }
@@ -175,6 +215,8 @@ describe(`the admin page's screens match test/e2e/screens/, Prosody ${VERSION}`,
   const STATES: ReadonlyArray<{
     name: string;
     fullPage: boolean;
+    /** Only this part of the page (a selector). */
+    part?: string;
     /** Drives the tab there; may resolve with what undoes it on the server. */
     reach(page: Page): Promise<void | (() => Promise<void>)>;
   }> = [
@@ -226,6 +268,49 @@ describe(`the admin page's screens match test/e2e/screens/, Prosody ${VERSION}`,
         const card = page.locator("#list > li", { hasText: "Maria, my sister" });
         await card.getByRole("button", { name: "Revoke…" }).click();
         await page.getByRole("dialog", { name: "Revoke this invite?" }).waitFor();
+      },
+    },
+    {
+      name: "budget-paused",
+      fullPage: false,
+      part: "#budget",
+      async reach(page) {
+        await signIn(page, keys.make);
+        const panel = page.getByRole("region", { name: "Registrations" });
+        await panel.getByText("No limit.").waitFor();
+        await panel.getByLabel("Registrations").fill("50");
+        await panel.getByRole("button", { name: "Set limit" }).click();
+        await panel.getByText(/^0 of 50 registrations a day used/).waitFor();
+        await panel.getByRole("button", { name: "Pause registrations…" }).click();
+        await page.getByRole("button", { name: "Pause", exact: true }).click();
+        await panel.getByRole("button", { name: "Resume registrations" }).waitFor();
+        return async () => {
+          const open = await api(keys.make, "PATCH", "/budget", { limit: null, paused: false });
+          assert.equal(open.status, 200, JSON.stringify(open.body));
+        };
+      },
+    },
+    {
+      name: "batch-form",
+      fullPage: false,
+      part: "#batch",
+      async reach(page) {
+        await signIn(page, keys.make);
+        await page.getByText("Batch of invites").click();
+        await page.getByLabel("References, one a line").fill(REFS.join("\n"));
+        await page.getByLabel("Or how many, without references").fill("4");
+        await page.getByRole("button", { name: "Make the batch" }).click();
+        await page.locator("#batch-count-error").waitFor();
+      },
+    },
+    { name: "batch-sheet", fullPage: false, part: "#sheet", reach: makeBatch },
+    {
+      name: "batch-print",
+      fullPage: true,
+      async reach(page) {
+        const undo = await makeBatch(page);
+        await page.emulateMedia({ media: "print" });
+        return undo;
       },
     },
     {

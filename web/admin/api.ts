@@ -24,7 +24,13 @@ export interface Answer<T> {
   readonly next?: string;
 }
 
-export async function request<T>(key: string, method: string, path: string, body?: unknown): Promise<Answer<T>> {
+export async function request<T>(
+  key: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Answer<T>> {
   const url = new URL(path, ROOT);
   if (url.origin !== location.origin) throw new Error("the page talks to its own origin only");
   let res: Response;
@@ -36,6 +42,7 @@ export async function request<T>(key: string, method: string, path: string, body
         Authorization: `Bearer ${key}`,
         Accept: "application/json",
         ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+        ...headers,
       },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       cache: "no-store",

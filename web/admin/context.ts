@@ -6,7 +6,7 @@ export interface Context {
   /** The signed-in key's options (GET /invites/options). */
   options(): Options;
   /** A request with the signed-in key. */
-  call<T>(method: string, path: string, body?: unknown): Promise<Answer<T>>;
+  call<T>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Answer<T>>;
   /** Says something to screen readers (a polite live region). */
   announce(text: string): void;
   /**

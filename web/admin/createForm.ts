@@ -19,6 +19,20 @@ const GROUPS_HINT: Record<Kind, string> = {
   reset: "",
 };
 
+/** The lifetimes a form offers for this kind: its default first, then those up to the longest allowed. */
+export const lifetimes = (options: Options, kind: Kind): HTMLOptionElement[] => [
+  h("option", { value: "" }, `${duration(options.default_ttl[kind])} (the default)`),
+  ...LIFETIMES.filter((s) => s <= options.max_ttl && s !== options.default_ttl[kind]).map((s) =>
+    h("option", { value: String(s) }, duration(s)),
+  ),
+];
+
+/** A checkbox for each of the host's groups, its name as its label (text, never markup). */
+export const groupChoices = (options: Options, name: string): HTMLLabelElement[] =>
+  options.groups.map((group) =>
+    h("label", { class: "choice" }, h("input", { type: "checkbox", name, value: group.id }), group.name),
+  );
+
 /** The "New invite" form: one kind at a time, offering only what the key and the server allow. */
 export function createForm(ctx: Context, created: (invite: Invite) => void): { configure(): void } {
   const form = byId<HTMLFormElement>("create-form");
@@ -60,14 +74,7 @@ export function createForm(ctx: Context, created: (invite: Invite) => void): { c
     byId("username-label").textContent = label;
     byId("username-hint").textContent = hint;
     byId("groups-hint").textContent = GROUPS_HINT[current];
-    const ttl = byId<HTMLSelectElement>("ttl");
-    const fallback = options.default_ttl[current];
-    ttl.replaceChildren(
-      h("option", { value: "" }, `${duration(fallback)} (the default)`),
-      ...LIFETIMES.filter((s) => s <= options.max_ttl && s !== fallback).map((s) =>
-        h("option", { value: String(s) }, duration(s)),
-      ),
-    );
+    byId("ttl").replaceChildren(...lifetimes(options, current));
     clearErrors();
   }
 
@@ -126,16 +133,7 @@ export function createForm(ctx: Context, created: (invite: Invite) => void): { c
       }
       const first = form.querySelector<HTMLInputElement>(`input[name=kind][value=${kinds[0] ?? "account"}]`);
       if (first) first.checked = true;
-      byId("groups").replaceChildren(
-        ...options.groups.map((group) =>
-          h(
-            "label",
-            { class: "choice" },
-            h("input", { type: "checkbox", name: "groups", value: group.id }),
-            group.name,
-          ),
-        ),
-      );
+      byId("groups").replaceChildren(...groupChoices(options, "groups"));
       byId("roles").replaceChildren(
         h("option", { value: "" }, "The server's default"),
         ...options.roles.map((role) => h("option", { value: role }, role)),

@@ -1,8 +1,8 @@
-import { confirmRevoke } from "./confirm.js";
+import { confirmFirst } from "./confirm.js";
 import type { Context } from "./context.js";
 import { busy, byId, h } from "./dom.js";
 import { sentence } from "./fields.js";
-import { closing, describe, groupNames, linkOf, madeBy, STATE_NAMES, when } from "./format.js";
+import { closing, describe, duration, groupNames, linkOf, madeBy, STATE_NAMES, when } from "./format.js";
 import { linkBlock } from "./linkBlock.js";
 import type { Invite } from "./types.js";
 
@@ -73,7 +73,17 @@ export function inviteList(ctx: Context): { show(): void; refresh(): Promise<voi
         ? h("button", { type: "button", class: "danger secondary", "aria-describedby": id }, "Revoke…")
         : undefined;
     revoke?.addEventListener("click", () => void revokeInvite(invite));
-    return h(
+    // From now, as long as the key and the server allow: never shorter than it was made for.
+    const extend =
+      invite.state === "pending" && options.can.includes("update")
+        ? h(
+            "button",
+            { type: "button", class: "secondary", "aria-describedby": id },
+            `Extend to ${duration(options.max_ttl)}`,
+          )
+        : undefined;
+    extend?.addEventListener("click", () => void busy(extend, () => extendInvite(invite, card)));
+    const card = h(
       "li",
       { class: "invite" },
       h(
@@ -88,9 +98,24 @@ export function inviteList(ctx: Context): { show(): void; refresh(): Promise<voi
         {},
         ...facts.flatMap(([term, value]) => (value === undefined ? [] : [h("dt", {}, term), h("dd", {}, value)])),
       ),
-      h("div", { class: "actions" }, toggle, revoke),
+      h("div", { class: "actions" }, toggle, extend, revoke),
       details,
     );
+    return card;
+  }
+
+  /** PATCH /invites/{id} with a new ttl: the same link, a later expiry, shown in its card at once. */
+  async function extendInvite(invite: Invite, card: HTMLLIElement): Promise<void> {
+    try {
+      const path = `invites/${encodeURIComponent(invite.id)}`;
+      const { body: extended } = await ctx.call<Invite>("PATCH", path, { ttl: ctx.options().max_ttl });
+      const fresh = item(extended);
+      card.replaceWith(fresh);
+      fresh.querySelector<HTMLButtonElement>(".actions button:nth-child(2)")?.focus();
+      ctx.announce(`${describe(extended, ctx.options())}: expires ${when(extended.expires)}.`);
+    } catch (err) {
+      if (!ctx.handled(err)) status.textContent = sentence(err instanceof Error ? err.message : String(err));
+    }
   }
 
   /** Shows (fetched once) who registered with it and, while it is pending, its link and QR code. */
@@ -124,7 +149,8 @@ export function inviteList(ctx: Context): { show(): void; refresh(): Promise<voi
 
   async function revokeInvite(invite: Invite): Promise<void> {
     const what = describe(invite, ctx.options());
-    if (!(await confirmRevoke(`${what}: its link stops working at once. This cannot be undone.`))) return;
+    const text = `${what}: its link stops working at once. This cannot be undone.`;
+    if (!(await confirmFirst({ title: "Revoke this invite?", text, yes: "Revoke", no: "Keep it" }))) return;
     try {
       await ctx.call("DELETE", `invites/${encodeURIComponent(invite.id)}`);
       ctx.announce(`Revoked: ${what}.`);

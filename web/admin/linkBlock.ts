@@ -9,6 +9,20 @@ const qrcode = () => import("./qr.js");
 /** Starts loading the QR code library, so that the first invite's code shows at once. */
 export const preloadQrCode = (): void => void qrcode().catch(() => undefined);
 
+/**
+ * The link's QR code, black on white in both colour schemes (what QR readers expect). Its drawn
+ * size from the start, so that nothing moves when the library has drawn it; should the library
+ * not load, `holder` says so instead.
+ */
+export function qrCode(link: string, label: string, holder: HTMLElement): HTMLCanvasElement {
+  const size = String(QR_SIZE);
+  const canvas = h("canvas", { role: "img", "aria-label": label, width: size, height: size });
+  qrcode()
+    .then(({ toCanvas }) => toCanvas(canvas, link, { width: QR_SIZE, margin: 4, errorCorrectionLevel: "M" }))
+    .catch(() => holder.replaceChildren(h("p", { class: "hint" }, "The QR code could not be drawn: send the link.")));
+  return canvas;
+}
+
 /** An invite link to hand over: the link in a field, a copy button, and its QR code, drawn here. */
 export function linkBlock(link: string): HTMLElement {
   const id = `link-${(blocks += 1)}`;
@@ -24,14 +38,8 @@ export function linkBlock(link: string): HTMLElement {
       status.textContent = "Copying is not allowed here: the link is selected, copy it with your keyboard.";
     }
   });
-  // Its drawn size from the start, so that nothing moves when the library has drawn it.
-  const size = String(QR_SIZE);
-  const canvas = h("canvas", { role: "img", "aria-label": "QR code of the invite link", width: size, height: size });
-  const figure = h("figure", { class: "qr" }, canvas, h("figcaption", {}, "Or let them scan it with a phone."));
-  // Black on white in both colour schemes: what QR readers expect.
-  qrcode()
-    .then(({ toCanvas }) => toCanvas(canvas, link, { width: QR_SIZE, margin: 4, errorCorrectionLevel: "M" }))
-    .catch(() => figure.replaceChildren(h("p", { class: "hint" }, "The QR code could not be drawn: send the link.")));
+  const figure = h("figure", { class: "qr" }, h("figcaption", {}, "Or let them scan it with a phone."));
+  figure.prepend(qrCode(link, "QR code of the invite link", figure));
   return h(
     "div",
     { class: "link-block" },

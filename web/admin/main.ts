@@ -1,6 +1,8 @@
 // The admin page: sign in with a key, make invites, see and revoke them. Served by the service at
 // /admin/ (src/http/adminPage.ts); everything it shows from the API is written as text.
 import { ApiError, request, Unreachable } from "./api.js";
+import { batchForm } from "./batch.js";
+import { budgetPanel } from "./budget.js";
 import type { Context } from "./context.js";
 import { createForm } from "./createForm.js";
 import { busy, byId } from "./dom.js";
@@ -9,7 +11,8 @@ import { closing, describe, linkOf } from "./format.js";
 import { inviteList } from "./inviteList.js";
 import { linkBlock, preloadQrCode } from "./linkBlock.js";
 import { forgetKey, keepKey, keptKey } from "./session.js";
-import type { Invite, Options } from "./types.js";
+import { showSheet } from "./sheet.js";
+import type { Batch, Invite, Options } from "./types.js";
 
 let session: { key: string; options: Options } | undefined;
 
@@ -41,8 +44,8 @@ const isTrouble = (err: unknown): boolean =>
 
 const context: Context = {
   options: () => signedIn().options,
-  async call<T>(method: string, path: string, body?: unknown) {
-    const answer = await request<T>(signedIn().key, method, path, body);
+  async call<T>(method: string, path: string, body?: unknown, headers?: Record<string, string>) {
+    const answer = await request<T>(signedIn().key, method, path, body, headers);
     hideBanner();
     return answer;
   },
@@ -79,6 +82,12 @@ const form = createForm(context, (invite: Invite) => {
   void list.refresh();
 });
 const list = inviteList(context);
+const batch = batchForm(context, (made: Batch) => {
+  showSheet(made, signedIn().options.host);
+  context.announce(`${made.created} invites made.`);
+  void list.refresh();
+});
+const budget = budgetPanel(context);
 
 function showKeyError(text: string): void {
   const error = byId("key-error");
@@ -113,8 +122,11 @@ async function signIn(key: string): Promise<void> {
   byId("account").hidden = false;
   byId("app").hidden = false;
   byId("result").hidden = true;
+  byId("sheet").hidden = true;
   byId("result-link").replaceChildren();
   form.configure();
+  batch.configure();
+  budget.show();
   list.show();
   byId("main").focus();
   preloadQrCode();
@@ -125,7 +137,10 @@ function signOut(reason = ""): void {
   session = undefined;
   forgetKey();
   hideBanner();
-  for (const id of ["result-link", "list", "groups", "host", "who", "result-summary"]) byId(id).replaceChildren();
+  for (const id of ["result-link", "list", "groups", "host", "who", "result-summary", "sheet-cards", "sheet-failed"]) {
+    byId(id).replaceChildren();
+  }
+  byId("sheet").hidden = true;
   byId("app").hidden = true;
   byId("account").hidden = true;
   byId("sign-in").hidden = false;
