@@ -1,4 +1,4 @@
-import { InvalidArgumentError, type Command } from "commander";
+import { InvalidArgumentError, Option, type Command } from "commander";
 import { DEFAULT_GRACE, MAX_GRACE_MS, parseGrace } from "../keys/durations.js";
 import { rotateKey, withKeyStore, type Output } from "./keyCommands.js";
 import { rotateWebhook } from "./webhookCommands.js";
@@ -17,7 +17,11 @@ function grace(value: string): number {
   return result;
 }
 
-const GRACE_HELP = `how long the old secret keeps working: 0 ends it at once, at most ${MAX_GRACE} (default: ${DEFAULT_GRACE})`;
+// A new Option for each command that takes it.
+const graceOption = () =>
+  new Option("--grace <duration>", `how long the old secret keeps working: 0 ends it at once, at most ${MAX_GRACE}`)
+    .argParser(grace)
+    .default(grace(DEFAULT_GRACE), DEFAULT_GRACE);
 
 /**
  * `rotate HOST ID` and `webhook rotate HOST ID`: a new secret, printed once on the last line, while
@@ -29,7 +33,6 @@ export function addRotateCommands(
   deps: { readonly env: Env; readonly io: Output },
   host: (value: string) => string,
 ): void {
-  const defaultGrace = grace(DEFAULT_GRACE);
   program
     .command("rotate")
     .description(
@@ -37,7 +40,7 @@ export function addRotateCommands(
     )
     .argument("<host>", "the VirtualHost", host)
     .argument("<id>", "the key id (the part before the slash; put -- before an id that begins with -)")
-    .option("--grace <duration>", GRACE_HELP, grace, defaultGrace)
+    .addOption(graceOption())
     .action((h: string, id: string, opts: { grace: number }) =>
       withKeyStore(deps.env, deps.io, { writes: true }, (keys) => rotateKey(keys, deps.io, h, id, opts.grace)),
     );
@@ -46,6 +49,6 @@ export function addRotateCommands(
     .description("give a webhook a new signing secret, printed once on the last line; both sign until --grace ends")
     .argument("<host>", "the VirtualHost", host)
     .argument("<id>", "the webhook id")
-    .option("--grace <duration>", GRACE_HELP, grace, defaultGrace)
+    .addOption(graceOption())
     .action((h: string, id: string, opts: { grace: number }) => rotateWebhook(deps.env, deps.io, h, id, opts.grace));
 }
