@@ -12,7 +12,7 @@ import { recordSecret } from "../support/handedOut.js";
 import { MANAGE_MODULES, mostWritesHeldAtOnce, type RunningProsody } from "../support/prosody.js";
 import type { RunningService } from "../support/service.js";
 import { createKey, startStack, type RunningStack } from "../support/stack.js";
-import { login, registerWithInvite, type XmppSession } from "../support/xmppClient.js";
+import { login, RegistrationError, registerWithInvite, type XmppSession } from "../support/xmppClient.js";
 
 // The invite page's door to Prosody (issue 28): mod_invites_manage's landing, name and redeem
 // commands, driven through src/xmpp/inviteDoorCommands.ts over a component connection of the
@@ -398,33 +398,55 @@ describe("the invite page's door (landing, name, redeem), against a real Prosody
 // in-band registration does overlap one when a storage or auth backend waits on I/O (here
 // mod_storage_yielding): between its user-registering and user-registered it holds a place of the
 // invite's use cap, which the door's redeem must respect.
-describe("the door and an in-band registration overlapping on a capped invite", () => {
-  let stack: RunningStack | undefined;
-  let connection: ComponentConnection | undefined;
+/**
+ * The stack for a describe whose `stores` wait on I/O (mod_storage_yielding), started before its
+ * tests and stopped after them, with the door's connection a test opens (`connection`).
+ */
+function overlappingStack(stores: Record<string, string>) {
+  const held: { stack?: RunningStack; connection?: ComponentConnection } = {};
   before(async () => {
-    stack = await startStack(
+    held.stack = await startStack(
       {
         hosts: [HOST],
         components: [COMPONENT, PAGE],
         admins: [],
         hostOptions: { [HOST]: { modules: MANAGE_MODULES } },
-        storeDrivers: { accounts: "yielding" },
+        storeDrivers: stores,
         extra: MODULE_OPTIONS,
       },
       { component: COMPONENT },
     );
   });
   after(async () => {
-    await connection?.stop();
-    await stack?.stop();
+    await held.connection?.stop();
+    await held.stack?.stop();
   });
+  return held;
+}
+
+/** The door over `held`'s stack (its connection kept there, to stop), and a manage key of the service's. */
+async function doorOn(held: ReturnType<typeof overlappingStack>) {
+  const { stack } = held;
+  assert.ok(stack);
+  const opened = await openDoor(stack.prosody);
+  held.connection = opened.connection;
+  const key = await createKey(stack.keyStore, HOST, "manage", "--scope", "manage");
+  return { prosody: stack.prosody, service: stack.service, door: opened.door, key };
+}
+
+/** Waits until mod_storage_yielding holds a write to `store` that Prosody logged after `logFrom`. */
+async function untilWriteHeld(prosody: RunningProsody, logFrom: number, store: string): Promise<void> {
+  for (const deadline = Date.now() + 10_000; mostWritesHeldAtOnce(prosody.log().slice(logFrom), store) < 1;) {
+    assert.ok(Date.now() < deadline, `no write to ${store} was ever held`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe("the door and an in-band registration overlapping on a capped invite", () => {
+  const held = overlappingStack({ accounts: "yielding" });
 
   it("a cap of 1 held by a registration under way: the door's redeem is gone, one account is made", async () => {
-    assert.ok(stack);
-    const { prosody, service } = stack;
-    const opened = await openDoor(prosody);
-    connection = opened.connection;
-    const key = await createKey(stack.keyStore, HOST, "manage", "--scope", "manage");
+    const { prosody, service, door, key } = await doorOn(held);
     const invite = await makeInvite(service, key, "group", { groups: ["team"], ttl: 600, max_uses: 1 });
     const logFrom = prosody.log().length;
     const inBand = registerWithInvite({
@@ -435,20 +457,17 @@ describe("the door and an in-band registration overlapping on a capped invite", 
       password: password("early"),
     });
     // Its account's write is held: it is past user-registering, its place taken, not yet counted.
-    for (const deadline = Date.now() + 10_000; mostWritesHeldAtOnce(prosody.log().slice(logFrom)) < 1;) {
-      assert.ok(Date.now() < deadline, "the in-band registration never reached its account's write");
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await untilWriteHeld(prosody, logFrom, "accounts");
     await assert.rejects(
-      opened.door.redeem(HOST, invite.id, { username: "late", password: password("late") }),
+      door.redeem(HOST, invite.id, { username: "late", password: password("late") }),
       rejectsWith("invite_gone"),
     );
     await inBand;
     // Its use is counted by the handlers of user-registered, which may run after the client's answer.
-    let landing = await opened.door.landing(HOST, invite.id);
+    let landing = await door.landing(HOST, invite.id);
     for (const deadline = Date.now() + 10_000; landing.state !== "used" && Date.now() < deadline;) {
       await new Promise((resolve) => setTimeout(resolve, 100));
-      landing = await opened.door.landing(HOST, invite.id);
+      landing = await door.landing(HOST, invite.id);
     }
     assert.equal(landing.state, "used");
     const res = await fetch(`${service.url}/invites/${invite.id}`, { headers: { Authorization: `Bearer ${key}` } });
@@ -458,5 +477,60 @@ describe("the door and an in-band registration overlapping on a capped invite", 
       shown.redemptions?.map((r) => r.jid),
       [`early@${HOST}`],
     );
+  });
+});
+
+// The count of uses waits on storage too (mod_storage_yielding on invites_manage_uses): an in-band
+// registration's count is read, then written back a while later, and the door's redeem (which never
+// waits) lands in between. Counted in memory, the check and the place it takes are one step, and so
+// is the count: N+1 registrations make N accounts, count N uses, and the next is refused.
+describe("the door and in-band registrations on a capped invite, the count of uses waiting on storage", () => {
+  const held = overlappingStack({ accounts: "yielding", invites_manage_uses: "yielding" });
+
+  it("a cap of 3: two in-band registrations, then the door's redeem and a third in-band while a count is written: 3 accounts, 3 uses", async () => {
+    const { prosody, service, door, key } = await doorOn(held);
+    const cap = 3;
+    const invite = await makeInvite(service, key, "group", { groups: ["team"], ttl: 600, max_uses: cap });
+    const inBand = (username: string) =>
+      registerWithInvite({
+        port: prosody.c2sPort,
+        domain: HOST,
+        token: invite.id,
+        username,
+        password: password(username),
+      }).then(() => username);
+    const logFrom = prosody.log().length;
+    const first = ["ana", "ben"].map(inBand);
+    // A count of a use is being written (it waits): the door's redeem and another in-band start now.
+    await untilWriteHeld(prosody, logFrom, "invites_manage_uses");
+    const late = door.redeem(HOST, invite.id, { username: "late", password: password("late") }).then(() => "late");
+    const outcomes = await Promise.allSettled([...first, late, inBand("cai")]);
+    const made = outcomes.flatMap((o) => (o.status === "fulfilled" ? [o.value] : []));
+    assert.equal(made.length, cap, `accounts made: ${made.join(", ")}`);
+    // Each use is counted by the handlers of user-registered, which may run after the answer.
+    const show = async () => {
+      const res = await fetch(`${service.url}/invites/${invite.id}`, { headers: { Authorization: `Bearer ${key}` } });
+      return (await res.json()) as InviteJson;
+    };
+    let shown = await show();
+    for (const deadline = Date.now() + 10_000; shown.redemptions?.length !== cap && Date.now() < deadline;) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      shown = await show();
+    }
+    assert.equal(shown.uses, cap);
+    assert.deepEqual(shown.redemptions?.map((r) => r.jid).sort(), made.map((n) => `${n}@${HOST}`).sort());
+    assert.equal((await door.landing(HOST, invite.id)).state, "used");
+    await assert.rejects(inBand("dan"), RegistrationError);
+    // What was stored, not only what the process kept: after a restart the count is still 3.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await prosody.kill();
+    await prosody.start();
+    await assert.rejects(inBand("eve"), RegistrationError);
+    for (const deadline = Date.now() + 15_000; ;) {
+      shown = await show().catch(() => shown);
+      if (shown.uses === cap && shown.redemptions?.length === cap) break;
+      assert.ok(Date.now() < deadline, `after a restart: ${shown.uses} uses`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
   });
 });

@@ -189,11 +189,13 @@ describe("a use cap under registrations that overlap in Prosody (storage that wa
     assert.equal(succeeded.length, 3, JSON.stringify(outcomes.map((o) => o.status)));
     const refused = outcomes.find((o) => o.status === "rejected");
     assert.ok(refused?.status === "rejected" && refused.reason instanceof RegistrationError);
-    // A use is counted when the handlers of user-registered run, which may be after the client has
-    // its answer. Each counted, none lost to another count written at the same time, nothing more let in.
+    // A use is counted, and the registration recorded, when the handlers of user-registered run, which
+    // may be after the client has its answer. Each counted, none lost to another count written at
+    // the same time, nothing more let in.
     const show = () => callApi(service, key, `/invites/${made.body.id}`);
     let shown = await show();
-    for (const deadline = Date.now() + 10_000; shown.body.uses !== 3 && Date.now() < deadline;) {
+    const counted = () => shown.body.uses === 3 && shown.body.redemptions?.length === 3;
+    for (const deadline = Date.now() + 10_000; !counted() && Date.now() < deadline;) {
       await new Promise((resolve) => setTimeout(resolve, 200));
       shown = await show();
     }

@@ -27,10 +27,28 @@ return function (needs)
 	local registration = { invite_gone_reasons = { [no_longer_valid] = true, [used_up_reason] = true } };
 	local invites, history, groups, policy = needs.invites, needs.history, needs.groups, needs.policy;
 
-	function registration.uses_of(token)
-		local record = uses_store:get(token);
-		return type(record) == "table" and tonumber(record.uses) or 0;
+	-- The count of each reusable invite's uses, by token, as stored: read once, then kept here (this
+	-- process alone writes it), so that every check and every count after that is one step that
+	-- never waits on storage. Otherwise the invite page's redeem (outside any async runner, it never
+	-- waits) could slip in while an in-band registration waits between reading the count and taking
+	-- its place, or between reading it and writing it back plus one, as budget.lib.lua's window.
+	-- One small record per reusable invite asked about, for the process's life.
+	local counts = {};
+	local function count_of(token)
+		local record = counts[token];
+		if record == nil then
+			local stored = uses_store:get(token);
+			-- Another registration may have read (and counted) it while this read waited.
+			record = counts[token];
+			if record == nil then
+				record = { uses = type(stored) == "table" and tonumber(stored.uses) or 0 };
+				counts[token] = record;
+			end
+		end
+		return record;
 	end
+
+	function registration.uses_of(token) return count_of(token).uses; end
 	local uses_of = registration.uses_of;
 
 	-- A reusable invite that reached its max_uses: mod_invites keeps it until it expires, but it is
@@ -97,7 +115,7 @@ return function (needs)
 	-- user-registering and user-registered); without it they would all see the cap not yet reached.
 	local under_way = {};
 
-	-- Per token, one registration at a time reads or writes the count (serial.lib.lua).
+	-- Per token, one write of the count at a time (serial.lib.lua): a later one never lands first.
 	local one_at_a_time = module:require "serial"();
 
 	local function release_use(token, username)
@@ -107,30 +125,31 @@ return function (needs)
 		if next(holders) == nil then under_way[token] = nil; end
 	end
 
+	-- The count may wait on storage the first time only; the check and the place taken are one step.
 	local function reserve_use(token, username, max_uses)
-		return one_at_a_time(token, function ()
-			local taken = uses_of(token);
-			local holders = under_way[token] or {};
-			for holder in pairs(holders) do
-				if holder ~= username then taken = taken + 1; end
-			end
-			if taken >= max_uses then return false; end
-			holders[username], under_way[token] = true, holders;
-			module:add_timer(60, function () release_use(token, username); end);
-			return true;
-		end);
+		local taken = count_of(token).uses;
+		local holders = under_way[token] or {};
+		for holder in pairs(holders) do
+			if holder ~= username then taken = taken + 1; end
+		end
+		if taken >= max_uses then return false; end
+		holders[username], under_way[token] = true, holders;
+		module:add_timer(60, function () release_use(token, username); end);
+		return true;
 	end
 
-	-- Counts a use once the account exists and gives its place back; returns the uses now.
+	-- Counts a use once the account exists and gives its place back, in one step; then stores the
+	-- count (the record is changed in place: a write still waiting on storage writes the latest
+	-- count too). Returns the uses now.
 	local function count_use(token, username)
-		return one_at_a_time(token, function ()
-			local uses = uses_of(token) + 1;
-			if not uses_store:set(token, { uses = uses }) then
-				module:log("error", "Could not count a use of a reusable invite (by %s)", username);
-			end
-			release_use(token, username);
-			return uses;
-		end);
+		local record = count_of(token);
+		record.uses = record.uses + 1;
+		local uses = record.uses;
+		release_use(token, username);
+		if not one_at_a_time(token, function () return uses_store:set(token, record); end) then
+			module:log("error", "Could not count a use of a reusable invite (by %s)", username);
+		end
+		return uses;
 	end
 
 	-- Registration through an invite, whoever made it.
