@@ -7,6 +7,10 @@ import type { InviteManager, RedemptionRecord } from "../../src/xmpp/inviteManag
 import { connectModuleClients } from "../support/moduleClients.js";
 import { MANAGE_MODULES, startProsody, type RunningProsody } from "../support/prosody.js";
 import { login, registerWithInvite } from "../support/xmppClient.js";
+import { startReceiver, type Receiver } from "../support/receiver.js";
+import { runCli } from "../support/service.js";
+import { createKey, startStack, type RunningStack } from "../support/stack.js";
+import type { InviteJson } from "../../src/http/apiTypes.js";
 
 // An `expired` record in the feed for every invite the service made that expires unused (issue 30):
 // 1,000 expiring in the same minute give 1,000 records, none twice, also with Prosody down when
@@ -195,5 +199,73 @@ describe("expired records in the feed, against a real Prosody", () => {
       again.map((r) => r.id),
       [],
     );
+  });
+});
+
+// The sweep that wrote expired records nudges the service (as a registration does), so that an
+// invite.expired webhook follows within the sweep and the nudge's gap, not at the service's next
+// pass: here REDEMPTION_SYNC_MS is at its maximum (a day), every other setting its default.
+describe("invite.expired webhooks follow the sweep, not the service's next pass", () => {
+  let stack: RunningStack | undefined;
+  let receiver: Receiver | undefined;
+  before(async () => {
+    stack = await startStack(
+      {
+        hosts: [HOST],
+        components: [COMPONENT],
+        admins: [],
+        hostOptions: { [HOST]: { modules: MANAGE_MODULES } },
+        extra: `invites_manage_jids = { "${COMPONENT.domain}" }`,
+        logLevel: "info",
+      },
+      { component: COMPONENT, env: { REDEMPTION_SYNC_MS: String(86_400_000) } },
+    );
+    receiver = await startReceiver();
+  });
+  after(async () => {
+    await stack?.stop();
+    await receiver?.stop();
+  });
+
+  it("each of 4 invites expiring a few seconds apart: its invite.expired within the sweep and 5 s; one nudge per sweep", async () => {
+    assert.ok(stack && receiver);
+    const { service, prosody, keyStore } = stack;
+    const key = await createKey(keyStore, HOST, "expiry", "--scope", "manage");
+    const added = await runCli(["webhook", "add", HOST, receiver.url, "--allow-http", "--allow-private"], {
+      KEY_STORE: keyStore,
+    });
+    assert.equal(added.code, 0, added.stderr);
+    const make = async (ttl: number) => {
+      const res = await fetch(`${service.url}/invites/account`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
+        body: JSON.stringify({ ttl }),
+      });
+      assert.equal(res.status, 201, await res.clone().text());
+      return (await res.json()) as InviteJson;
+    };
+    // Two expiring in the same second (one sweep, one nudge), two more a few seconds apart.
+    const invites = await Promise.all([3, 3, 7, 12].map(make));
+    const expiredAt = new Map(invites.map((invite) => [invite.id, invite.expires]));
+    const arrived = new Map<string, number>();
+    await receiver.until(
+      (received) => {
+        for (const r of received) {
+          const event = JSON.parse(r.body) as { type: string; data: { invite?: string } };
+          const id = event.data.invite ?? "";
+          if (event.type === "invite.expired" && expiredAt.has(id) && !arrived.has(id)) arrived.set(id, now());
+        }
+        return arrived.size === invites.length;
+      },
+      (12 + SWEEP_SECONDS + 10) * 1_000,
+    );
+    const latencies = invites.map((invite) => (arrived.get(invite.id) ?? Infinity) - invite.expires);
+    console.log(
+      `invite.expired after expiry, sweep every ${SWEEP_SECONDS} s, REDEMPTION_SYNC_MS a day: ${latencies.map((l) => l.toFixed(1)).join(", ")} s`,
+    );
+    for (const latency of latencies) assert.ok(latency <= SWEEP_SECONDS + 5, `${latency} s after expiry`);
+    // Once per sweep that wrote records: the sweeps that wrote were at most as many as the invites.
+    const sweeps = prosody.log().match(/Expired invites: \d+ events/g) ?? [];
+    assert.ok(sweeps.length >= 1 && sweeps.length <= invites.length, sweeps.join("; "));
   });
 });

@@ -45,16 +45,8 @@ local accounts = {
 };
 local p13, p012 = server("13", accounts), server("0.12", nil, { "root" });
 
-local passed, failed = 0, 0;
-local function test(name, fn)
-	local ok, err = pcall(fn);
-	if ok then passed = passed + 1; else failed = failed + 1; print("FAIL "..name..": "..tostring(err)); end
-end
-local function is(actual, expected, what)
-	if actual ~= expected then
-		error(("%s: expected %s, got %s"):format(what or "value", tostring(expected), tostring(actual)), 2);
-	end
-end
+local harness = dofile(here.."/harness.lua");
+local test, is = harness.test, harness.is;
 
 local function service_invite(fields)
 	local invite = { type = "register", jid = host, additional_data = { created_by = service, source = "invites-api/key" } };
@@ -326,5 +318,4 @@ test("names: a list stays, a set becomes a sorted list, anything else none", fun
 	is(#p13.names("x"), 0, "string"); is(#p13.names(nil), 0, "nil");
 end);
 
-print(("policy.lib.lua: %d passed, %d failed"):format(passed, failed));
-if failed > 0 then os.exit(1); end
+harness.done("policy.lib.lua");

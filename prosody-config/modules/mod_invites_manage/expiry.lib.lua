@@ -6,13 +6,15 @@
 -- expiry lies between the last sweep's end and now are read (one indexed range query, then pages
 -- of `batch`), each gets its event under the key "expired-TOKEN" (history.event writes a key
 -- once), and the sweep's end is stored. A restart between the events and that store sweeps the
--- same range again and writes nothing twice. The first sweep ever (a second after the first start
--- of this version) starts at its own time: invites that expired before get no event.
+-- same range again and writes nothing twice. A sweep that wrote events nudges the service once
+-- (registration.lib.lua's nudge), so that it reads them now, not at its next pass. The first sweep
+-- ever (a second after the first start of this version) starts at its own time: invites that
+-- expired before get no event.
 
 local sweep_store = module:open_store("invites_manage_expiry");
 local batch = 200;
 
--- `needs`: history, policy, sweep_every (seconds).
+-- `needs`: history, policy, sweep_every (seconds), nudge (tells the service to read the feed).
 return function (needs)
 	local expiry = {};
 	local history, policy = needs.history, needs.policy;
@@ -31,8 +33,9 @@ return function (needs)
 		local now = os.time();
 		local last = sweep_store:get("swept");
 		local from = type(last) == "table" and tonumber(last.to);
+		local written = 0;
 		if from then
-			local started, written = os.clock(), 0;
+			local started = os.clock();
 			local ok, err = history.expired_between(from + 1, now, batch, function (token, invite)
 				if policy.made_by_service(invite.additional_data) then
 					history.event(event_of(token, invite), nil, "expired-"..token);
@@ -42,6 +45,7 @@ return function (needs)
 			if not ok then
 				module:log("warn", "Could not sweep expired invites: %s", err);
 				sweeping = false;
+				if written > 0 then needs.nudge(); end
 				return needs.sweep_every;
 			end
 			if written > 0 then
@@ -50,6 +54,8 @@ return function (needs)
 		end
 		if not sweep_store:set("swept", { to = now }) then module:log("warn", "Could not record the expiry sweep"); end
 		sweeping = false;
+		-- Once per sweep, not per event: the service reads them all in one pass.
+		if written > 0 then needs.nudge(); end
 		return needs.sweep_every;
 	end
 

@@ -110,7 +110,8 @@ local landing = module:require "landing"({ invites = invites, token_store = toke
 	policy = policy, registration = registration, manage_groups = manage_groups, refuse = refuse, budget = budget });
 local upkeep = module:require "upkeep"({ token_store = token_store, history = history, registration = registration,
 	refuse = refuse });
-local expiry = module:require "expiry"({ history = history, policy = policy, sweep_every = expiry_sweep });
+local expiry = module:require "expiry"({ history = history, policy = policy, sweep_every = expiry_sweep,
+	nudge = registration.nudge });
 local used_up = registration.used_up;
 
 local function created(invite)

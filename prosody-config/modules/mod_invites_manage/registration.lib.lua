@@ -58,9 +58,9 @@ return function (needs)
 		return max_uses ~= nil and uses_of(token) >= max_uses;
 	end
 
-	-- Tells each connected component of invites_manage_jids that a registration was recorded, so that
-	-- it reads the records now rather than at its next poll. The records are the truth: a component
-	-- that is down reads them when it is back.
+	-- Tells each connected component of invites_manage_jids that a registration (or, from the expiry
+	-- sweep, an expiry) was recorded, so that it reads the records now rather than at its next poll.
+	-- The records are the truth: a component that is down reads them when it is back.
 	local function nudge()
 		for manage_jid in needs.manage_jids do
 			local host = prosody.hosts[manage_jid];
@@ -71,6 +71,8 @@ return function (needs)
 			end
 		end
 	end
+
+	registration.nudge = nudge;
 
 	local function record_redemption(invite, username, reset)
 		history.prune_due();
