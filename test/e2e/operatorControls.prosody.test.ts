@@ -150,10 +150,17 @@ describe("the registration budget, the pause and an invite's upkeep, against a r
       attempts.push({ name: `open${i}`, path: "open in-band", run: () => openly(`open${i}`) });
     }
     // The page's redeems are quick (a component's stanza runs at once, outside any runner, so its
-    // account's write never waits): they go a moment after the in-band ones, to race them midway.
+    // account's write never waits): they go once in-band registrations are being written, to race
+    // them midway. (A fixed delay was not enough: on a quiet machine the 45 in-band streams were
+    // still opening when the redeems took every place, and nothing overlapped.)
+    const inBandWriting = (async () => {
+      for (const deadline = Date.now() + 15_000; Date.now() < deadline; await sleep(20)) {
+        if (mostWritesHeldAtOnce(prosody?.log().slice(logFrom) ?? "") >= 2) return;
+      }
+    })();
     const outcomes = await Promise.allSettled(
       attempts.map(async (a) => {
-        if (a.path === "redeem") await sleep(150);
+        if (a.path === "redeem") await inBandWriting;
         return a.run();
       }),
     );
