@@ -1,10 +1,9 @@
-import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { extname, join } from "node:path";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { gzipSync } from "node:zlib";
 import type { Context } from "koa";
 import { ConfigError } from "../config.js";
+import { readStaticFiles, sendStaticFile, type StaticFile } from "./staticFiles.js";
 
 /**
  * The admin page (web/admin/, bundled by `npm run build` into dist/http/admin/, beside this file):
@@ -48,16 +47,10 @@ const TYPES: Record<string, string> = {
   ".svg": "image/svg+xml",
 };
 
-interface StaticFile {
-  readonly type: string;
-  readonly body: Buffer;
-  readonly gzipped: Buffer;
-  readonly etag: string;
-  /** Every file but index.html has its content's hash in its name: it never changes. */
-  readonly immutable: boolean;
-}
-
 export type AdminPageFiles = ReadonlyMap<string, StaticFile>;
+
+/** Every file but index.html has its content's hash in its name: it never changes. */
+const immutable = (file: StaticFile) => file.name !== "index.html";
 
 /** Reads the page's files; a missing build is a start-up error naming the fix. */
 export function loadAdminPage(dir: string = ADMIN_PAGE_DIR): AdminPageFiles {
@@ -66,15 +59,7 @@ export function loadAdminPage(dir: string = ADMIN_PAGE_DIR): AdminPageFiles {
       `invalid configuration: ADMIN_PAGE is on but the page is not built (no ${join(dir, "index.html")}): run npm run build, or set ADMIN_PAGE=off`,
     );
   }
-  const files = new Map<string, StaticFile>();
-  for (const name of readdirSync(dir)) {
-    const type = TYPES[extname(name)];
-    if (!type) continue;
-    const body = readFileSync(join(dir, name));
-    const etag = `"${createHash("sha256").update(body).digest("base64url").slice(0, 27)}"`;
-    files.set(name, { type, body, gzipped: gzipSync(body, { level: 9 }), etag, immutable: name !== "index.html" });
-  }
-  return files;
+  return readStaticFiles(dir, TYPES);
 }
 
 /** GET /admin/ and /admin/FILE; /admin alone goes to /admin/, where the page's relative links work. */
@@ -90,18 +75,7 @@ export function adminPage(files: AdminPageFiles) {
     if (!file) ctx.throw(404);
     ctx.set(SECURITY_HEADERS);
     // index.html is checked each time (a new version names new files); the others are kept for good.
-    ctx.set("Cache-Control", file.immutable ? "public, max-age=31536000, immutable" : "no-cache");
-    ctx.vary("Accept-Encoding");
-    const gzip = ctx.acceptsEncodings("gzip", "identity") === "gzip";
-    ctx.status = 200;
-    // Each encoding is its own representation, with its own tag.
-    ctx.etag = gzip ? `${file.etag.slice(0, -1)}-gz"` : file.etag;
-    if (ctx.fresh) {
-      ctx.status = 304;
-      return;
-    }
-    ctx.type = file.type;
-    if (gzip) ctx.set("Content-Encoding", "gzip");
-    ctx.body = gzip ? file.gzipped : file.body;
+    ctx.set("Cache-Control", immutable(file) ? "public, max-age=31536000, immutable" : "no-cache");
+    sendStaticFile(ctx, file);
   };
 }

@@ -1,11 +1,10 @@
-import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { extname, join } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { gzipSync } from "node:zlib";
 import type { Context, Next } from "koa";
 import { z } from "zod";
 import { ConfigError } from "../config.js";
+import { readStaticFiles, sendStaticFile, type StaticFile } from "../http/staticFiles.js";
 
 /** The page's script and style (web/invite/, built by scripts/buildInvitePage.ts), beside this file in dist/. */
 export const INVITE_ASSETS_DIR = fileURLToPath(new URL("./assets/", import.meta.url));
@@ -17,17 +16,10 @@ const manifestSchema = z.object({ js: z.string().regex(/^[\w-]+\.js$/), css: z.s
 
 const TYPES: Record<string, string> = { ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8" };
 
-interface AssetFile {
-  readonly type: string;
-  readonly body: Buffer;
-  readonly gzipped: Buffer;
-  readonly etag: string;
-}
-
 export interface InviteAssets {
   /** The hashed names the pages link to. */
   readonly names: z.infer<typeof manifestSchema>;
-  readonly files: ReadonlyMap<string, AssetFile>;
+  readonly files: ReadonlyMap<string, StaticFile>;
 }
 
 /** Reads the built files once; a missing build is a start-up error naming the fix. */
@@ -39,15 +31,7 @@ export function loadInviteAssets(dir: string = INVITE_ASSETS_DIR): InviteAssets 
     );
   }
   const names = manifestSchema.parse(JSON.parse(readFileSync(manifest, "utf8")));
-  const files = new Map<string, AssetFile>();
-  for (const name of readdirSync(dir)) {
-    const type = TYPES[extname(name)];
-    if (!type) continue;
-    const body = readFileSync(join(dir, name));
-    const etag = `"${createHash("sha256").update(body).digest("base64url").slice(0, 27)}"`;
-    files.set(name, { type, body, gzipped: gzipSync(body, { level: 9 }), etag });
-  }
-  return { names, files };
+  return { names, files: readStaticFiles(dir, TYPES) };
 }
 
 /** GET /invite/assets/FILE: each name carries its content's hash, so it is kept for good. */
@@ -61,16 +45,6 @@ export function serveInviteAssets(assets: InviteAssets) {
       "X-Content-Type-Options": "nosniff",
       "Cross-Origin-Resource-Policy": "same-origin",
     });
-    ctx.vary("Accept-Encoding");
-    const gzip = ctx.acceptsEncodings("gzip", "identity") === "gzip";
-    ctx.status = 200;
-    ctx.etag = gzip ? `${file.etag.slice(0, -1)}-gz"` : file.etag;
-    if (ctx.fresh) {
-      ctx.status = 304;
-      return;
-    }
-    ctx.type = file.type;
-    if (gzip) ctx.set("Content-Encoding", "gzip");
-    ctx.body = gzip ? file.gzipped : file.body;
+    sendStaticFile(ctx, file);
   };
 }
