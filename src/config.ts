@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { parseRate } from "./keys/durations.js";
+import { parseDuration, parseRate } from "./keys/durations.js";
 import { KNOWN_SCHEMES, storeKind } from "./store/url.js";
 import type { Rate } from "./keys/keyRecord.js";
 
@@ -16,6 +16,13 @@ const rateFromEnv = z
   .refine((v) => v === "off" || parseRate(v) !== undefined, "expected N/PERIOD such as 60/1m, or off");
 
 const intFromEnv = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+// A duration such as 30m or 12h, between `min` and `max` milliseconds.
+const durationFromEnv = (min: number, max: number, bounds: string) =>
+  z.string().refine((v) => {
+    const value = parseDuration(v);
+    return value !== undefined && value >= min && value <= max;
+  }, `expected a duration such as 30m or 12h, ${bounds}`);
 
 // Each option: its variable, its type, its default, why it exists. docs/operations.md's table mirrors this.
 const storeSchema = z.object({
@@ -99,6 +106,19 @@ const serviceSchema = storeSchema.extend({
   SHUTDOWN_GRACE_MS: intFromEnv(0, 600_000).default(2_000),
   // Then, how long requests in flight may take to finish before they are cut.
   SHUTDOWN_TIMEOUT_MS: intFromEnv(0, 600_000).default(10_000),
+  // People signing in (issue 29). The service's address as people's browsers reach it, e.g.
+  // https://invites.example.com: sign-in links and OAuth's return address are made from it, never
+  // from a request's Host (which a client chooses). Unset: nobody signs in, only keys work. Plain
+  // http only on a loopback host (the session cookie is Secure everywhere else).
+  PUBLIC_URL: z.string().optional(),
+  // A session ends this long after sign-in whatever happens, and after this long unused.
+  SESSION_LIFETIME: durationFromEnv(120_000, 30 * 86_400_000, "from 2m to 30d").default("12h"),
+  SESSION_IDLE: durationFromEnv(120_000, 30 * 86_400_000, "from 2m to 30d").default("30m"),
+  // How long a sign-in link sent as an XMPP message works (once).
+  SIGN_IN_LINK_TTL: durationFromEnv(30_000, 3_600_000, "from 30s to 1h").default("5m"),
+  // Sign-in links asked for per account, and per client address, as N/PERIOD, or "off".
+  SIGN_IN_ACCOUNT_RATE: rateFromEnv.default("3/15m"),
+  SIGN_IN_ADDRESS_RATE: rateFromEnv.default("10/15m"),
 });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -133,6 +153,14 @@ export interface ServiceConfig extends StoreConfig {
   readonly trustedProxies: number;
   /** Whether /admin/ serves the admin page. */
   readonly adminPage: boolean;
+  /** PUBLIC_URL without its trailing slash; none: nobody signs in (issue 29). */
+  readonly publicUrl: string | undefined;
+  readonly sessions: { readonly lifetimeMs: number; readonly idleMs: number };
+  readonly signInLink: {
+    readonly ttlMs: number;
+    readonly accountRate: Rate | undefined;
+    readonly addressRate: Rate | undefined;
+  };
   /** Whether /invite/HOST/TOKEN serves the invite page. */
   readonly invitePage: boolean;
 }
@@ -180,6 +208,11 @@ export function loadServiceConfig(env: Env): ServiceConfig {
   if (raw.WEBHOOK_LEASE_MS <= raw.WEBHOOK_TIMEOUT_MS) {
     throw new ConfigError("invalid configuration: WEBHOOK_LEASE_MS must be longer than WEBHOOK_TIMEOUT_MS");
   }
+  const sessionLifetimeMs = parseDuration(raw.SESSION_LIFETIME) ?? 0;
+  const sessionIdleMs = parseDuration(raw.SESSION_IDLE) ?? 0;
+  if (sessionIdleMs > sessionLifetimeMs) {
+    throw new ConfigError("invalid configuration: SESSION_IDLE must be at most SESSION_LIFETIME");
+  }
   return Object.freeze({
     keyStore: raw.KEY_STORE,
     logLevel: raw.LOG_LEVEL,
@@ -210,7 +243,40 @@ export function loadServiceConfig(env: Env): ServiceConfig {
     trustedProxies: trustedProxies(raw.TRUST_PROXY),
     adminPage: raw.ADMIN_PAGE === "on",
     invitePage: raw.INVITE_PAGE === "on",
+    publicUrl: publicUrl(raw.PUBLIC_URL),
+    sessions: Object.freeze({ lifetimeMs: sessionLifetimeMs, idleMs: sessionIdleMs }),
+    signInLink: Object.freeze({
+      ttlMs: parseDuration(raw.SIGN_IN_LINK_TTL) ?? 0,
+      accountRate: raw.SIGN_IN_ACCOUNT_RATE === "off" ? undefined : parseRate(raw.SIGN_IN_ACCOUNT_RATE),
+      addressRate: raw.SIGN_IN_ADDRESS_RATE === "off" ? undefined : parseRate(raw.SIGN_IN_ADDRESS_RATE),
+    }),
   });
+}
+
+/** The hosts on which a browser takes plain http as a secure context, and a cookie without Secure is no risk. */
+export const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(["127.0.0.1", "[::1]", "localhost"]);
+
+/**
+ * PUBLIC_URL: an http(s) origin, optionally with a path, without credentials, query or fragment;
+ * http only on a loopback host: elsewhere the session cookie would travel in clear.
+ */
+function publicUrl(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const fail = (why: string) => new ConfigError(`invalid configuration: PUBLIC_URL ${why}`);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw fail("is not a URL: expected e.g. https://invites.example.com");
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") throw fail("must start with https://");
+  if (url.username || url.password || url.search || url.hash || value.includes("?") || value.includes("#")) {
+    throw fail("must have no user, query or fragment");
+  }
+  if (url.protocol === "http:" && !LOOPBACK_HOSTS.has(url.hostname)) {
+    throw fail("must be https:// (plain http only on 127.0.0.1, [::1] or localhost)");
+  }
+  return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
 }
 
 function trustedProxies(value: string): number {

@@ -13,6 +13,7 @@ export const ERROR_CODES = [
   "method_not_allowed", // the key does not allow this HTTP method
   "rate_limited", // the key is over its rate
   "too_many_failures", // this client address failed too many key checks
+  "quota_exhausted", // a person made all the invites their quota allows in its window (next_at: when a place frees)
   "insufficient_scope", // the key's scopes do not give the power this request needs (src/keys/powers.ts)
   "account_protected", // the account ranks above invites_manage_roles: only a Prosody admin may do this
   "not_found", // no such route
@@ -30,6 +31,11 @@ export const ERROR_CODES = [
   "prosody_refused", // Prosody answered with an error: a configuration problem on its side
   "prosody_bad_reply", // Prosody answered something we cannot read
   "store_unavailable", // the key store failed
+  "not_signed_in", // no session: no cookie, or one that ended (signed out, idle, past its lifetime, account gone)
+  "csrf_refused", // a change with a session cookie, without its X-CSRF-Token or from another site
+  "link_invalid", // a sign-in link's token that is unknown, expired or already used
+  "sign_in_limited", // too many sign-in links asked for this account or from this address
+  "sign_in_unavailable", // people cannot sign in here: PUBLIC_URL is not set
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -41,6 +47,7 @@ const CLIENT_ERRORS: ReadonlySet<ErrorCode> = new Set([
   "invalid_key",
   "key_expired",
   "key_exhausted",
+  "quota_exhausted",
   "method_not_allowed",
   "insufficient_scope",
   "account_protected",
@@ -54,12 +61,18 @@ const CLIENT_ERRORS: ReadonlySet<ErrorCode> = new Set([
   "unsupported_media_type",
   "rate_limited",
   "too_many_failures",
+  "not_signed_in",
+  "csrf_refused",
+  "link_invalid",
+  "sign_in_limited",
 ]);
 
 export interface AppErrorOptions {
   readonly cause?: unknown;
   readonly retryAfterSeconds?: number;
   readonly allow?: string;
+  /** More fields of the JSON answer beside error and message (quota_exhausted's next_at). */
+  readonly details?: Readonly<Record<string, string | number | null>>;
 }
 
 export class AppError extends Error {
@@ -68,6 +81,7 @@ export class AppError extends Error {
   readonly retryAfterSeconds?: number;
   /** For 405: the methods that are allowed (RFC 9110 requires the Allow header). */
   readonly allow?: string;
+  readonly details?: Readonly<Record<string, string | number | null>>;
   constructor(code: ErrorCode, message: string, options?: AppErrorOptions);
   constructor(
     readonly code: ErrorCode,
@@ -81,6 +95,7 @@ export class AppError extends Error {
     Error.stackTraceLimit = limit;
     if (options.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
     if (options.allow !== undefined) this.allow = options.allow;
+    if (options.details !== undefined) this.details = options.details;
   }
 }
 

@@ -22,6 +22,7 @@ const ANSWERS = {
   key_exhausted: { status: 403, message: "this API key has issued all the invites it may (max-invites)" },
   rate_limited: { status: 429, message: "too many requests for this API key, retry later" },
   too_many_failures: { status: 429, message: "too many failed key attempts from this address, retry later" },
+  quota_exhausted: { status: 429, message: "you made all the invites your quota allows for now" },
   method_not_allowed: { status: 405, message: "this API key does not allow this method" },
   insufficient_scope: { status: 403, message: "this API key's scope does not allow this" },
   account_protected: { status: 403, message: "only a Prosody admin may do this for this account" },
@@ -47,6 +48,11 @@ const ANSWERS = {
   prosody_refused: { status: 502, message: "the XMPP server refused to create the invite" },
   prosody_bad_reply: { status: 502, message: "the XMPP server sent an unreadable answer" },
   store_unavailable: { status: 503, message: "the key store is unavailable, retry later", retryAfterSeconds: 5 },
+  not_signed_in: { status: 401, message: "not signed in, or the session has ended" },
+  csrf_refused: { status: 403, message: "refused: a change needs the session's X-CSRF-Token, from this site" },
+  link_invalid: { status: 401, message: "this sign-in link has been used or has expired" },
+  sign_in_limited: { status: 429, message: "too many sign-in links asked for, retry later" },
+  sign_in_unavailable: { status: 501, message: "signing in is not set up on this service (PUBLIC_URL)" },
 } as const satisfies Record<ErrorCode, Answer>;
 
 // registrations_closed: its message says which, paused or the budget used up until when.
@@ -55,17 +61,26 @@ const EXPLAINED: ReadonlySet<ErrorCode> = new Set([
   "not_implemented",
   "insufficient_scope",
   "registrations_closed",
+  "quota_exhausted",
 ]);
 
 const KOA_CODES: Record<number, ErrorCode> = { 400: "bad_request", 404: "not_found", 405: "method_not_allowed" };
 
-export function answerFor(err: unknown): Answer & { code: ErrorJson["error"] } {
+export function answerFor(
+  err: unknown,
+): Answer & { code: ErrorJson["error"]; details?: Readonly<Record<string, string | number | null>> } {
   if (err instanceof AppError) {
     const answer: Answer = ANSWERS[err.code];
     // Our own messages for these say exactly what to fix and never carry a secret.
     const message = EXPLAINED.has(err.code) ? err.message : answer.message;
     const retryAfterSeconds = err.retryAfterSeconds ?? answer.retryAfterSeconds;
-    return { ...answer, message, code: err.code, ...(retryAfterSeconds ? { retryAfterSeconds } : {}) };
+    return {
+      ...answer,
+      message,
+      code: err.code,
+      ...(retryAfterSeconds ? { retryAfterSeconds } : {}),
+      ...(err.details ? { details: err.details } : {}),
+    };
   }
   // Koa's own client errors (ctx.throw): keep the status, expose only safe text.
   const httpError = err as { status?: unknown; expose?: boolean; message?: string; type?: unknown; body?: unknown };
@@ -93,10 +108,10 @@ function bodyParserError(err: { status?: unknown; type?: unknown; body?: unknown
 
 /** An error's body: `{"error": CODE, "message": …}` in JSON, else the message as a line of text. */
 export function errorBody(
-  answer: { code: ErrorJson["error"]; message: string },
+  answer: { code: ErrorJson["error"]; message: string; details?: Readonly<Record<string, string | number | null>> },
   json: boolean,
 ): { type: string; body: string } {
-  const body = { error: answer.code, message: answer.message } satisfies ErrorJson;
+  const body = { ...answer.details, error: answer.code, message: answer.message } satisfies ErrorJson;
   return json
     ? { type: "application/json; charset=utf-8", body: JSON.stringify(body) }
     : { type: "text/plain; charset=utf-8", body: `${answer.message}\n` };
