@@ -1,6 +1,7 @@
 import type { RedemptionLedger } from "../store/usage.js";
 import type { Logger } from "../log.js";
-import type { InviteManager } from "../xmpp/inviteManager.js";
+import type { InviteManager, RedemptionRecord } from "../xmpp/inviteManager.js";
+import { inviterOf, type NotifyInviter } from "./inviterNotice.js";
 import { tally } from "./tally.js";
 import type { Subscription } from "../store/webhooks.js";
 
@@ -28,6 +29,14 @@ export interface RedemptionSyncOptions {
   readonly log: Logger;
   /** Told of each pass that starts, and what started it. */
   readonly passed?: (trigger: PassTrigger) => void;
+  /**
+   * The inviter hears back (issue 29): called for each registration through an invite a person
+   * made, by the one instance whose page was applied; not for one whose `notify:JID` is false in
+   * `people`. A failure is logged and not tried again.
+   */
+  readonly notifyInviter?: NotifyInviter;
+  /** People's settings (ServiceStore.people): `notify:JID` false turns the inviter's news off. */
+  readonly people?: { get(key: string): Promise<unknown> };
 }
 
 export type PassTrigger = "interval" | "nudge" | "online";
@@ -78,8 +87,29 @@ export function startRedemptionSync(opts: RedemptionSyncOptions): RedemptionSync
       const subscriptions = records.length > 0 ? ((await opts.subscriptions?.(host)) ?? []) : [];
       const batch = tally(host, from, records, subscriptions, to);
       // false: another instance counted this page first; read on from where it left the cursor.
-      if ((await ledger.applyRedemptions(batch)) && batch.deliveries.length > 0) opts.queued?.();
+      const applied = await ledger.applyRedemptions(batch);
+      if (applied && batch.deliveries.length > 0) opts.queued?.();
+      if (applied) await tellInviters(host, records);
       if (!(read.more ?? records.length >= FEED_PAGE)) return;
+    }
+  }
+
+  /** Each person whose invite registered someone in this page hears of it, unless they turned it off. */
+  async function tellInviters(host: string, records: readonly RedemptionRecord[]): Promise<void> {
+    const notify = opts.notifyInviter;
+    if (!notify) return;
+    for (const record of records) {
+      const inviter = inviterOf(host, record);
+      if (!inviter) continue;
+      try {
+        if ((await opts.people?.get(`notify:${inviter}`)) === false) continue;
+        await notify(host, inviter, record.jid);
+      } catch (err) {
+        log.warn(
+          { host, err: err instanceof Error ? err.message : String(err) },
+          "cannot tell an inviter of a registration",
+        );
+      }
     }
   }
 

@@ -27,6 +27,8 @@ export interface ComponentConnection {
   status(): ConnectionStatus;
   /** Sends an IQ; fails at once when offline, and when the connection drops before the reply. */
   request(stanza: Element, timeoutMs: number): Promise<Element>;
+  /** Sends a stanza that has no reply (a <message/>); fails at once when offline. */
+  send(stanza: Element): Promise<void>;
   /** Resolves on the first successful connection (tests and start-up use it); never rejects. */
   online(): Promise<void>;
   /** Called at each (re)connection. */
@@ -186,6 +188,16 @@ export function connectComponent(opts: ConnectionOptions): ComponentConnection {
           .then(resolve, reject)
           .finally(() => inflight.delete(reject));
       });
+    },
+
+    async send(stanza) {
+      if (!online || stopped) throw new XmppUnavailableError();
+      try {
+        await entity.send(stanza);
+      } catch {
+        // Thrown by the transport (a socket closing under the write, say).
+        throw new XmppUnavailableError("connection to Prosody failed while sending");
+      }
     },
 
     online: () => (online ? Promise.resolve() : new Promise<void>((resolve) => onlineWaiters.push(resolve))),

@@ -25,6 +25,8 @@ export const MANAGE_NODES = {
   landing: `${NODE_PREFIX}landing`,
   checkName: `${NODE_PREFIX}name`,
   redeem: `${NODE_PREFIX}redeem`,
+  // Who an account is, for people's sign-in (people.ts).
+  person: `${NODE_PREFIX}person`,
 } as const;
 
 /** The payload of the <message/> the module sends the component when it records a registration. */
