@@ -2,6 +2,7 @@ import type Keyv from "keyv";
 import type { RateLimiterAbstract } from "rate-limiter-flexible";
 import type { Rate } from "../keys/keyRecord.js";
 import type { Logger } from "../log.js";
+import type { OneTimeStore, QuotaStore } from "../people/types.js";
 import type { IdempotencyStore } from "./idempotency.js";
 import type { RedemptionLedger, UsageCounters } from "./usage.js";
 import type { WebhookStore } from "./webhooks.js";
@@ -25,6 +26,15 @@ export interface ServiceStore {
   readonly webhooks: WebhookStore;
   /** The answers of requests sent with an Idempotency-Key, kept 24 h (idempotency.ts). */
   readonly idempotency: IdempotencyStore;
+  /** Invites per person per rolling window (issue 29), exact across instances. */
+  readonly quotas: QuotaStore;
+  /** Values used once (a sign-in link's token, an OAuth state), each taken by one caller only. */
+  readonly oneTime: OneTimeStore;
+  /**
+   * What is kept about people, in keyv's namespace "invites-api-people" (people.ts): sessions
+   * (`session:HASH`, TTL the idle timeout), `signout:JID`, `notify:JID`.
+   */
+  readonly people: Keyv;
   /**
    * Rate-limit counts: in memory for the embedded SQLite file (one instance), in the shared store
    * for Redis and PostgreSQL, so that every instance sharing the keys also counts together.

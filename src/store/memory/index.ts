@@ -1,10 +1,13 @@
 import Keyv from "keyv";
+import { PEOPLE_NAMESPACE } from "../people.js";
 import type { ServiceStore } from "../store.js";
 import type { Usage } from "../usage.js";
 import { mapKeyRows } from "./keyRows.js";
 import { memoryIdempotency } from "./idempotency.js";
 import { memoryLedger } from "./ledger.js";
 import { memoryLimiters } from "./limiters.js";
+import { memoryOneTime } from "./oneTime.js";
+import { memoryQuotas } from "./quotas.js";
 import { memoryUsage } from "./usage.js";
 import { memoryWebhooks } from "./webhooks.js";
 
@@ -20,6 +23,9 @@ export function openMemory(): ServiceStore {
     ledger: memoryLedger(counters, (deliveries) => webhooks.enqueue(deliveries)),
     webhooks,
     idempotency: memoryIdempotency(),
+    quotas: memoryQuotas(),
+    oneTime: memoryOneTime(),
+    people: new Keyv({ namespace: PEOPLE_NAMESPACE, throwOnErrors: true }),
     limiters: memoryLimiters,
     init: async () => {},
     close: () => keyRecords.disconnect(),

@@ -4,10 +4,14 @@ import pg from "pg";
 import { RateLimiterPostgres } from "rate-limiter-flexible";
 import { STORE_TIMEOUT_MS } from "../deadline.js";
 import { NAMESPACE, quiet } from "../keyv.js";
+import { PEOPLE_NAMESPACE } from "../people.js";
 import type { ServiceStore } from "../store.js";
 import { POSTGRES_IDEMPOTENCY_SCHEMA, postgresIdempotency } from "./idempotency.js";
 import { POSTGRES_LEDGER_SCHEMA, postgresLedger } from "./ledger.js";
 import { postgresKeyRows } from "./keyRows.js";
+import { POSTGRES_ONE_TIME_SCHEMA, postgresOneTime } from "./oneTime.js";
+import { PostgresPeople } from "./people.js";
+import { POSTGRES_QUOTA_SCHEMA, postgresQuotas } from "./quotas.js";
 import { inTransaction } from "./transaction.js";
 import { POSTGRES_USAGE_SCHEMA, postgresUsage } from "./usage.js";
 import { POSTGRES_WEBHOOK_SCHEMA, postgresWebhooks } from "./webhooks.js";
@@ -31,6 +35,8 @@ const SCHEMA = [
   ...POSTGRES_LEDGER_SCHEMA,
   ...POSTGRES_WEBHOOK_SCHEMA,
   ...POSTGRES_IDEMPOTENCY_SCHEMA,
+  ...POSTGRES_QUOTA_SCHEMA,
+  ...POSTGRES_ONE_TIME_SCHEMA,
 ];
 
 // COMPAT: @keyv/postgres keeps its pg pool to itself and listens for none of its errors. A pool
@@ -75,6 +81,8 @@ export async function openPostgres(url: string): Promise<ServiceStore> {
   // its options on to its own pg.Pool.
   const store = new KeyvPostgres({ uri: url, iterationLimit: 1_000, ...timeouts });
   const keyRecords = quiet(new Keyv({ store, namespace: NAMESPACE, throwOnErrors: true }));
+  const peopleStore = new PostgresPeople({ uri: url, iterationLimit: 1_000, ...timeouts }, pool);
+  const people = quiet(new Keyv({ store: peopleStore, namespace: PEOPLE_NAMESPACE, throwOnErrors: true }));
   return {
     keyRecords,
     keyRows: postgresKeyRows(pool, NAMESPACE),
@@ -82,6 +90,9 @@ export async function openPostgres(url: string): Promise<ServiceStore> {
     ledger: postgresLedger(pool),
     webhooks: postgresWebhooks(pool),
     idempotency: postgresIdempotency(pool),
+    quotas: postgresQuotas(pool),
+    oneTime: postgresOneTime(pool),
+    people,
     limiters: (rate, keyPrefix) =>
       new RateLimiterPostgres({
         storeClient: pool,
@@ -94,7 +105,8 @@ export async function openPostgres(url: string): Promise<ServiceStore> {
       }),
     init: async () => {},
     close: async () => {
-      // keyv's pool is one per process, whoever opened it: a second close finds it ended.
+      // keyv's pool is one per process, whoever opened it (people's store's too): a second close
+      // finds it ended.
       await keyRecords.disconnect().catch(() => undefined);
       await pool.end();
     },

@@ -2,10 +2,13 @@ import Keyv from "keyv";
 import KeyvRedis, { createClient } from "@keyv/redis";
 import { RateLimiterRedis } from "rate-limiter-flexible";
 import { NAMESPACE, quiet } from "../keyv.js";
+import { PEOPLE_NAMESPACE } from "../people.js";
 import type { ServiceStore } from "../store.js";
 import { redisKeyRows } from "./keyRows.js";
 import { redisIdempotency } from "./idempotency.js";
 import { redisLedger } from "./ledger.js";
+import { redisOneTime } from "./oneTime.js";
+import { redisQuotas } from "./quotas.js";
 import { redisUsage } from "./usage.js";
 import { redisWebhooks } from "./webhooks.js";
 
@@ -17,6 +20,15 @@ export function openRedis(url: string): ServiceStore {
   let reconnecting = false;
   const store = new KeyvRedis(client, { namespace: NAMESPACE, throwOnConnectError: true, throwOnErrors: true });
   const keyRecords = quiet(new Keyv({ store, namespace: NAMESPACE, useKeyPrefix: false, throwOnErrors: true }));
+  // A store of its own on the same client: keyv gives each store one namespace.
+  const peopleStore = new KeyvRedis(client, {
+    namespace: PEOPLE_NAMESPACE,
+    throwOnConnectError: true,
+    throwOnErrors: true,
+  });
+  const people = quiet(
+    new Keyv({ store: peopleStore, namespace: PEOPLE_NAMESPACE, useKeyPrefix: false, throwOnErrors: true }),
+  );
   return {
     keyRecords,
     keyRows: redisKeyRows(client, NAMESPACE),
@@ -24,6 +36,9 @@ export function openRedis(url: string): ServiceStore {
     ledger: redisLedger(client),
     webhooks: redisWebhooks(client),
     idempotency: redisIdempotency(client),
+    quotas: redisQuotas(client),
+    oneTime: redisOneTime(client),
+    people,
     limiters: (rate, keyPrefix) =>
       new RateLimiterRedis({
         storeClient: client,
@@ -51,6 +66,7 @@ export function openRedis(url: string): ServiceStore {
         .catch(() => undefined)
         .finally(() => (reconnecting = false));
     },
+    // The one client, people's store's too.
     close: () => keyRecords.disconnect(),
   };
 }
