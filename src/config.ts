@@ -3,6 +3,7 @@ import { z } from "zod";
 import { parseDuration, parseRate } from "./keys/durations.js";
 import { KNOWN_SCHEMES, storeKind } from "./store/url.js";
 import type { Rate } from "./keys/keyRecord.js";
+import { peopleOAuthFromEnv, type OAuthProviders } from "./people/oauthConfig.js";
 
 /** Thrown when the environment does not describe a usable service; the message names the variable. */
 export class ConfigError extends Error {
@@ -119,6 +120,9 @@ const serviceSchema = storeSchema.extend({
   // Sign-in links asked for per account, and per client address, as N/PERIOD, or "off".
   SIGN_IN_ACCOUNT_RATE: rateFromEnv.default("3/15m"),
   SIGN_IN_ADDRESS_RATE: rateFromEnv.default("10/15m"),
+  // Sign-in through Prosody 13's mod_http_oauth2, per host: JSON host → Prosody's HTTP base, e.g.
+  // {"example.com": "https://example.com:5281"} (src/people/oauthConfig.ts). Needs PUBLIC_URL.
+  PEOPLE_OAUTH: peopleOAuthFromEnv.optional(),
 });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -156,6 +160,8 @@ export interface ServiceConfig extends StoreConfig {
   /** PUBLIC_URL without its trailing slash; none: nobody signs in (issue 29). */
   readonly publicUrl: string | undefined;
   readonly sessions: { readonly lifetimeMs: number; readonly idleMs: number };
+  /** PEOPLE_OAUTH: host → Prosody's HTTP base; empty: no host signs in through OAuth. */
+  readonly peopleOAuth: OAuthProviders;
   readonly signInLink: {
     readonly ttlMs: number;
     readonly accountRate: Rate | undefined;
@@ -213,6 +219,9 @@ export function loadServiceConfig(env: Env): ServiceConfig {
   if (sessionIdleMs > sessionLifetimeMs) {
     throw new ConfigError("invalid configuration: SESSION_IDLE must be at most SESSION_LIFETIME");
   }
+  if (raw.PEOPLE_OAUTH && !raw.PUBLIC_URL) {
+    throw new ConfigError("invalid configuration: PEOPLE_OAUTH needs PUBLIC_URL (where Prosody sends people back)");
+  }
   return Object.freeze({
     keyStore: raw.KEY_STORE,
     logLevel: raw.LOG_LEVEL,
@@ -244,6 +253,7 @@ export function loadServiceConfig(env: Env): ServiceConfig {
     adminPage: raw.ADMIN_PAGE === "on",
     invitePage: raw.INVITE_PAGE === "on",
     publicUrl: publicUrl(raw.PUBLIC_URL),
+    peopleOAuth: raw.PEOPLE_OAUTH ?? Object.freeze({}),
     sessions: Object.freeze({ lifetimeMs: sessionLifetimeMs, idleMs: sessionIdleMs }),
     signInLink: Object.freeze({
       ttlMs: parseDuration(raw.SIGN_IN_LINK_TTL) ?? 0,

@@ -1,0 +1,170 @@
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import type Router from "@koa/router";
+import type { Context } from "koa";
+import { AppError } from "../errors.js";
+import type { Logger } from "../log.js";
+import { createOAuthClients, OAuthFailure, type OAuthClients, type RegisteredClient } from "./oauthClient.js";
+import type { OAuthProviders } from "./oauthConfig.js";
+import { sameOriginPath } from "./oauthNext.js";
+import type { OneTimeStore } from "./types.js";
+
+/** Part C's: makes the session and sets its cookie on `ctx` (src/people/sessions.ts). */
+export type StartSession = (
+  ctx: Context,
+  who: { readonly jid: string; readonly host: string; readonly via: "oauth" },
+) => Promise<unknown>;
+
+export interface OAuthRouteDeps {
+  /** PUBLIC_URL (no trailing slash); none: sign-in is off, the routes answer 501. */
+  readonly publicUrl: string | undefined;
+  /** PEOPLE_OAUTH. */
+  readonly providers: OAuthProviders;
+  /** Where each sign-in's state waits for its callback, once (ServiceStore.oneTime). */
+  readonly oneTime: OneTimeStore;
+  readonly startSession: StartSession;
+  readonly log: Logger;
+  /** Tests: Prosody's answers without Prosody. */
+  readonly fetch?: typeof fetch;
+}
+
+/** What the callback needs of the start, kept under the state's hash until then. */
+interface Pending {
+  readonly host: string;
+  /** SHA-256 of the nonce cookie of the browser that started (login CSRF: no other browser may finish). */
+  readonly browser: string;
+  readonly codeVerifier: string;
+  readonly nonce: string;
+  readonly next: string | undefined;
+  /** This instance's registration: another instance may take the callback. */
+  readonly client: RegisteredClient;
+}
+
+// Prosody's codes and its login form's token last 10 minutes.
+const PENDING_MS = 600_000;
+const random = (bytes: number) => randomBytes(bytes).toString("base64url");
+const sha256 = (text: string) => createHash("sha256").update(text).digest("base64url");
+const pendingId = (state: string) => `oauth:${sha256(state)}`;
+// A cookie this service minted: 32 random bytes, base64url.
+const NONCE = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * Sign-in through Prosody 13's mod_http_oauth2: GET /session/oauth?host=H&next=PATH sends the
+ * browser to the host's own login and consent pages; GET /session/oauth/callback comes back with a
+ * code, which becomes a session for the account Prosody vouches for. The password never reaches
+ * the service. Every failure ends at /admin/#sign-in-error=CODE.
+ */
+export function mountOAuthRoutes(router: Router, deps: OAuthRouteDeps): void {
+  const publicUrl = deps.publicUrl;
+  const secure = publicUrl?.startsWith("https:") ?? false;
+  // __Host-: Secure, Path=/, no Domain, so no other host (a sibling subdomain) can set it. Lax, not
+  // Strict: the callback is a navigation from Prosody's site, which must carry it.
+  const cookieName = secure ? "__Host-invites_oauth" : "invites_oauth";
+  const clients = publicUrl
+    ? createOAuthClients({
+        providers: deps.providers,
+        redirectUri: `${publicUrl}/session/oauth/callback`,
+        // Prosody wants an https page, not on loopback, for its consent page's "Website".
+        clientUri: secure ? `${publicUrl}/` : "https://invites-api.invalid/",
+        log: deps.log,
+        ...(deps.fetch ? { fetch: deps.fetch } : {}),
+      })
+    : undefined;
+
+  function enabled(): { publicUrl: string; clients: OAuthClients } {
+    if (!publicUrl || !clients) throw new AppError("sign_in_unavailable", "PUBLIC_URL is not set");
+    return { publicUrl, clients };
+  }
+
+  function setNonceCookie(ctx: Context, value: string, maxAgeS: number): void {
+    const attributes = [`Path=/`, `Max-Age=${maxAgeS}`, "HttpOnly", "SameSite=Lax", ...(secure ? ["Secure"] : [])];
+    ctx.append("Set-Cookie", `${cookieName}=${value}; ${attributes.join("; ")}`);
+  }
+
+  function refuse(ctx: Context, err: unknown, host: string | undefined): void {
+    const failure = err instanceof OAuthFailure ? err : undefined;
+    const code = failure?.code ?? (err instanceof AppError ? err.code : "internal");
+    const level = failure?.code === "oauth_unavailable" || code === "internal" ? "warn" : "info";
+    const reason = failure?.reason ?? (err instanceof Error ? `${err.name}: ${err.message}` : String(err));
+    deps.log[level]({ code, host, reason }, "OAuth sign-in refused");
+    ctx.redirect(`${publicUrl}/admin/#sign-in-error=${code}`);
+  }
+
+  const noStore = (ctx: Context) => {
+    ctx.set("Cache-Control", "no-store");
+    ctx.set("Referrer-Policy", "no-referrer");
+  };
+
+  router.get("/session/oauth", async (ctx) => {
+    const on = enabled();
+    noStore(ctx);
+    const host = typeof ctx.query.host === "string" ? ctx.query.host.toLowerCase() : "";
+    try {
+      if (!Object.hasOwn(deps.providers, host)) throw new OAuthFailure("unknown_host", "not in PEOPLE_OAUTH");
+      const { metadata, client } = await on.clients.provider(host);
+      const state = random(32);
+      const codeVerifier = random(32);
+      const nonce = random(16);
+      // One nonce per browser: two sign-ins started in two tabs both finish.
+      const held = ctx.cookies.get(cookieName);
+      const browserNonce = held && NONCE.test(held) ? held : random(32);
+      const pending: Pending = {
+        host,
+        browser: sha256(browserNonce),
+        codeVerifier,
+        nonce,
+        next: sameOriginPath(ctx.query.next),
+        client,
+      };
+      await deps.oneTime.put(pendingId(state), JSON.stringify(pending), PENDING_MS);
+      setNonceCookie(ctx, browserNonce, PENDING_MS / 1000);
+      ctx.redirect(on.clients.authorizeUrl(metadata, client, { state, codeChallenge: sha256(codeVerifier), nonce }));
+    } catch (err) {
+      refuse(ctx, err, host || undefined);
+    }
+  });
+
+  router.get("/session/oauth/callback", async (ctx) => {
+    const on = enabled();
+    noStore(ctx);
+    const param = (name: string) => (typeof ctx.query[name] === "string" ? (ctx.query[name] as string) : undefined);
+    let host: string | undefined;
+    try {
+      const state = param("state");
+      const kept = state ? await deps.oneTime.take(pendingId(state)) : undefined;
+      if (!kept) throw new OAuthFailure("state_invalid", "unknown, expired or used state");
+      const pending = JSON.parse(kept) as Pending;
+      host = pending.host;
+      const held = ctx.cookies.get(cookieName) ?? "";
+      const browser = Buffer.from(sha256(held));
+      if (!held || !timingSafeEqual(browser, Buffer.from(pending.browser))) {
+        throw new OAuthFailure("state_mismatch", held ? "another browser's nonce cookie" : "no nonce cookie");
+      }
+      const error = param("error");
+      if (error !== undefined) {
+        throw new OAuthFailure(error === "access_denied" ? "access_denied" : "oauth_refused", `Prosody said ${error}`);
+      }
+      const code = param("code");
+      if (!code) throw new OAuthFailure("oauth_refused", "no code");
+      const jid = await on.clients.identify(pending.host, {
+        client: pending.client,
+        code,
+        codeVerifier: pending.codeVerifier,
+        nonce: pending.nonce,
+        iss: param("iss"),
+      });
+      if (jid.slice(jid.lastIndexOf("@") + 1) !== pending.host) {
+        throw new OAuthFailure("wrong_host", `Prosody vouched for an account of another host`);
+      }
+      setNonceCookie(ctx, "", 0);
+      await deps.startSession(ctx, { jid, host: pending.host, via: "oauth" });
+      ctx.redirect(pending.next ?? `${on.publicUrl}/admin/`);
+    } catch (err) {
+      refuse(ctx, err, host);
+    }
+  });
+
+  router.all(["/session/oauth", "/session/oauth/callback"], (ctx) => {
+    ctx.set("Allow", "GET");
+    ctx.throw(405);
+  });
+}
