@@ -3,6 +3,8 @@ import { z } from "zod";
 import { parseDuration, parseRate } from "./keys/durations.js";
 import { KNOWN_SCHEMES, storeKind } from "./store/url.js";
 import type { Rate } from "./keys/keyRecord.js";
+import { parsePeoplePolicy, PolicyError } from "./people/policy.js";
+import type { PeoplePolicy } from "./people/types.js";
 import { peopleOAuthFromEnv, type OAuthProviders } from "./people/oauthConfig.js";
 
 /** Thrown when the environment does not describe a usable service; the message names the variable. */
@@ -99,6 +101,10 @@ const serviceSchema = storeSchema.extend({
   // The admin page at /admin/ (a web page for the people who hand out invites; it asks for a key
   // like any client): on, or off to serve no page at all.
   ADMIN_PAGE: z.enum(["on", "off"], { message: "expected on or off" }).default("on"),
+  // What signed-in people may do (issue 29), as JSON: per host ("*" for any other), each Prosody
+  // role's scopes and quota, and the managers of circles (src/people/policy.ts; docs/operations.md).
+  // Unset: host admins manage; members make account invites, 5 per 7 days; guests nothing.
+  PEOPLE_POWERS: z.string().optional(),
   // The invite page at /invite/HOST/TOKEN (point Prosody's invites_page at it): where the person
   // who opens an invite link picks an app or signs up: on, or off to serve no page at all.
   INVITE_PAGE: z.enum(["on", "off"], { message: "expected on or off" }).default("on"),
@@ -140,6 +146,8 @@ export interface ServiceConfig extends StoreConfig {
   readonly shutdownGraceMs: number;
   readonly shutdownTimeoutMs: number;
   readonly redemptionSyncMs: number;
+  /** PEOPLE_POWERS, parsed: each role's powers and quota per host, and who manages which circles. */
+  readonly peoplePowers: PeoplePolicy;
   readonly webhooks: {
     readonly timeoutMs: number;
     readonly retry: { readonly minMs: number; readonly maxMs: number };
@@ -236,6 +244,7 @@ export function loadServiceConfig(env: Env): ServiceConfig {
     shutdownGraceMs: raw.SHUTDOWN_GRACE_MS,
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
     redemptionSyncMs: raw.REDEMPTION_SYNC_MS,
+    peoplePowers: peoplePowers(raw.PEOPLE_POWERS),
     webhooks: Object.freeze({
       timeoutMs: raw.WEBHOOK_TIMEOUT_MS,
       retry: Object.freeze({ minMs: raw.WEBHOOK_RETRY_MIN_MS, maxMs: raw.WEBHOOK_RETRY_MAX_MS }),
@@ -287,6 +296,15 @@ function publicUrl(value: string | undefined): string | undefined {
     throw fail("must be https:// (plain http only on 127.0.0.1, [::1] or localhost)");
   }
   return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
+}
+
+function peoplePowers(text: string | undefined): PeoplePolicy {
+  try {
+    return parsePeoplePolicy(text);
+  } catch (err) {
+    if (err instanceof PolicyError) throw new ConfigError(`invalid configuration: ${err.message}`);
+    throw err;
+  }
 }
 
 function trustedProxies(value: string): number {

@@ -35,7 +35,8 @@ export async function createKey(keys: KeyStore, io: Output, host: string, option
 export async function listKeys(keys: KeyStore, io: Output, host: string, json: boolean): Promise<void> {
   const found = await keys.list(host);
   if (json) io.out(JSON.stringify(found, null, 2));
-  else for (const info of found) io.out(`${info.id}\t${info.name}`);
+  // A confined key says so on its line, after its name: ID<TAB>NAME<TAB>groups:a,b.
+  else for (const info of found) io.out([info.id, info.name, ...circlesOf(info)].join("\t"));
 }
 
 export async function showKey(keys: KeyStore, io: Output, host: string, id: string, json: boolean): Promise<void> {
@@ -48,6 +49,8 @@ export async function showKey(keys: KeyStore, io: Output, host: string, id: stri
   for (const [label, value] of describe(info)) io.out(`${`${label}:`.padEnd(14)}${value}`);
 }
 
+const circlesOf = (info: KeyInfo): string[] => (info.groups?.length ? [`groups:${info.groups.join(",")}`] : []);
+
 function describe(info: KeyInfo): Array<[string, string]> {
   return [
     ["id", info.id],
@@ -59,6 +62,7 @@ function describe(info: KeyInfo): Array<[string, string]> {
     ["rate", info.rate ? formatRate(info.rate) : "service default (DEFAULT_KEY_RATE)"],
     ["max invites", info.maxInvites === undefined ? "no limit" : String(info.maxInvites)],
     ["scopes", info.scopes.join(",")],
+    ["groups", info.groups?.length ? info.groups.join(",") : "any (not confined to circles)"],
     ["max ttl", info.maxTtlSeconds === undefined ? "Prosody's" : `${info.maxTtlSeconds}s`],
     ["invites", String(info.invitesIssued)],
     ["last used", info.lastUsedAt ?? "never"],

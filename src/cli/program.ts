@@ -72,6 +72,20 @@ function count(value: string): number {
   return Number(value);
 }
 
+const MAX_GROUPS = 32;
+
+// Group ids as an invite body takes them (wire/requests.ts): 1-200 characters, no control character.
+function groupIds(value: string): string[] {
+  const list = [...new Set(value.split(",").map((g) => g.trim()))];
+  const bad = (g: string) => g.length === 0 || g.length > 200 || /[\p{Cc}]/u.test(g);
+  if (list.length === 0 || list.length > MAX_GROUPS || list.some(bad)) {
+    throw new InvalidArgumentError(
+      `expected a comma-separated list of 1 to ${MAX_GROUPS} group ids (invites_manage_groups), e.g. team-a,team-b`,
+    );
+  }
+  return list;
+}
+
 function events(value: string): WebhookEvent[] {
   const list = value.split(",").map((e) => e.trim());
   const allowed = (e: string): e is WebhookEvent => (WEBHOOK_EVENTS as readonly string[]).includes(e);
@@ -106,6 +120,7 @@ interface CreateOptions {
   maxInvites?: number;
   scope?: KeyScope[];
   maxTtl?: number;
+  groups?: string[];
 }
 
 /** The CLI, with the verbs of `prosodyctl mod_invites_api` plus `serve`. */
@@ -131,6 +146,12 @@ export function buildProgram(deps: ProgramDeps): Command {
       scopes,
     )
     .option("--max-ttl <duration>", "no invite of this key stays valid longer, e.g. 1h or 7d", ttl)
+    .option(
+      "--groups <list>",
+      "confine the key to these circles (group ids): it makes invites only into them, and sees, shows, " +
+        "revokes and updates only theirs; no password resets, no budget",
+      groupIds,
+    )
     .action((h: string, name: string | undefined, opts: CreateOptions, command: Command) => {
       const reusable = opts.scope?.find((s) => s === "group" || s === "manage");
       if (reusable && opts.maxInvites !== undefined) {
@@ -148,6 +169,7 @@ export function buildProgram(deps: ProgramDeps): Command {
           maxInvites: opts.maxInvites,
           scopes: opts.scope,
           maxTtlSeconds: opts.maxTtl,
+          groups: opts.groups,
         }),
       );
     });
@@ -202,12 +224,23 @@ export function buildProgram(deps: ProgramDeps): Command {
     .option("--events <list>", `the events to send (default: all): ${WEBHOOK_EVENTS.join(", ")}`, events)
     .option("--allow-http", "allow a plain http:// URL")
     .option("--allow-private", "allow a URL that leads to loopback, link-local or private addresses")
-    .action((h: string, url: string, opts: { events?: WebhookEvent[]; allowHttp?: boolean; allowPrivate?: boolean }) =>
-      addWebhook(deps.env, deps.io, h, url, {
-        events: opts.events ?? [...WEBHOOK_EVENTS],
-        allowHttp: opts.allowHttp ?? false,
-        allowPrivate: opts.allowPrivate ?? false,
-      }),
+    .option(
+      "--groups <list>",
+      "send only the events of invites within these circles (group ids); none of the host's own events",
+      groupIds,
+    )
+    .action(
+      (
+        h: string,
+        url: string,
+        opts: { events?: WebhookEvent[]; allowHttp?: boolean; allowPrivate?: boolean; groups?: string[] },
+      ) =>
+        addWebhook(deps.env, deps.io, h, url, {
+          events: opts.events ?? [...WEBHOOK_EVENTS],
+          allowHttp: opts.allowHttp ?? false,
+          allowPrivate: opts.allowPrivate ?? false,
+          ...(opts.groups ? { groups: opts.groups } : {}),
+        }),
     );
   webhook
     .command("list")

@@ -27,6 +27,8 @@ export interface AddOptions {
   readonly events: readonly WebhookEvent[];
   readonly allowHttp: boolean;
   readonly allowPrivate: boolean;
+  /** Circles: only the events of invites within them (src/webhooks/events.ts). */
+  readonly groups?: readonly string[];
 }
 
 /** Checks the URL (form, then where it leads now), stores the subscription, prints its secret once. */
@@ -40,11 +42,13 @@ export async function addWebhook(env: Env, io: Output, host: string, rawUrl: str
     events: opts.events,
     allowHttp: opts.allowHttp,
     allowPrivate: opts.allowPrivate,
+    ...(opts.groups?.length ? { groups: [...opts.groups] } : {}),
     secret: generateSigningSecret(),
     createdAt: new Date().toISOString(),
   };
   await withServiceStore(env, io, true, (store) => store.webhooks.addSubscription(subscription));
-  io.out(`webhook ${subscription.id} of ${host}: ${subscription.events.join(",")} to ${subscription.url}`);
+  const circles = subscription.groups ? ` of invites in ${subscription.groups.join(",")}` : "";
+  io.out(`webhook ${subscription.id} of ${host}: ${subscription.events.join(",")}${circles} to ${subscription.url}`);
   // The only time the secret leaves the store: alone on the last line, as `create` prints a key.
   io.out(subscription.secret);
 }
@@ -68,6 +72,7 @@ const lines = (s: Shown): Array<[string, string]> => [
   ["host", s.host],
   ["url", s.url],
   ["events", s.events.join(",")],
+  ["groups", s.groups?.length ? s.groups.join(",") : "any (not confined to circles)"],
   ["created", s.createdAt],
   ["allow", [s.allowHttp ? "http" : "", s.allowPrivate ? "private" : ""].filter(Boolean).join(",") || "-"],
   ["last success", s.lastSuccessAt ?? "never"],

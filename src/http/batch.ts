@@ -5,9 +5,9 @@ import type { RateLimits } from "../limits/rateLimits.js";
 import type { ManagedInvite } from "../xmpp/inviteManager.js";
 import type { BatchJson } from "./apiTypes.js";
 import { answerFor } from "./errors.js";
-import { boundedTtl } from "./inviteQuota.js";
-import { inviteJson, inviteMade, jsonBody, makeInvite, type ResourceDeps } from "./invitesResource.js";
-import type { ApiKeyState } from "./requireApiKey.js";
+import { checkedRequest, inviteJson, inviteMade, jsonBody, makeInvite, type ResourceDeps } from "./invitesResource.js";
+import { auditActor } from "../people/authors.js";
+import { callerOf } from "../people/confinement.js";
 import { batchBody } from "./wire/requests.js";
 
 /**
@@ -39,27 +39,28 @@ async function eachBounded<T>(items: readonly T[], limit: number, work: (item: T
 
 /**
  * POST /invites/batch: up to 1,000 invites of any kinds in one call, each as its kind's own route
- * takes it (with an optional `ref`). The whole body is checked first (fields, the key's powers and
- * --max-ttl, its rate, one point per invite): any fault there is one 400/403/429 and nothing is
+ * takes it (with an optional `ref`). The whole body is checked first (fields, the caller's powers,
+ * circles and --max-ttl, its rate, one point per invite): any fault there is one 400/403/429 and nothing is
  * made. Then each invite is asked for on its own: 201 when all were made; 207 item by item when
  * some were not (each with the status and error code its own route would have answered), unless
  * none was and all failed alike on the server's side (Prosody away: that one 5xx, to retry whole).
  */
 export function createBatch(deps: ResourceDeps & { limits: RateLimits }) {
   return async function createBatch(ctx: Context): Promise<void> {
-    const { apiKey } = ctx.state as ApiKeyState;
+    const caller = callerOf(ctx);
+    const { apiKey } = caller;
     const { invites } = jsonBody(ctx, batchBody);
     for (const kind of new Set(invites.map((item) => item.kind))) assertPower(apiKey, kind);
-    invites.forEach((item, i) => {
+    invites.forEach(({ kind, ...request }, i) => {
       try {
-        boundedTtl(apiKey, item.ttl);
+        checkedRequest(kind, request, caller);
       } catch (err) {
         throw err instanceof AppError ? new AppError(err.code, `invites[${i}].${err.message}`) : err;
       }
     });
     await deps.limits.consumeKey(apiKey.id, apiKey.rate, invites.length);
     const outcomes = await eachBounded(invites, BATCH_CONCURRENCY, ({ kind, ...request }) =>
-      makeInvite(kind, request, deps, apiKey),
+      makeInvite(kind, request, deps, caller),
     );
     const made = outcomes.flatMap((outcome, i) =>
       "invite" in outcome ? [inviteMade(invites[i]?.kind ?? "account", outcome.invite, deps, apiKey)] : [],
@@ -67,16 +68,16 @@ export function createBatch(deps: ResourceDeps & { limits: RateLimits }) {
     await deps.events?.emitMany("invite.created", made);
     const answers = outcomes.map((outcome, i): BatchJson["invites"][number] => {
       const ref = invites[i]?.ref ?? null;
-      if ("invite" in outcome) return { status: 201, ref, invite: inviteJson(outcome.invite) };
+      if ("invite" in outcome) return { status: 201, ref, invite: inviteJson(outcome.invite, apiKey.host) };
       const answer = answerFor(outcome.error);
       if (answer.code === "internal") {
-        deps.log.error({ err: String(outcome.error), keyId: apiKey.id }, "batch: an invite failed");
+        deps.log.error({ err: String(outcome.error), ...auditActor(apiKey) }, "batch: an invite failed");
       }
       return { status: answer.status, ref, error: answer.code, message: answer.message };
     });
     const failed = answers.filter((answer) => answer.status !== 201);
     deps.log.info(
-      { audit: "batch", keyId: apiKey.id, host: apiKey.host, created: made.length, failed: failed.length },
+      { audit: "batch", ...auditActor(apiKey), host: apiKey.host, created: made.length, failed: failed.length },
       "invite batch",
     );
     const first = outcomes[0];

@@ -9,7 +9,8 @@ import type { BudgetJson } from "./apiTypes.js";
 import { BUDGET_EXPECTED } from "./fieldErrors.js";
 import { controlsOf } from "./inviteUpdate.js";
 import { jsonBody } from "./invitesResource.js";
-import type { ApiKeyState } from "./requireApiKey.js";
+import { auditActor } from "../people/authors.js";
+import { assertWholeHost, callerOf } from "../people/confinement.js";
 import { budgetBody } from "./wire/requests.js";
 
 /** The shortest budget window: anything shorter is a rate, which Prosody's own limits are for. */
@@ -48,8 +49,10 @@ export interface BudgetDeps {
 /** GET /budget: the key's host's registration budget and pause, as Prosody enforces them now. */
 export function readBudget(deps: BudgetDeps) {
   return async function readBudget(ctx: Context): Promise<void> {
-    const { apiKey } = ctx.state as ApiKeyState;
+    const caller = callerOf(ctx);
+    const { apiKey } = caller;
     assertPower(apiKey, "budget");
+    assertWholeHost(caller);
     const budget = await controlsOf(deps.controls).budget(apiKey.host);
     deps.seen?.(apiKey.host, budget);
     ctx.body = budgetJson(apiKey.host, budget);
@@ -63,8 +66,10 @@ export function readBudget(deps: BudgetDeps) {
  */
 export function changeBudget(deps: BudgetDeps) {
   return async function changeBudget(ctx: Context): Promise<void> {
-    const { apiKey } = ctx.state as ApiKeyState;
+    const caller = callerOf(ctx);
+    const { apiKey } = caller;
     assertPower(apiKey, "budget");
+    assertWholeHost(caller);
     const request = jsonBody(ctx, budgetBody, BUDGET_EXPECTED);
     if (request.limit === undefined && request.paused === undefined) {
       throw new AppError("bad_request", "give limit or paused to change");
@@ -76,7 +81,7 @@ export function changeBudget(deps: BudgetDeps) {
     const budget = await controlsOf(deps.controls).setBudget(apiKey.host, change, sourceOfKey(apiKey.id));
     deps.seen?.(apiKey.host, budget);
     deps.log.info(
-      { audit: "budget", keyId: apiKey.id, host: apiKey.host, limit: budget.limit ?? null, paused: budget.paused },
+      { audit: "budget", ...auditActor(apiKey), host: apiKey.host, limit: budget.limit ?? null, paused: budget.paused },
       "registration budget changed",
     );
     ctx.body = budgetJson(apiKey.host, budget);

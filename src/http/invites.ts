@@ -9,7 +9,11 @@ import type { EventSink } from "../webhooks/sink.js";
 import type { InviteIssuer } from "../xmpp/inviteIssuer.js";
 import { boundedTtl, countedInvite } from "./inviteQuota.js";
 import { wantsJson } from "./negotiation.js";
-import type { ApiKeyState } from "./requireApiKey.js";
+import { auditActor, authorName } from "../people/authors.js";
+import { isPerson } from "../people/caller.js";
+import { callerOf, groupsFor } from "../people/confinement.js";
+import { withinQuota } from "../people/quota.js";
+import type { QuotaStore } from "../people/types.js";
 import type { DropInInviteJson } from "./apiTypes.js";
 import { dropInQuery } from "./wire/requests.js";
 
@@ -61,21 +65,34 @@ export function issueInvite(opts: {
   log: Logger;
   now: () => Date;
   events?: EventSink;
+  quotas?: QuotaStore;
 }) {
   return async function issueInvite(ctx: Context): Promise<void> {
-    const { apiKey } = ctx.state as ApiKeyState;
+    const caller = callerOf(ctx);
+    const { apiKey } = caller;
     const request = inviteRequest(ctx, apiKey);
     assertPower(apiKey, request.type);
-    const options = { ttl: request.ttl, source: sourceOfKey(apiKey.id) };
-    const invite = await countedInvite(opts.keys, apiKey, opts.now, () =>
-      request.type === "reset"
-        ? opts.issuer.createResetInvite(apiKey.host, request.username, options)
-        : opts.issuer.createAccountInvite(apiKey.host, options),
+    // A key confined to one circle gives its invites that circle; to more, it cannot say which here.
+    const groups = groupsFor(caller, request.type, undefined);
+    const options = { ttl: request.ttl, source: sourceOfKey(apiKey.id), ...(groups ? { groups } : {}) };
+    const invite = await withinQuota(opts.quotas, caller.person, opts.now, () =>
+      countedInvite(opts.keys, apiKey, opts.now, () =>
+        request.type === "reset"
+          ? opts.issuer.createResetInvite(apiKey.host, request.username, options)
+          : opts.issuer.createAccountInvite(apiKey.host, options),
+      ),
     );
     // The audit line: who issued what (for a reset, whose), never the token or the secret.
     const account = request.type === "reset" ? { account: `${request.username}@${apiKey.host}` } : {};
     opts.log.info(
-      { audit: "invite", type: request.type, keyId: apiKey.id, host: apiKey.host, expires: invite.expires, ...account },
+      {
+        audit: "invite",
+        type: request.type,
+        ...auditActor(apiKey),
+        host: apiKey.host,
+        expires: invite.expires,
+        ...account,
+      },
       "invite issued",
     );
     // The invite's id is its token, the preauth of its xmpp: URI.
@@ -84,7 +101,9 @@ export function issueInvite(opts: {
       await opts.events?.emit("invite.created", {
         host: apiKey.host,
         invite: id,
-        key: apiKey.id,
+        key: isPerson(apiKey) ? null : apiKey.id,
+        created_by: authorName(apiKey),
+        groups: [...(groups ?? [])],
         kind: request.type,
         jid: request.type === "reset" ? `${request.username}@${apiKey.host}` : apiKey.host,
         reusable: false,

@@ -6,9 +6,22 @@ import type { KeyInfo, KeyStore } from "../keys/keyStore.js";
 import type { Logger } from "../log.js";
 import type { EventSink } from "../webhooks/sink.js";
 import { keyOfSource, sourceOfKey, type InviteManager, type ManagedInvite } from "../xmpp/inviteManager.js";
+import { auditActor, authorName, inviteAuthor } from "../people/authors.js";
+import { isPerson } from "../people/caller.js";
+import {
+  assertMayGiveRoles,
+  callerOf,
+  groupsFor,
+  reachable,
+  reachFor,
+  withinReach,
+  type Caller,
+  type Reach,
+} from "../people/confinement.js";
+import { withinQuota } from "../people/quota.js";
+import type { QuotaStore } from "../people/types.js";
 import type { InviteState } from "../xmpp/inviteStates.js";
 import { boundedTtl, countedInvite } from "./inviteQuota.js";
-import type { ApiKeyState } from "./requireApiKey.js";
 import { USERNAME } from "./usernames.js";
 import { fieldError } from "./fieldErrors.js";
 import type { ArrivalJson, InviteJson } from "./apiTypes.js";
@@ -17,8 +30,8 @@ import { INVITE_BODIES, LIMITS, pageQuery, type Kind } from "./wire/requests.js"
 export type { InviteJson } from "./apiTypes.js";
 export type { Kind } from "./wire/requests.js";
 
-/** An invite as Prosody keeps it, in the wire shape of wire/answers.ts. */
-export const inviteJson = (invite: ManagedInvite): InviteJson => ({
+/** An invite as Prosody keeps it, in the wire shape of wire/answers.ts; `host` names its users' invites' makers. */
+export const inviteJson = (invite: ManagedInvite, host: string): InviteJson => ({
   id: invite.id,
   type: invite.type,
   reusable: invite.reusable,
@@ -34,6 +47,7 @@ export const inviteJson = (invite: ManagedInvite): InviteJson => ({
   note: invite.note ?? null,
   ref: invite.ref ?? null,
   source: invite.source ?? null,
+  created_by: inviteAuthor(invite, host),
   uses: invite.uses,
   max_uses: invite.maxUses ?? null,
   state: invite.state,
@@ -69,14 +83,34 @@ export interface ResourceDeps {
   readonly now: () => Date;
   /** Webhook events of what the routes do (created, revoked); none in unit tests. */
   readonly events?: EventSink;
+  /** Persons' invites per window (their role's quota); none: a person with a quota is refused (503). */
+  readonly quotas?: QuotaStore;
 }
 
-/** Asks Prosody for one invite of a parsed request, counted against the key (its power, --max-ttl, --max-invites). */
-export function makeInvite(kind: Kind, request: InviteRequest<Kind>, deps: ResourceDeps, apiKey: KeyInfo) {
-  assertPower(apiKey, kind);
+/**
+ * The checks of one invite asked for, before anything is counted: the caller's power, their
+ * circles (which give the invite its groups), roles only for who may give them, --max-ttl.
+ */
+export function checkedRequest<K extends Kind>(kind: K, request: InviteRequest<K>, caller: Caller): InviteRequest<K> {
+  assertPower(caller.apiKey, kind);
+  const asked = "groups" in request ? request.groups : undefined;
+  const groups = groupsFor(caller, kind, asked);
+  if ("roles" in request) assertMayGiveRoles(caller, request.roles);
+  boundedTtl(caller.apiKey, request.ttl);
+  return groups === asked ? request : { ...request, groups };
+}
+
+/**
+ * Asks Prosody for one invite of a parsed request, counted against the key (its power, --max-ttl,
+ * --max-invites) or the person (their quota), within the caller's circles.
+ */
+export function makeInvite(kind: Kind, given: InviteRequest<Kind>, deps: ResourceDeps, caller: Caller) {
+  const { apiKey } = caller;
+  const request = checkedRequest(kind, given, caller);
   const { host } = apiKey;
   const source = sourceOfKey(apiKey.id);
-  const counted = (work: () => Promise<ManagedInvite>) => countedInvite(deps.keys, apiKey, deps.now, work);
+  const counted = (work: () => Promise<ManagedInvite>) =>
+    withinQuota(deps.quotas, caller.person, deps.now, () => countedInvite(deps.keys, apiKey, deps.now, work));
   const ttl = boundedTtl(apiKey, request.ttl);
   switch (kind) {
     case "account":
@@ -92,17 +126,22 @@ export function makeInvite(kind: Kind, request: InviteRequest<Kind>, deps: Resou
   }
 }
 
-/** The audit line of an invite made (the key and, for a reset, the account; never the token) and its event's data. */
+/**
+ * The audit line of an invite made (the key or person and, for a reset, the account; never the
+ * token) and its event's data.
+ */
 export function inviteMade(kind: Kind, invite: ManagedInvite, deps: ResourceDeps, apiKey: KeyInfo) {
   const account = invite.reset ? { account: invite.jid } : {};
   deps.log.info(
-    { audit: "invite", type: kind, keyId: apiKey.id, host: apiKey.host, expires: invite.expires, ...account },
+    { audit: "invite", type: kind, ...auditActor(apiKey), host: apiKey.host, expires: invite.expires, ...account },
     "invite issued",
   );
   return {
     host: apiKey.host,
     invite: invite.id,
-    key: apiKey.id,
+    key: isPerson(apiKey) ? null : apiKey.id,
+    created_by: authorName(apiKey),
+    groups: [...invite.groups],
     kind,
     jid: invite.jid,
     reusable: invite.reusable,
@@ -116,14 +155,34 @@ export function inviteMade(kind: Kind, invite: ManagedInvite, deps: ResourceDeps
 /** POST /invites/account, /invites/group, /invites/reset: 201 with the invite. */
 export function createInvite(kind: Kind, deps: ResourceDeps) {
   return async function createInvite(ctx: Context): Promise<void> {
-    const { apiKey } = ctx.state as ApiKeyState;
+    const caller = callerOf(ctx);
+    const { apiKey } = caller;
     assertPower(apiKey, kind);
-    const invite = await makeInvite(kind, jsonBody(ctx, INVITE_BODIES[kind]), deps, apiKey);
+    const invite = await makeInvite(kind, jsonBody(ctx, INVITE_BODIES[kind]), deps, caller);
     await deps.events?.emit("invite.created", inviteMade(kind, invite, deps, apiKey));
     ctx.status = 201;
     ctx.set("Location", `/invites/${invite.id}`);
-    ctx.body = inviteJson(invite);
+    ctx.body = inviteJson(invite, apiKey.host);
   };
+}
+
+// Stands for an invite no longer known: within nobody's reach.
+const noInvite = { groups: [] as string[], source: "" };
+const unknownAs =
+  <T>(value: T) =>
+  (err: unknown): T => {
+    if (err instanceof AppError && err.code === "invite_not_found") return value;
+    throw err;
+  };
+
+/**
+ * A pending invite by id, for a confined caller about to change it; invite_not_found when it is
+ * unknown or no longer pending (what revoking or updating it would have answered).
+ */
+export async function pendingInvite(manager: InviteManager, host: string, id: string): Promise<ManagedInvite> {
+  const invite = await manager.show(host, id);
+  if (invite.state !== "pending") throw new AppError("invite_not_found", `no pending invite with this id on ${host}`);
+  return invite;
 }
 
 export function inviteId(ctx: Context): string {
@@ -144,47 +203,86 @@ function page(ctx: Context): { limit: number; after?: string; state?: InviteStat
  * (mod_http_admin_api's shape); `Link: <…>; rel="next"` (RFC 8288) when there may be more. Pending
  * ones by default; `state=used|expired|revoked` lists the history the module keeps, whose pages
  * examine a bounded number of invites: among the many the service may not see, a page is short.
+ * A caller confined to circles (or to their own invites) gets those of each page Prosody gives
+ * that are within reach; the page is filled by reading on, at most FILL_READS pages of Prosody per
+ * request, each asking only for the invites still missing (so `next` is always Prosody's own
+ * cursor, never one made up here): past that, a page may be short, even empty, with a next link.
  */
 export function listInvites(deps: ResourceDeps) {
   return async function listInvites(ctx: Context): Promise<void> {
-    const { apiKey } = ctx.state as ApiKeyState;
-    assertPower(apiKey, "list");
+    const caller = callerOf(ctx);
+    const { apiKey } = caller;
+    const reach = reachFor(caller, "list");
     const request = page(ctx);
-    const { invites, next } = await deps.manager.list(apiKey.host, request);
+    const { invites, next } = await readWithin(deps.manager, apiKey.host, request, reach);
     if (next) {
       const state = request.state ? `state=${request.state}&` : "";
       ctx.set("Link", `</invites?${state}limit=${request.limit}&after=${encodeURIComponent(next)}>; rel="next"`);
     }
-    ctx.body = invites.map(inviteJson);
+    ctx.body = invites.map((invite) => inviteJson(invite, apiKey.host));
   };
+}
+
+/** The most pages of Prosody one list request of a confined caller reads to fill its page. */
+export const FILL_READS = 10;
+
+async function readWithin(
+  manager: InviteManager,
+  host: string,
+  request: { limit: number; after?: string; state?: InviteState },
+  reach: Reach,
+): Promise<{ invites: ManagedInvite[]; next?: string }> {
+  if (reach.circles === undefined && reach.ownSource === undefined) return manager.list(host, request);
+  const found: ManagedInvite[] = [];
+  let after = request.after;
+  for (let read = 0; read < FILL_READS; read++) {
+    const page = await manager.list(host, {
+      ...request,
+      limit: request.limit - found.length,
+      ...(after ? { after } : {}),
+    });
+    found.push(...page.invites.filter((invite) => withinReach(reach, invite)));
+    after = page.next;
+    if (!after || found.length >= request.limit) break;
+  }
+  return { invites: found, ...(after ? { next: after } : {}) };
 }
 
 /** GET /invites/{id}. */
 export function showInvite(deps: ResourceDeps) {
   return async function showInvite(ctx: Context): Promise<void> {
-    const { apiKey } = ctx.state as ApiKeyState;
-    assertPower(apiKey, "list");
-    ctx.body = inviteJson(await deps.manager.show(apiKey.host, inviteId(ctx)));
+    const caller = callerOf(ctx);
+    const reach = reachFor(caller, "list");
+    const { host } = caller.apiKey;
+    ctx.body = inviteJson(reachable(reach, await deps.manager.show(host, inviteId(ctx)), host), host);
   };
 }
 
 /** DELETE /invites/{id}: 204; the link stops working at once. */
 export function revokeInvite(deps: ResourceDeps) {
   return async function revokeInvite(ctx: Context): Promise<void> {
-    const { apiKey } = ctx.state as ApiKeyState;
-    assertPower(apiKey, "revoke");
+    const caller = callerOf(ctx);
+    const { apiKey } = caller;
+    const reach = reachFor(caller, "revoke");
     const id = inviteId(ctx);
+    // A confined caller's: looked at first, so that one out of reach is never touched. Groups and
+    // source never change, so what is looked at is what is revoked.
+    const confined = reach.circles !== undefined || reach.ownSource !== undefined;
+    if (confined) reachable(reach, await pendingInvite(deps.manager, apiKey.host, id), apiKey.host);
     const revoked = await deps.manager.revoke(apiKey.host, id);
+    const keyId = keyOfSource(revoked?.source);
     await deps.events?.emit("invite.revoked", {
       host: apiKey.host,
       invite: id,
-      key: keyOfSource(revoked?.source),
-      revoked_by: apiKey.id,
+      key: keyId !== null && isPerson({ id: keyId }) ? null : keyId,
+      created_by: revoked ? inviteAuthor(revoked, apiKey.host) : null,
+      revoked_by: authorName(apiKey),
+      groups: [...(revoked?.groups ?? [])],
       ref: revoked?.ref ?? null,
       actor: sourceOfKey(apiKey.id),
     });
-    // The audit line names the key, never the invite's token.
-    deps.log.info({ audit: "revoke", keyId: apiKey.id, host: apiKey.host }, "invite revoked");
+    // The audit line names the key or person, never the invite's token.
+    deps.log.info({ audit: "revoke", ...auditActor(apiKey), host: apiKey.host }, "invite revoked");
     ctx.status = 204;
   };
 }
@@ -196,8 +294,9 @@ export function revokeInvite(deps: ResourceDeps) {
  */
 export function accountInvite(deps: ResourceDeps) {
   return async function accountInvite(ctx: Context): Promise<void> {
-    const { apiKey } = ctx.state as ApiKeyState;
-    assertPower(apiKey, "list");
+    const caller = callerOf(ctx);
+    const { apiKey } = caller;
+    const reach = reachFor(caller, "list");
     const raw = (ctx.params as { jid?: string }).jid ?? "";
     const at = raw.lastIndexOf("@");
     const [user, host] = at < 0 ? [raw, apiKey.host] : [raw.slice(0, at), raw.slice(at + 1).toLowerCase()];
@@ -205,6 +304,10 @@ export function accountInvite(deps: ResourceDeps) {
       throw new AppError("invite_not_found", "no record of an invite for this account on the key's host");
     }
     const arrival = await deps.manager.account(apiKey.host, user);
+    if (reach.circles !== undefined || reach.ownSource !== undefined) {
+      // The invite it came through, as the history keeps it: its groups say whose it is.
+      reachable(reach, await deps.manager.show(apiKey.host, arrival.id).catch(unknownAs(noInvite)), apiKey.host);
+    }
     const key = keyOfSource(arrival.source);
     const body: ArrivalJson = {
       jid: arrival.jid,

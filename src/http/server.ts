@@ -30,6 +30,7 @@ import { createBatch } from "./batch.js";
 import { changeBudget, readBudget } from "./budget.js";
 import { idempotent } from "./idempotency.js";
 import { updateInvite } from "./inviteUpdate.js";
+import type { QuotaStore } from "../people/types.js";
 
 export interface HttpDeps {
   readonly metrics: Metrics;
@@ -59,6 +60,8 @@ export interface HttpDeps {
   readonly budgetSeen?: (host: string, budget: RegistrationBudget) => void;
   /** Where the answers of Idempotency-Key requests are kept; none: the header is ignored. */
   readonly idempotency?: IdempotencyStore;
+  /** Persons' invites per window (src/people/quota.ts). */
+  readonly quotas?: QuotaStore;
 }
 
 function onlyMethods(allow: string) {
@@ -104,6 +107,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
       log: lines,
       now,
       ...(deps.events ? { events: deps.events } : {}),
+      ...(deps.quotas ? { quotas: deps.quotas } : {}),
     }),
   ];
   router.get("/invites_api", ...invite);
@@ -118,6 +122,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
     now,
     ...(deps.events ? { events: deps.events } : {}),
     ...(deps.controls ? { controls: deps.controls } : {}),
+    ...(deps.quotas ? { quotas: deps.quotas } : {}),
   };
   const json = bodyParser({ enableTypes: ["json"], jsonLimit: "16kb", encoding: "utf-8" });
   // 1,000 invites with their notes and refs.

@@ -1,3 +1,5 @@
+import type { Power } from "./powers.js";
+
 export const HTTP_METHODS = ["GET", "POST"] as const;
 export type HttpMethod = (typeof HTTP_METHODS)[number];
 
@@ -30,6 +32,11 @@ export interface KeyRecord {
   readonly scope?: "create" | "manage";
   /** The longest an invite it makes may stay valid, in seconds; none: Prosody's own limits. */
   readonly maxTtlSeconds?: number;
+  /**
+   * Its circles (group ids, `--groups`): it makes invites only into them and sees, shows, revokes
+   * and updates only theirs (src/people/confinement.ts); none: the whole host.
+   */
+  readonly groups?: readonly string[];
   readonly invitesIssued?: number;
   readonly lastUsedAt?: string;
   /** Where an imported key came from, e.g. "mod_invites_api (sql)". */
@@ -50,6 +57,11 @@ export type KeyInfo = Omit<KeyRecord, "secretHash" | "scope" | "scopes" | "previ
   readonly accountsRegistered: number;
   readonly lastRegistrationAt?: string;
   readonly scopes: readonly KeyScope[];
+  /**
+   * A signed-in person's (src/people/caller.ts): exactly these powers (their role's, and a
+   * manager's within circles) instead of those of `scopes`. Never stored: keys have none.
+   */
+  readonly powers?: readonly Power[];
 };
 
 export interface KeyOptions {
@@ -61,4 +73,5 @@ export interface KeyOptions {
   readonly maxInvites?: number;
   readonly scopes?: readonly KeyScope[];
   readonly maxTtlSeconds?: number;
+  readonly groups?: readonly string[];
 }

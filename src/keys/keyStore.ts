@@ -161,7 +161,10 @@ export function createKeyStore(
   }
 
   return {
-    create: (host, { name = "", methods = HTTP_METHODS, expiresAt, rate, maxInvites, scopes, maxTtlSeconds } = {}) =>
+    create: (
+      host,
+      { name = "", methods = HTTP_METHODS, expiresAt, rate, maxInvites, scopes, maxTtlSeconds, groups } = {},
+    ) =>
       guarded("create a key", async () => {
         let parsed = generateKey();
         // 48 random bits make a clash unlikely, not impossible; never overwrite a key.
@@ -177,6 +180,7 @@ export function createKeyStore(
           ...(maxInvites !== undefined ? { maxInvites } : {}),
           scopes: scopes?.length ? [...new Set(scopes)] : ["create"],
           ...(maxTtlSeconds !== undefined ? { maxTtlSeconds } : {}),
+          ...(groups?.length ? { groups: [...new Set(groups)] } : {}),
           secretHash: hashSecret(parsed.secret),
         };
         // The counter first: a key is never there without one.

@@ -19,7 +19,7 @@ export const SCOPE_POWERS = {
   manage: ["account", "group", "reset", "list", "revoke", "update", "budget"],
 } as const satisfies Record<KeyScope, readonly Power[]>;
 
-type Holder = Pick<KeyInfo, "id" | "scopes" | "maxInvites">;
+type Holder = Pick<KeyInfo, "id" | "scopes" | "maxInvites" | "powers">;
 
 /**
  * Why a key may not use a power, or undefined when it may. A key with --max-invites never makes a
@@ -29,6 +29,8 @@ export function refusal(key: Holder, power: Power): string | undefined {
   if (power === "group" && key.maxInvites !== undefined) {
     return `key ${key.id} has --max-invites, which a reusable invite could exceed`;
   }
+  // A signed-in person: their powers are given as such (src/people/caller.ts).
+  if (key.powers) return key.powers.includes(power) ? undefined : `${key.id} may not use the ${power} power here`;
   // A scope this version does not know (a newer version's, say) allows nothing.
   const allows = (scope: KeyScope) => (SCOPE_POWERS[scope] as readonly Power[] | undefined)?.includes(power) ?? false;
   if (key.scopes.some(allows)) return undefined;

@@ -3,12 +3,22 @@ import type { WebhookEvent } from "../store/webhooks.js";
 import { deliveriesFor, type WebhookBody } from "../webhooks/events.js";
 import type { Delivery, Subscription } from "../store/webhooks.js";
 import { keyOfSource, type FeedKind, type RedemptionRecord } from "../xmpp/inviteManager.js";
+import { inviteAuthor } from "../people/authors.js";
+import { isPerson } from "../people/caller.js";
 
 /** The webhook each kind of record is, with its `data` besides the host. */
 function eventOf(host: string, record: RedemptionRecord): WebhookBody {
   const timestamp = new Date(record.at * 1_000).toISOString();
   const actor = record.actor ?? null;
-  const invite = { host, invite: record.id, key: keyOfSource(record.source), ref: record.ref ?? null };
+  const keyId = keyOfSource(record.source);
+  const invite = {
+    host,
+    invite: record.id,
+    key: keyId !== null && isPerson({ id: keyId }) ? null : keyId,
+    created_by: inviteAuthor(record, host),
+    groups: [...(record.groups ?? [])],
+    ref: record.ref ?? null,
+  };
   const events: Record<FeedKind, () => { type: WebhookEvent; data: WebhookBody["data"] }> = {
     registered: () => ({ type: "invite.redeemed", data: { ...invite, jid: record.jid, at: record.at, actor } }),
     reset: () => ({ type: "reset.redeemed", data: { ...invite, jid: record.jid, at: record.at, actor } }),

@@ -26,6 +26,11 @@ export interface Subscription {
   readonly allowHttp: boolean;
   /** Made with --allow-private: the URL may lead to loopback, link-local or private addresses. */
   readonly allowPrivate: boolean;
+  /**
+   * Made with --groups: only the events of invites whose groups are within these (events that
+   * carry `groups`); none: every event of the host.
+   */
+  readonly groups?: readonly string[];
   /** whsec_BASE64, as the Standard Webhooks libraries take it. */
   readonly secret: string;
   readonly createdAt: string;

@@ -14,7 +14,24 @@ export interface WebhookBody {
 }
 
 /**
- * One delivery per subscription of the host that takes this event. The webhook-id is derived from
+ * Whether a subscription takes an event: its host's, of a type it asked for, and for one made with
+ * --groups, only an invite's event whose `groups` are non-empty and all within them (the host's own
+ * events, and events without groups, never).
+ */
+export function takes(subscription: Subscription, body: WebhookBody): boolean {
+  if (subscription.host !== body.data.host || !subscription.events.includes(body.type)) return false;
+  const circles = subscription.groups;
+  if (!circles?.length) return true;
+  const groups = body.data.groups;
+  return (
+    Array.isArray(groups) &&
+    groups.length > 0 &&
+    groups.every((group) => typeof group === "string" && circles.includes(group))
+  );
+}
+
+/**
+ * One delivery per subscription of the host that takes this event (`takes`). The webhook-id is derived from
  * the subscription and the event, so that an event queued twice (two instances, a retried step)
  * is one delivery, and a receiver sees the same id on every attempt.
  */
@@ -26,7 +43,7 @@ export function deliveriesFor(
 ): Delivery[] {
   const payload = JSON.stringify(body);
   return subscriptions
-    .filter((s) => s.host === body.data.host && s.events.includes(body.type))
+    .filter((s) => takes(s, body))
     .map((s) => ({
       id: `msg_${createHash("sha256").update(`${s.id}\n${eventId}`).digest("base64url").slice(0, 32)}`,
       subscriptionId: s.id,

@@ -21,6 +21,8 @@ export interface Invite {
 export interface InviteOptions {
   readonly ttl?: number;
   readonly source: string;
+  /** An account invite's groups (a key confined to one circle): needs mod_invites_manage. */
+  readonly groups?: readonly string[];
 }
 
 /**
@@ -64,11 +66,13 @@ export function createInviteIssuer(ctx: AdhocContext, log: Logger, manager: Invi
   }
 
   return {
-    createAccountInvite(host, { ttl, source }) {
+    createAccountInvite(host, { ttl, source, groups }) {
       log.debug({ host }, "creating invite");
       return logged(host, async () => {
-        if (await manager.available(host)) return fromManaged(await manager.createAccount(host, { ttl, source }));
-        if (ttl !== undefined) throw notLoaded(host);
+        if (await manager.available(host)) {
+          return fromManaged(await manager.createAccount(host, { ttl, source, ...(groups ? { groups } : {}) }));
+        }
+        if (ttl !== undefined || groups !== undefined) throw notLoaded(host);
         return inviteFrom(await executeCommand(ctx, host, NODE_CREATE_ACCOUNT), host);
       });
     },

@@ -142,6 +142,8 @@ export interface RedemptionRecord {
   readonly reset: boolean;
   /** The invite's ref (registrations, resets, expiries). */
   readonly ref?: string;
+  /** The invite's groups (registrations, resets, expiries; absent from an older module). */
+  readonly groups?: readonly string[];
   /** Who paused or resumed: who the JID that did it said asked, else that JID. */
   readonly actor?: string;
   /** budget_exhausted: the budget whose window is full, and when the window ends (Unix seconds). */
@@ -315,6 +317,7 @@ function feedRecordFrom(values: Map<string, string[]>, host: string): Redemption
     ...optional("source", "source"),
     ...optional("ref", "ref"),
     ...optional("actor", "actor"),
+    ...(values.get("groups")?.some(Boolean) ? { groups: values.get("groups")?.filter(Boolean) ?? [] } : {}),
     ...(kind === "budget_exhausted" && count !== undefined && windowSeconds !== undefined && resetsAt !== undefined
       ? { budget: { count, windowSeconds, resetsAt } }
       : {}),

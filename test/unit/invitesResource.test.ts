@@ -71,6 +71,7 @@ describe("the /invites resource, with a fake mod_invites_manage", () => {
     assert.deepEqual(Object.keys(body).sort(), [
       "closed_at",
       "created_at",
+      "created_by",
       "expires",
       "groups",
       "id",
@@ -92,6 +93,7 @@ describe("the /invites resource, with a fake mod_invites_manage", () => {
     assert.equal(res.headers.get("location"), `/invites/${String(body.id)}`);
     assert.equal(body.jid, "alice@e.test");
     assert.equal((body.expires as number) - (body.created_at as number), 3600);
+    assert.equal(body.created_by, `key:${key.split("/")[0]}`);
     assert.deepEqual(lastCall()?.args, {
       username: "alice",
       ttl: 3600,

@@ -27,9 +27,20 @@ const records: RedemptionRecord[] = [
     reset: false,
     source: "invites-api/K1",
     ref: "row 1",
+    groups: ["team-a"],
   },
   { cursor: "c2", kind: "reset", id: "t2", jid: `bo@${HOST}`, at, reset: true, source: "invites-api/K1" },
-  { cursor: "c3", kind: "expired", id: "t3", jid: "", at, reset: false, source: "invites-api/K2", ref: "row 3" },
+  {
+    cursor: "c3",
+    kind: "expired",
+    id: "t3",
+    jid: "",
+    at,
+    reset: false,
+    source: "invites-api/alice@e.test",
+    ref: "row 3",
+    groups: ["team-b"],
+  },
   { cursor: "c4", kind: "paused", id: "", jid: "", at, reset: false, actor: "invites-api/K9" },
   { cursor: "c5", kind: "resumed", id: "", jid: "", at, reset: false, actor: "admin@e.test" },
   {
@@ -52,9 +63,47 @@ describe("tally: the feed's records as counts and webhook deliveries", () => {
     assert.deepEqual(
       bodies.map((b) => [b.type, b.data]),
       [
-        ["invite.redeemed", { host: HOST, invite: "t1", key: "K1", ref: "row 1", jid: `ana@${HOST}`, at, actor: null }],
-        ["reset.redeemed", { host: HOST, invite: "t2", key: "K1", ref: null, jid: `bo@${HOST}`, at, actor: null }],
-        ["invite.expired", { host: HOST, invite: "t3", key: "K2", ref: "row 3", at, actor: null }],
+        [
+          "invite.redeemed",
+          {
+            host: HOST,
+            invite: "t1",
+            key: "K1",
+            created_by: "key:K1",
+            groups: ["team-a"],
+            ref: "row 1",
+            jid: `ana@${HOST}`,
+            at,
+            actor: null,
+          },
+        ],
+        [
+          "reset.redeemed",
+          {
+            host: HOST,
+            invite: "t2",
+            key: "K1",
+            created_by: "key:K1",
+            groups: [],
+            ref: null,
+            jid: `bo@${HOST}`,
+            at,
+            actor: null,
+          },
+        ],
+        [
+          "invite.expired",
+          {
+            host: HOST,
+            invite: "t3",
+            key: null,
+            created_by: "alice@e.test",
+            groups: ["team-b"],
+            ref: "row 3",
+            at,
+            actor: null,
+          },
+        ],
         ["registration.paused", { host: HOST, at, actor: "invites-api/K9" }],
         ["registration.resumed", { host: HOST, at, actor: "admin@e.test" }],
         [
@@ -70,6 +119,17 @@ describe("tally: the feed's records as counts and webhook deliveries", () => {
     const again = tally(HOST, "c0", records, [subscription]).deliveries.map((d) => d.id);
     assert.deepEqual(again, once);
     assert.equal(new Set(once).size, records.length);
+  });
+
+  it("a subscription with --groups gets only the events of invites within its circles", () => {
+    const confined = (groups: string[]) =>
+      tally(HOST, null, records, [{ ...subscription, groups }]).deliveries.map(
+        (d) => (JSON.parse(d.payload) as { data: { invite: string } }).data.invite,
+      );
+    assert.deepEqual(confined(["team-a"]), ["t1"]);
+    assert.deepEqual(confined(["team-b"]), ["t3"]);
+    assert.deepEqual(confined(["team-a", "team-b"]), ["t1", "t3"]);
+    assert.deepEqual(confined(["team-c"]), []);
   });
 
   it("a subscription gets only the events it takes", () => {

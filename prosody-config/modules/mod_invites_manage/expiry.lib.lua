@@ -23,7 +23,7 @@ return function (needs)
 	local function event_of(token, invite)
 		local data = invite.additional_data or {};
 		return { kind = "expired", token = token, expires = invite.expires, created_by = data.created_by,
-			source = data.source, ref = data.ref };
+			source = data.source, ref = data.ref, groups = data.groups };
 	end
 
 	-- Sweeps the invites that expired since the last sweep; answers when to sweep again.

@@ -159,7 +159,7 @@ end
 function history.redeemed(invite, username, reset, now)
 	local data = invite.additional_data or {};
 	local record = { token = invite.token, jid = username.."@"..module.host, reset = reset or nil,
-		created_by = data.created_by, source = data.source, ref = data.ref };
+		created_by = data.created_by, source = data.source, ref = data.ref, groups = data.groups };
 	warn_on_failure("how "..username.." registered",
 		redemptions:append(nil, nil, pack("redemption", record), now, invite.token));
 	return record;

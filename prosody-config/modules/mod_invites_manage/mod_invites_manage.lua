@@ -354,7 +354,8 @@ local feed_fields = { "cursor", "id", "jid", "at", "source", "reset" };
 -- record with its kind: registered, reset, expired (expiry.lib.lua), paused, resumed,
 -- budget_exhausted (budget.lib.lua); and the fields those carry. Without it (an older invites-api,
 -- which would count any record as a registration) only registrations and resets, as before.
-local kinds_fields = { "kind", "ref", "actor", "expires", "count", "window", "resets-at" };
+-- `groups` (one value each) tells the service's webhooks confined to circles whose invite it was.
+local kinds_fields = { "kind", "ref", "actor", "expires", "count", "window", "resets-at", "groups" };
 
 local function feed_kind(record)
 	return record.kind or (record.reset and "reset" or "registered");
@@ -367,7 +368,8 @@ local function feed_values(entry)
 	return { cursor = entry.cursor, id = record.token or "", jid = record.jid or "", at = number(entry.at),
 		source = record.source or "", reset = record.reset and "true" or "false", kind = kind, ref = record.ref or "",
 		actor = record.actor or record.by or "", expires = number(record.expires), count = number(record.count),
-		window = number(record.window), ["resets-at"] = number(record.resets_at) };
+		window = number(record.window), ["resets-at"] = number(record.resets_at),
+		groups = type(record.groups) == "table" and record.groups or {} };
 end
 
 command("Registrations through invites", "redemptions", nil, function (request, _, privileged)
@@ -393,12 +395,23 @@ command("Registrations through invites", "redemptions", nil, function (request, 
 		for _, name in ipairs(kinds_fields) do fields[#fields + 1] = name; end
 	end
 	form:tag("reported");
-	for _, name in ipairs(fields) do form:tag("field", { var = name, type = "text-single" }):up(); end
+	for _, name in ipairs(fields) do
+		form:tag("field", { var = name, type = name == "groups" and "text-multi" or "text-single" }):up();
+	end
 	form:up();
 	for _, entry in ipairs(list) do
 		local values = feed_values(entry);
 		form:tag("item");
-		for _, name in ipairs(fields) do form:tag("field", { var = name }):text_tag("value", values[name]):up(); end
+		for _, name in ipairs(fields) do
+			form:tag("field", { var = name });
+			local value = values[name];
+			if type(value) == "table" then
+				for _, one in ipairs(value) do form:text_tag("value", one); end
+			else
+				form:text_tag("value", value);
+			end
+			form:up();
+		end
 		form:up();
 	end
 	return { status = "completed", other = form };

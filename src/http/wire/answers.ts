@@ -30,6 +30,7 @@ export const inviteRecord = z
     note: z.string().nullable(),
     ref: text("The caller's reference given when it was made"),
     source: text("invites-api/KEY_ID, or who else made it"),
+    created_by: text("Who made it: a person's JID, key:KEY_ID for a key, or the inviter's JID; null if unknown"),
     uses: seconds.min(0).meta({ description: "Accounts registered with it so far" }),
     max_uses: seconds.nullable().meta({ description: "A reusable invite's cap" }),
     state: z.enum(INVITE_STATES),
@@ -124,7 +125,15 @@ export const dropInInvite = z.object({
 });
 
 /** Every error in JSON; "internal" is the answer to a failure nobody foresaw (500). */
-export const errorAnswer = z.object({ error: z.enum([...ERROR_CODES, "internal"]), message: z.string() });
+export const errorAnswer = z.object({
+  error: z.enum([...ERROR_CODES, "internal"]),
+  message: z.string(),
+  next_at: z
+    .string()
+    .nullable()
+    .meta({ description: "quota_exhausted: when the next place of the quota frees (ISO 8601)" })
+    .optional(),
+});
 
 export const health = z.object({ status: z.literal("ok") });
 
