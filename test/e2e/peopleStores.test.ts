@@ -11,6 +11,7 @@ import { openStore } from "../../src/store/open.js";
 import { PEOPLE_NAMESPACE } from "../../src/store/people.js";
 import type { ServiceStore } from "../../src/store/store.js";
 import { startPostgres, startRedis, type RunningServer } from "../support/servers.js";
+import { takeFromThreads } from "../support/quotaTakers.js";
 import { freshKeyStore } from "../support/stack.js";
 
 /**
@@ -33,6 +34,8 @@ interface Pair {
   readonly b: Store;
   /** None for the memory store. */
   readonly inside?: Inside;
+  /** The store's KEY_STORE; none for the memory store. */
+  readonly url?: string;
   close(): Promise<void>;
 }
 
@@ -55,7 +58,7 @@ async function openPair(url: string, inside: Inside & { close(): Promise<void> }
     throw err;
   }
   const [a, b] = opened as [ServiceStore, ServiceStore];
-  return { a, b, inside, close };
+  return { a, b, inside, url, close };
 }
 
 const kinds: ReadonlyArray<{ readonly name: string; start(): Promise<Backend> }> = [
@@ -179,6 +182,15 @@ function contract(backend: () => Promise<Backend>): void {
         assert.equal((await store.quotas.peek("alice@example.test", 5, WEEK, T + 200)).used, 5);
       // Another subject counts apart.
       assert.equal((await b.quotas.take("bob@example.test", 5, WEEK, T + 200, use())).taken, true);
+    });
+
+    it("takes from 4 threads at once, each its own connection (as processes): each of 100 subjects gets its limit", async () => {
+      const { a, url } = handles();
+      if (!url) return;
+      // Each thread takes twice for each subject in turn: 8 takes per subject, meeting on each.
+      const job = { prefix: "p", subjects: 100, limit: 2, takes: 2, windowMs: WEEK, now: T, threads: 4 };
+      assert.equal(await takeFromThreads(url, job), 200);
+      for (const subject of ["p0", "p99"]) assert.equal((await a.quotas.peek(subject, 2, WEEK, T + 100)).used, 2);
     });
 
     it("the window rolls: a use counts for windowMs after it was taken; next_at is when the oldest leaves", async () => {
