@@ -101,7 +101,7 @@ export function createOAuthClients(deps: OAuthClientsDeps): OAuthClients {
   const cached = new Map<string, Promise<Provider>>();
 
   function baseOf(host: string): string {
-    const base = deps.providers[host];
+    const base = Object.hasOwn(deps.providers, host) ? deps.providers[host] : undefined;
     if (base === undefined) throw new OAuthFailure("unknown_host", `${host} is not in PEOPLE_OAUTH`);
     return base;
   }

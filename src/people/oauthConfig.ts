@@ -41,7 +41,7 @@ export const peopleOAuthFromEnv = z.string().transform((text, ctx): OAuthProvide
     });
     return z.NEVER;
   }
-  const providers: Record<string, string> = {};
+  const providers: Array<[string, string]> = [];
   for (const [host, value] of Object.entries(parsed)) {
     const url = typeof value === "string" ? providerUrl(value) : undefined;
     if (!DOMAIN.test(host)) {
@@ -51,7 +51,8 @@ export const peopleOAuthFromEnv = z.string().transform((text, ctx): OAuthProvide
         code: "custom",
         message: `gives ${host} no usable address: expected Prosody's HTTP base such as https://${host}:5281 (plain http only on 127.0.0.1, [::1] or localhost; no user, query or fragment)`,
       });
-    } else providers[host.toLowerCase()] = url;
+    } else providers.push([host.toLowerCase(), url]);
   }
-  return Object.freeze(providers);
+  // fromEntries defines own properties: a host named "__proto__" stays a host.
+  return Object.freeze(Object.fromEntries(providers));
 });

@@ -263,9 +263,11 @@ describe("sign-in through Prosody 13's mod_http_oauth2 (issue 29, part D)", () =
     assert.match(attributes, /; HttpOnly/);
     assert.match(attributes, /; SameSite=Lax/);
     assert.match(attributes, /; Path=\//);
-    // A second sign-in reuses the registration (one per host per instance).
-    await begin("a.example");
+    // A second sign-in reuses the registration (one per host per instance), with a state, verifier
+    // and nonce of its own.
+    const second = new URL((await begin("a.example")).location).searchParams;
     assert.equal(prosody.registrations(), 1);
+    for (const name of ["state", "code_challenge", "nonce"]) assert.notEqual(second.get(name), q.get(name), name);
   });
 
   it("signs in the account Prosody vouches for, revokes what it was given, and goes to next", async () => {
@@ -360,8 +362,10 @@ describe("sign-in through Prosody 13's mod_http_oauth2 (issue 29, part D)", () =
   it("an unknown host, or Prosody unreachable, ends at a sign-in error; without PUBLIC_URL the routes are 501", async () => {
     const prosody = fakeProsody({ host: "a.example", base: "http://127.0.0.1:5280/a.example" });
     const { request } = service({ "a.example": prosody });
-    const unknown = await request("/session/oauth?host=elsewhere.example");
-    assert.equal(unknown.headers.location, `${PUBLIC}/admin/#sign-in-error=unknown_host`);
+    for (const host of ["elsewhere.example", "constructor", "__proto__"]) {
+      const unknown = await request(`/session/oauth?host=${host}`);
+      assert.equal(unknown.headers.location, `${PUBLIC}/admin/#sign-in-error=unknown_host`, host);
+    }
     prosody.setDown(true);
     const down = await request("/session/oauth?host=a.example");
     assert.equal(down.headers.location, `${PUBLIC}/admin/#sign-in-error=oauth_unavailable`);
