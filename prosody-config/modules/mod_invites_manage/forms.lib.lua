@@ -236,6 +236,15 @@ return function (needs)
 		return { token = token, username = single("username"), password = single("password"), ip = ip };
 	end
 
+	-- The person command's request: the bare JID asked about (people.lib.lua judges it).
+	function forms.read_person(form)
+		local values, refusal = checked_values(form);
+		if not values then return nil, refusal; end
+		local asked = values.jid and values.jid[1];
+		if not asked then return nil, bad_request("jid is required"); end
+		return { jid = asked };
+	end
+
 	-- What mod_invites keeps with the invite; nil entries simply stay out of it. `created_by` is the
 	-- JID that ran the command, never taken from the form: it decides who may see the invite.
 	function forms.additional_data(request, actor)
@@ -340,6 +349,7 @@ return function (needs)
 		account_lookup = dataforms.new({ title = "Show how an account came in", field("username", "User name") });
 		landing = dataforms.new({ title = "What an invite's page shows", token_field });
 		name = dataforms.new({ title = "Whether a name is free for an invite", token_field, field("username", "User name") });
+		person = dataforms.new({ title = "Who an account is", field("jid", "Bare JID", "jid-single") });
 		redeem = dataforms.new({ title = "Register through an invite", token_field, field("username", "User name"),
 			field("password", "Password", "text-private"), field("ip", "Client address (optional)") });
 	};

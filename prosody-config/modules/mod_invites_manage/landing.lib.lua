@@ -19,7 +19,7 @@ local min_password_chars, max_password_bytes = 8, 1023;
 local max_username_bytes = 1023;
 
 -- `needs`: invites (mod_invites), token_store (its store), history, policy, registration,
--- manage_groups (id = display name), refuse (forms), budget (budget.lib.lua).
+-- manage_groups (id = display name), refuse (forms), budget (budget.lib.lua), people (people.lib.lua).
 return function (needs)
 	local landing = {};
 	local invites, history, policy, registration = needs.invites, needs.history, needs.policy, needs.registration;
@@ -117,11 +117,12 @@ return function (needs)
 		return values;
 	end
 
-	-- A pending invite the caller may see; or nil and the refusal.
+	-- A pending invite the caller may see; or nil and the refusal. One whose maker's account is gone
+	-- is no longer valid, as user-registering says too (registration.lib.lua).
 	local function pending(token, privileged)
 		local invite, state = find(token, privileged);
 		if not invite then return nil, no_invite(); end
-		if state ~= "pending" then return nil, gone(); end
+		if state ~= "pending" or needs.people.maker_gone(invite) then return nil, gone(); end
 		return invite;
 	end
 

@@ -21,7 +21,8 @@
 -- landing.lib.lua (the invite page's side of an invite: what it shows, the registration),
 -- budget.lib.lua (the host's registration budget and pause), upkeep.lib.lua (changing a pending
 -- invite), expiry.lib.lua (an event for each of the service's invites that expires), serial.lib.lua
--- (one count at a time) and check.lib.lua (what `invites-api check` learns of the host).
+-- (one count at a time), check.lib.lua (what `invites-api check` learns of the host) and
+-- people.lib.lua (who an account is, and whether an invite's maker is still there).
 
 local st = require "util.stanza";
 local jid = require "util.jid";
@@ -92,13 +93,26 @@ local policy = module:require "policy"({
 	end;
 });
 local above_ceiling, visible = policy.above_ceiling, policy.visible;
+local people = module:require "people"({
+	host = module.host, have_roles = have_roles, split = jid.prepped_split,
+	user_exists = function (username) return usermanager.user_exists(username, module.host); end;
+	-- COMPAT: 0.12 has no disabled accounts.
+	is_enabled = usermanager.user_is_enabled and function (username)
+		return usermanager.user_is_enabled(username, module.host);
+	end or nil;
+	role_of = function (username)
+		local role = usermanager.get_user_role(username, module.host);
+		return role and role.name or nil;
+	end;
+	is_admin = function (username) return usermanager.is_admin(username.."@"..module.host, module.host); end;
+});
 local history = module:require "history";
 local groups = module:require "groups"(manage_groups);
 local check = module:require "check";
 -- Breaks the cycle: registration needs forms.unique, forms needs registration.uses_of.
 local forms;
 local registration = module:require "registration"({ invites = invites, history = history, groups = groups,
-	policy = policy, manage_jids = manage_jids, unique = function (list) return forms.unique(list); end });
+	policy = policy, people = people, manage_jids = manage_jids, unique = function (list) return forms.unique(list); end });
 forms = module:require "forms"({ max_ttl = max_ttl, manage_groups = manage_groups, have_roles = have_roles,
 	policy = policy, uses_of = registration.uses_of });
 local token_store = module:open_store("invite_token", "map");
@@ -107,7 +121,8 @@ local index = module:require "index"({ invites = invites, token_store = token_st
 local refuse, bad_request, invite_result = forms.refuse, forms.bad_request, forms.invite_result;
 local budget = module:require "budget"({ history = history });
 local landing = module:require "landing"({ invites = invites, token_store = token_store, history = history,
-	policy = policy, registration = registration, manage_groups = manage_groups, refuse = refuse, budget = budget });
+	policy = policy, registration = registration, manage_groups = manage_groups, refuse = refuse, budget = budget,
+	people = people });
 local upkeep = module:require "upkeep"({ token_store = token_store, history = history, registration = registration,
 	refuse = refuse });
 local expiry = module:require "expiry"({ history = history, policy = policy, sweep_every = expiry_sweep,
@@ -465,6 +480,21 @@ command("Register through an invite", "redeem", forms.blank.redeem, function (re
 	if not account then return refusal; end
 	return forms.values_result("Registered", { { "jid", "jid-single" } }, { jid = account });
 end, forms.read_door_request);
+
+-- Who an account of the host is (people.lib.lua), for the service's sign-in: whether it exists, is
+-- enabled (always on 0.12) and its role (0.12: prosody:admin for an admin, else prosody:registered).
+-- Nothing more: not its roster, its arrival, nor any other account's.
+command("Who an account is", "person", forms.blank.person, function (request)
+	local username = people.username_of(request.jid);
+	if not username then return bad_request("jid must be a bare JID of "..module.host); end
+	local facts, err = people.facts(username);
+	if not facts then
+		module:log("error", "Could not tell whether an account is enabled: %s", tostring(err));
+		return refuse("wait", "internal-server-error", "could not read the account");
+	end
+	return forms.values_result("Person", { { "exists", "boolean" }, { "enabled", "boolean" }, { "role" } },
+		{ exists = facts.exists and "true" or "false", enabled = facts.enabled and "true" or "false", role = facts.role });
+end, forms.read_person);
 
 -- Each new invite goes into the history, and the service's into the listing index; after
 -- mod_invites_page (0) and 13's mod_invites (-1) set its landing page from invites_page, one above

@@ -22,7 +22,7 @@ local nudge_ns = "xmpp:invites-api/mod_invites_manage#redeemed";
 local no_longer_valid = "This invite is no longer valid";
 local used_up_reason = "This invite has been used as many times as it may be";
 
--- `needs`: invites (mod_invites), history, groups, policy, manage_jids (the set), unique (forms).
+-- `needs`: invites (mod_invites), history, groups, policy, people, manage_jids (the set), unique (forms).
 return function (needs)
 	local registration = { invite_gone_reasons = { [no_longer_valid] = true, [used_up_reason] = true } };
 	local invites, history, groups, policy = needs.invites, needs.history, needs.groups, needs.policy;
@@ -170,13 +170,19 @@ return function (needs)
 
 	-- user-registering, before mod_invites_register (which accepts any name): an invite for a named
 	-- account must register that account only (neither 0.12 nor 13 checks), the ceiling holds at
-	-- use, and a capped invite takes no more than max_uses.
+	-- use, a capped invite takes no more than max_uses, and an invite whose maker's account is gone
+	-- (people.lib.lua) is no longer valid.
 	function registration.registering(event)
 		local invite = validated_invite(event);
 		if not invite then return; end
 		local info = invites.get_account_invite_info(invite.token);
 		if not info then
 			-- The session checked the token earlier; since then it expired, was used or was revoked.
+			event.allowed, event.reason = false, no_longer_valid;
+			return;
+		end
+		-- Whoever made it left (deleted, or disabled on 13): nobody vouches for the newcomer any more.
+		if needs.people.maker_gone(info) then
 			event.allowed, event.reason = false, no_longer_valid;
 			return;
 		end
