@@ -1,7 +1,9 @@
 /**
  * The one way the page talks to the service: the API at the service's root, one level above
- * /admin/. Every request goes to this origin and nowhere else (the page's CSP says the same), with
- * the key in the Authorization header only: never in a URL, never in a cookie.
+ * /admin/. Every request goes to this origin and nowhere else (the page's CSP says the same). A key
+ * goes in the Authorization header only (never in a URL, never in a cookie), with no cookie sent;
+ * a person signed in with their XMPP account is their session's HttpOnly cookie, which the page
+ * never reads, and each request carries the session's anti-CSRF token.
  */
 const ROOT = new URL("../", location.href);
 
@@ -24,8 +26,17 @@ export interface Answer<T> {
   readonly next?: string;
 }
 
+/** How a request proves who asks: an API key, a person's session (its CSRF token), or nobody yet. */
+export type Credential = { readonly key: string } | { readonly csrf: string } | { readonly anonymous: true };
+
+function credentialHeaders(credential: Credential): Record<string, string> {
+  if ("key" in credential) return { Authorization: `Bearer ${credential.key}` };
+  if ("csrf" in credential) return { "X-CSRF-Token": credential.csrf };
+  return {};
+}
+
 export async function request<T>(
-  key: string,
+  credential: Credential,
   method: string,
   path: string,
   body?: unknown,
@@ -39,14 +50,15 @@ export async function request<T>(
     res = await fetch(url, {
       method,
       headers: {
-        Authorization: `Bearer ${key}`,
+        ...credentialHeaders(credential),
         Accept: "application/json",
         ...(body === undefined ? {} : { "Content-Type": "application/json" }),
         ...headers,
       },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       cache: "no-store",
-      credentials: "omit",
+      // A key's requests carry no cookie; a session's carry its cookie (same origin only).
+      credentials: "key" in credential ? "omit" : "same-origin",
       redirect: "error",
       referrerPolicy: "no-referrer",
     });

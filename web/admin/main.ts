@@ -1,6 +1,7 @@
-// The admin page: sign in with a key, make invites, see and revoke them. Served by the service at
-// /admin/ (src/http/adminPage.ts); everything it shows from the API is written as text.
-import { ApiError, request, Unreachable } from "./api.js";
+// The admin page: sign in with a key or as a person (an XMPP account), make invites, see and
+// revoke them. Served by the service at /admin/ (src/http/adminPage.ts); everything it shows from
+// the API is written as text.
+import { ApiError, request, Unreachable, type Credential } from "./api.js";
 import { batchForm } from "./batch.js";
 import { budgetPanel } from "./budget.js";
 import type { Context } from "./context.js";
@@ -10,16 +11,26 @@ import { sentence } from "./fields.js";
 import { closing, describe, linkOf } from "./format.js";
 import { inviteList } from "./inviteList.js";
 import { linkBlock, preloadQrCode } from "./linkBlock.js";
+import { personPanel } from "./person.js";
+import { personSignIn } from "./personSignIn.js";
 import { forgetKey, keepKey, keptKey } from "./session.js";
 import { showSheet } from "./sheet.js";
-import type { Batch, Invite, Options } from "./types.js";
+import type { Batch, Invite, Options, PersonSession } from "./types.js";
 
-let session: { key: string; options: Options } | undefined;
+interface Session {
+  readonly credential: Credential;
+  options: Options;
+  /** Set when a person (not a key) is signed in. */
+  person?: PersonSession;
+}
 
-// A key that no longer works at all; one that used up its --max-invites still lists and shows.
-const KEY_REFUSED = new Set(["invalid_key", "key_expired"]);
+let session: Session | undefined;
 
-function signedIn(): { key: string; options: Options } {
+// A key (or a person's session) that no longer works at all; a key that used up its
+// --max-invites still lists and shows.
+const KEY_REFUSED = new Set(["invalid_key", "key_expired", "not_signed_in"]);
+
+function signedIn(): Session {
   if (!session) throw new Error("signed out");
   return session;
 }
@@ -45,7 +56,7 @@ const isTrouble = (err: unknown): boolean =>
 const context: Context = {
   options: () => signedIn().options,
   async call<T>(method: string, path: string, body?: unknown, headers?: Record<string, string>) {
-    const answer = await request<T>(signedIn().key, method, path, body, headers);
+    const answer = await request<T>(signedIn().credential, method, path, body, headers);
     hideBanner();
     return answer;
   },
@@ -80,6 +91,7 @@ const form = createForm(context, (invite: Invite) => {
   byId("result-title").focus({ preventScroll: true });
   context.announce("Invite created.");
   void list.refresh();
+  void refreshPerson();
 });
 const list = inviteList(context);
 const batch = batchForm(context, (made: Batch) => {
@@ -88,6 +100,29 @@ const batch = batchForm(context, (made: Batch) => {
   void list.refresh();
 });
 const budget = budgetPanel(context);
+const me = personPanel({
+  async setNotify(notify) {
+    const person = (await context.call<PersonSession>("PATCH", "session", { notify })).body;
+    if (session) session.person = person;
+    return person;
+  },
+  async signOutEverywhere() {
+    await context.call("DELETE", "session?everywhere=true");
+    signOut("");
+    context.announce("Signed out in every browser.");
+  },
+});
+
+/** The person's quota again, after an invite took a place. */
+async function refreshPerson(): Promise<void> {
+  if (!session?.person) return;
+  try {
+    session.person = (await context.call<PersonSession>("GET", "session")).body;
+    me.show(session.person);
+  } catch (err) {
+    context.handled(err);
+  }
+}
 
 function showKeyError(text: string): void {
   const error = byId("key-error");
@@ -98,12 +133,12 @@ function showKeyError(text: string): void {
   else input.removeAttribute("aria-invalid");
 }
 
-/** Asks the service what this key may do; on success the page is built for it. */
-async function signIn(key: string): Promise<void> {
+/** Asks the service what this key (or person) may do; on success the page is built for it. */
+async function signIn(credential: Credential, person?: PersonSession): Promise<void> {
   showKeyError("");
   let options: Options;
   try {
-    options = (await request<Options>(key, "GET", "invites/options")).body;
+    options = (await request<Options>(credential, "GET", "invites/options")).body;
   } catch (err) {
     if (err instanceof ApiError && KEY_REFUSED.has(err.code)) forgetKey();
     if (isTrouble(err)) showBanner(err);
@@ -113,11 +148,13 @@ async function signIn(key: string): Promise<void> {
     return;
   }
   hideBanner();
-  keepKey(key);
-  session = { key, options };
+  if ("key" in credential) keepKey(credential.key);
+  session = { credential, options, ...(person ? { person } : {}) };
   byId<HTMLInputElement>("key").value = "";
   byId("host").textContent = options.host;
-  byId("who").textContent = `Key ${options.key} (${options.scopes.join(", ")})`;
+  byId("who").textContent = person ? person.jid : `Key ${options.key} (${options.scopes.join(", ")})`;
+  if (person) me.show(person);
+  else me.hide();
   byId("sign-in").hidden = true;
   byId("account").hidden = false;
   byId("app").hidden = false;
@@ -136,6 +173,7 @@ async function signIn(key: string): Promise<void> {
 function signOut(reason = ""): void {
   session = undefined;
   forgetKey();
+  me.hide();
   hideBanner();
   for (const id of ["result-link", "list", "groups", "host", "who", "result-summary", "sheet-cards", "sheet-failed"]) {
     byId(id).replaceChildren();
@@ -157,18 +195,22 @@ byId<HTMLFormElement>("sign-in-form").addEventListener("submit", (event) => {
     return;
   }
   const button = (event.currentTarget as HTMLFormElement).querySelector("button");
-  if (button) void busy(button, () => signIn(key));
+  if (button) void busy(button, () => signIn({ key }));
 });
 byId("sign-out").addEventListener("click", () => {
-  signOut();
-  context.announce("Signed out.");
+  // A person's session ends at the service too, not just in this tab.
+  const ending = session?.person ? context.call("DELETE", "session").catch(() => undefined) : Promise.resolve();
+  void ending.then(() => {
+    signOut();
+    context.announce("Signed out.");
+  });
 });
 byId<HTMLButtonElement>("retry").addEventListener("click", (event) => {
   const button = event.currentTarget as HTMLButtonElement;
   void busy(button, async () => {
     if (!session) {
       const key = keptKey() ?? byId<HTMLInputElement>("key").value.trim();
-      return key ? signIn(key) : hideBanner();
+      return key ? signIn({ key }) : hideBanner();
     }
     // The options again: they tell whether Prosody answers now (the banner goes when it does).
     try {
@@ -180,5 +222,18 @@ byId<HTMLButtonElement>("retry").addEventListener("click", (event) => {
   });
 });
 
-const kept = keptKey();
-if (kept) void signIn(kept);
+/** A person already signed in (the session's cookie), or signing in with a link's token now. */
+async function resume(): Promise<void> {
+  const opened = await personSignIn((text) => showKeyError(text)).start();
+  if (opened) return signIn({ csrf: opened.csrf }, opened);
+  const kept = keptKey();
+  if (kept) return signIn({ key: kept });
+  try {
+    const person = (await request<PersonSession>({ anonymous: true }, "GET", "session")).body;
+    await signIn({ csrf: person.csrf }, person);
+  } catch {
+    // Nobody signed in: the sign-in forms stay.
+  }
+}
+
+void resume();
