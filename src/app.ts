@@ -23,6 +23,9 @@ import { laneListing, LISTING_LANE } from "./xmpp/listingLane.js";
 import { createOperatorControls } from "./xmpp/operatorControlsCommands.js";
 import { startRedemptionSync } from "./redemptions/redemptionSync.js";
 import { startDeliverer } from "./webhooks/deliverer.js";
+import { createSignIn } from "./people/signIn.js";
+import { createMessageSender } from "./xmpp/messages.js";
+import { createPersonLookup } from "./xmpp/people.js";
 import { createEventSink } from "./webhooks/sink.js";
 
 export interface Service {
@@ -95,6 +98,22 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
   const invitePage: InvitePageDeps | undefined = inviteAssets
     ? { door: createInviteDoor(adhoc, commands), knownHost: cachedKnownHosts(hosts), assets: inviteAssets }
     : undefined;
+  // People signing in (issue 29): nothing of it without PUBLIC_URL.
+  const knownHost = cachedKnownHosts(hosts);
+  const signIn = createSignIn({
+    publicUrl: config.publicUrl,
+    sessions: config.sessions,
+    signInLink: config.signInLink,
+    policy: config.peoplePowers,
+    store,
+    lookup: createPersonLookup(adhoc, commands),
+    messages: createMessageSender({ send: connection.send, componentJid: connection.jid, knownHost }),
+    knownHost,
+    limits,
+    trustedProxies: config.trustedProxies,
+    log,
+    oauthHosts: () => Object.keys(config.peopleOAuth),
+  });
   const redemptions = startRedemptionSync({
     manager,
     ledger: store.ledger,
@@ -129,6 +148,7 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
     events,
     ...(adminPage ? { adminPage } : {}),
     ...(invitePage ? { invitePage } : {}),
+    ...(signIn.routes ? { sessionRoutes: signIn.routes } : {}),
   });
   const server: Server = app.listen(config.http.port, config.http.host);
   // Node drops a CONNECT request silently when nobody listens for it; answer it like any odd method.

@@ -31,6 +31,7 @@ import { changeBudget, readBudget } from "./budget.js";
 import { idempotent } from "./idempotency.js";
 import { updateInvite } from "./inviteUpdate.js";
 import type { QuotaStore } from "../people/types.js";
+import { mountSessionRoutes, type SessionRouteDeps } from "../people/sessionRoutes.js";
 
 export interface HttpDeps {
   readonly metrics: Metrics;
@@ -62,6 +63,8 @@ export interface HttpDeps {
   readonly idempotency?: IdempotencyStore;
   /** Persons' invites per window (src/people/quota.ts). */
   readonly quotas?: QuotaStore;
+  /** People's sign-in and sessions at /session (src/people/signIn.ts); none: 501 sign_in_unavailable. */
+  readonly sessionRoutes?: SessionRouteDeps;
 }
 
 function onlyMethods(allow: string) {
@@ -174,6 +177,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
     router.get("/admin/:file", page);
     router.all(["/admin", "/admin/", "/admin/:file"], onlyMethods("GET"));
   }
+  mountSessionRoutes(router, deps.sessionRoutes, onlyMethods);
   if (deps.invitePage) {
     mountInvitePage(router, { ...deps.invitePage, limits: deps.limits, trustedProxies, log: deps.log }, onlyMethods);
   }

@@ -18,6 +18,9 @@ export const SECRET_CLASSES = [
   "store password",
   // Set through the invite page's door (test/e2e/inviteDoor.prosody.test.ts).
   "account password",
+  // People's sign-in (test/e2e/signInLink.prosody.test.ts): a link's token, a session's cookie.
+  "sign-in token",
+  "session cookie",
 ] as const;
 export type SecretClass = (typeof SECRET_CLASSES)[number];
 

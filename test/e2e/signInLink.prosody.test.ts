@@ -1,0 +1,180 @@
+import assert from "node:assert/strict";
+import { request as httpRequest } from "node:http";
+import { after, before, describe, it } from "node:test";
+import { recordSecret } from "../support/handedOut.js";
+import { openInbox, type Inbox } from "../support/inbox.js";
+import { PortInUseError, onFreshPorts, serverPort } from "../support/ports.js";
+import { MANAGE_MODULES } from "../support/prosody.js";
+import { createKey, startStack, type RunningStack } from "../support/stack.js";
+
+// People signing in with a one-time link (issue 29), end to end: a real XMPP client logs in as the
+// account, the service's component sends it the link as a chat message, the test takes the token out
+// of the message and redeems it as the page would. Any Prosody (0.12's default; 13 too).
+const HOST = "signin.test";
+const COMPONENT = { domain: "invites.signin.test", secret: "sign-in-link-component-secret" };
+const on13 = process.env.PROSODY_VERSION === "13";
+const PASSWORD = `alice-pässword-${Math.random().toString(36).slice(2, 10)}`;
+recordSecret("account password", PASSWORD);
+
+interface Answer {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: string;
+}
+
+/** A request with headers fetch would not send as given (Host). */
+function send(url: string, method: string, headers: Record<string, string>, body?: unknown): Promise<Answer> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      url,
+      {
+        method,
+        headers: {
+          accept: "application/json",
+          ...(payload === undefined ? {} : { "content-type": "application/json" }),
+          ...headers,
+        },
+        timeout: 20_000,
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => (text += chunk));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+      },
+    );
+    req.on("error", reject);
+    req.on("timeout", () => req.destroy(new Error(`${method} ${url} timed out`)));
+    req.end(payload);
+  });
+}
+
+/** The `name=value` of an answer's Set-Cookie, and its attributes. */
+function cookieOf(answer: Answer): { pair: string; value: string; attributes: string[] } {
+  const line = [answer.headers["set-cookie"] ?? []].flat()[0] ?? "";
+  const [pair = "", ...attributes] = line.split(/;\s*/);
+  return { pair, value: pair.slice(pair.indexOf("=") + 1), attributes };
+}
+
+const LINK = /(\S+)#sign-in=([A-Za-z0-9_-]+)/;
+
+describe(`sign-in by link on Prosody ${on13 ? "13" : "0.12"}: a real client receives it`, () => {
+  let stack: RunningStack | undefined;
+  let inbox: Inbox | undefined;
+  let publicUrl = "";
+  let port = 0;
+  const site = () => ({ host: `127.0.0.1:${port}`, origin: publicUrl });
+
+  const askLink = (jid: string, headers: Record<string, string> = site()) =>
+    send(`${stack!.service.url}/session/link`, "POST", headers, { jid });
+
+  /** Asks for a link for alice and waits for it to arrive; its token and the whole link. */
+  async function linkArrives(headers?: Record<string, string>): Promise<{ token: string; link: string }> {
+    const before = inbox!.received.length;
+    const asked = await askLink(`alice@${HOST}`, headers);
+    assert.equal(asked.status, 202, asked.body);
+    assert.deepEqual(JSON.parse(asked.body), { sent: true });
+    const body = await inbox!.next(
+      COMPONENT.domain,
+      (text) => LINK.test(text) && !inbox!.received.slice(0, before).some((m) => m.body === text),
+      15_000,
+    );
+    assert.ok(body, "the sign-in message arrived");
+    const [, base = "", token = ""] = LINK.exec(body)!;
+    recordSecret("sign-in token", token);
+    return { token, link: `${base}#sign-in=${token}` };
+  }
+
+  before(async () => {
+    stack = await onFreshPorts(async () => {
+      port = serverPort();
+      publicUrl = `http://127.0.0.1:${port}`;
+      try {
+        return await startStack(
+          {
+            hosts: [HOST],
+            components: [COMPONENT],
+            admins: [],
+            hostOptions: { [HOST]: { modules: MANAGE_MODULES } },
+            extra: `invites_manage_jids = { "${COMPONENT.domain}" }`,
+          },
+          { component: COMPONENT, env: { HTTP_PORT: String(port), PUBLIC_URL: publicUrl } },
+        );
+      } catch (err) {
+        if (/EADDRINUSE/.test(String(err))) throw new PortInUseError("invites-api", port, String(err));
+        throw err;
+      }
+    });
+    // The service serves the hosts of its keys.
+    await createKey(stack.keyStore, HOST, "desk");
+    stack.prosody.ctl(["register", "alice", HOST, PASSWORD]);
+    inbox = await openInbox({ port: stack.prosody.c2sPort, domain: HOST, username: "alice", password: PASSWORD });
+  });
+  after(async () => {
+    await inbox?.close();
+    await stack?.stop();
+  });
+
+  it("sends alice a link to PUBLIC_URL; redeeming it signs her in; GET /session shows her; a replay is refused", async () => {
+    const { token, link } = await linkArrives();
+    assert.equal(link, `${publicUrl}/admin/#sign-in=${token}`);
+    const redeemed = await send(`${stack!.service.url}/session/link/redeem`, "POST", site(), { token });
+    assert.equal(redeemed.status, 200, redeemed.body);
+    const cookie = cookieOf(redeemed);
+    recordSecret("session cookie", cookie.value);
+    // PUBLIC_URL is loopback http: the cookie without Secure, still HttpOnly and SameSite=Strict.
+    assert.match(cookie.pair, /^invites_session=[A-Za-z0-9_-]{43}$/);
+    assert.deepEqual(cookie.attributes.sort(), ["HttpOnly", "Max-Age=43200", "Path=/", "SameSite=Strict"]);
+    const session = JSON.parse(redeemed.body) as Record<string, unknown>;
+
+    const shown = await send(`${stack!.service.url}/session`, "GET", { cookie: cookie.pair });
+    assert.equal(shown.status, 200, shown.body);
+    assert.deepEqual(JSON.parse(shown.body), session);
+    assert.equal(session.jid, `alice@${HOST}`);
+    assert.equal(session.host, HOST);
+    assert.equal(session.role, on13 ? "prosody:member" : "prosody:registered");
+    assert.equal(session.via, "link");
+    assert.deepEqual(session.powers, ["account"]);
+    assert.equal(session.own_only, true);
+    assert.deepEqual(session.quota, { limit: 5, used: 0, left: 5, window_seconds: 604_800, next_at: null });
+
+    const replay = await send(`${stack!.service.url}/session/link/redeem`, "POST", site(), { token });
+    assert.equal(replay.status, 401);
+    assert.equal(JSON.parse(replay.body).error, "link_invalid");
+    assert.equal(replay.headers["set-cookie"], undefined);
+
+    // Signing out everywhere ends it.
+    const out = await send(`${stack!.service.url}/session?everywhere=true`, "DELETE", {
+      ...site(),
+      cookie: cookie.pair,
+      "x-csrf-token": String(session.csrf),
+    });
+    assert.equal(out.status, 204);
+    assert.equal((await send(`${stack!.service.url}/session`, "GET", { cookie: cookie.pair })).status, 401);
+  });
+
+  it("makes the link from PUBLIC_URL, not from a forged Host header", async () => {
+    const { link } = await linkArrives({ host: "evil.example", origin: "http://evil.example" });
+    assert.ok(link.startsWith(`${publicUrl}/admin/#sign-in=`), link);
+    assert.doesNotMatch(link, /evil/);
+  });
+
+  it("answers a missing account as it answers alice, and sends nothing", async () => {
+    const before = inbox!.received.length;
+    const missing = await askLink(`nobody@${HOST}`);
+    const elsewhere = await askLink("alice@not-served.test");
+    for (const answer of [missing, elsewhere]) {
+      assert.equal(answer.status, 202);
+      assert.deepEqual(JSON.parse(answer.body), { sent: true });
+    }
+    // The log says why nothing went out; alice's client got nothing new.
+    await stack!.service.waitForLog(
+      (line) =>
+        line.msg === "sign-in link not sent: no such account here, or it may do nothing" &&
+        line.person === `nobody@${HOST}`,
+      10_000,
+    );
+    assert.equal(inbox!.received.length, before);
+  });
+});
