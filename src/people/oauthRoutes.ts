@@ -3,7 +3,7 @@ import type Router from "@koa/router";
 import type { Context } from "koa";
 import { AppError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { createOAuthClients, OAuthFailure, type OAuthClients, type RegisteredClient } from "./oauthClient.js";
+import { createOAuthClients, OAuthFailure, type RegisteredClient } from "./oauthClient.js";
 import type { OAuthProviders } from "./oauthConfig.js";
 import { sameOriginPath } from "./oauthNext.js";
 import type { OneTimeStore } from "./types.js";
@@ -15,8 +15,8 @@ export type StartSession = (
 ) => Promise<unknown>;
 
 export interface OAuthRouteDeps {
-  /** PUBLIC_URL (no trailing slash); none: sign-in is off, the routes answer 501. */
-  readonly publicUrl: string | undefined;
+  /** PUBLIC_URL (no trailing slash). */
+  readonly publicUrl: string;
   /** PEOPLE_OAUTH. */
   readonly providers: OAuthProviders;
   /** Where each sign-in's state waits for its callback, once (ServiceStore.oneTime). */
@@ -51,29 +51,33 @@ const NONCE = /^[A-Za-z0-9_-]{43}$/;
  * Sign-in through Prosody 13's mod_http_oauth2: GET /session/oauth?host=H&next=PATH sends the
  * browser to the host's own login and consent pages; GET /session/oauth/callback comes back with a
  * code, which becomes a session for the account Prosody vouches for. The password never reaches
- * the service. Every failure ends at /admin/#sign-in-error=CODE.
+ * the service. Every failure ends at /admin/#sign-in-error=CODE. Without `deps` (PUBLIC_URL unset)
+ * both answer 501 sign_in_unavailable.
  */
-export function mountOAuthRoutes(router: Router, deps: OAuthRouteDeps): void {
-  const publicUrl = deps.publicUrl;
-  const secure = publicUrl?.startsWith("https:") ?? false;
+export function mountOAuthRoutes(router: Router, deps: OAuthRouteDeps | undefined): void {
+  const paths = ["/session/oauth", "/session/oauth/callback"];
+  router.all(paths, async (ctx, next) => {
+    if (ctx.method !== "GET" && ctx.method !== "HEAD") {
+      ctx.set("Allow", "GET");
+      ctx.throw(405);
+    }
+    if (!deps) throw new AppError("sign_in_unavailable", "PUBLIC_URL is not set");
+    await next();
+  });
+  if (!deps) return;
+  const { publicUrl, log, oneTime, startSession } = deps;
+  const secure = publicUrl.startsWith("https:");
   // __Host-: Secure, Path=/, no Domain, so no other host (a sibling subdomain) can set it. Lax, not
   // Strict: the callback is a navigation from Prosody's site, which must carry it.
   const cookieName = secure ? "__Host-invites_oauth" : "invites_oauth";
-  const clients = publicUrl
-    ? createOAuthClients({
-        providers: deps.providers,
-        redirectUri: `${publicUrl}/session/oauth/callback`,
-        // Prosody wants an https page, not on loopback, for its consent page's "Website".
-        clientUri: secure ? `${publicUrl}/` : "https://invites-api.invalid/",
-        log: deps.log,
-        ...(deps.fetch ? { fetch: deps.fetch } : {}),
-      })
-    : undefined;
-
-  function enabled(): { publicUrl: string; clients: OAuthClients } {
-    if (!publicUrl || !clients) throw new AppError("sign_in_unavailable", "PUBLIC_URL is not set");
-    return { publicUrl, clients };
-  }
+  const clients = createOAuthClients({
+    providers: deps.providers,
+    redirectUri: `${publicUrl}/session/oauth/callback`,
+    // Prosody wants an https page, not on loopback, for its consent page's "Website".
+    clientUri: secure ? `${publicUrl}/` : "https://invites-api.invalid/",
+    log: deps.log,
+    ...(deps.fetch ? { fetch: deps.fetch } : {}),
+  });
 
   function setNonceCookie(ctx: Context, value: string, maxAgeS: number): void {
     const attributes = [`Path=/`, `Max-Age=${maxAgeS}`, "HttpOnly", "SameSite=Lax", ...(secure ? ["Secure"] : [])];
@@ -85,7 +89,7 @@ export function mountOAuthRoutes(router: Router, deps: OAuthRouteDeps): void {
     const code = failure?.code ?? (err instanceof AppError ? err.code : "internal");
     const level = failure?.code === "oauth_unavailable" || code === "internal" ? "warn" : "info";
     const reason = failure?.reason ?? (err instanceof Error ? `${err.name}: ${err.message}` : String(err));
-    deps.log[level]({ code, host, reason }, "OAuth sign-in refused");
+    log[level]({ code, host, reason }, "OAuth sign-in refused");
     ctx.redirect(`${publicUrl}/admin/#sign-in-error=${code}`);
   }
 
@@ -95,15 +99,14 @@ export function mountOAuthRoutes(router: Router, deps: OAuthRouteDeps): void {
   };
 
   router.get("/session/oauth", async (ctx) => {
-    const on = enabled();
     noStore(ctx);
     const host = typeof ctx.query.host === "string" ? ctx.query.host.toLowerCase() : "";
     try {
-      const { metadata, client } = await on.clients.provider(host);
+      const { metadata, client } = await clients.provider(host);
       const state = random(32);
       const codeVerifier = random(32);
       const nonce = random(16);
-      // One nonce per browser: two sign-ins started in two tabs both finish.
+      // One nonce per browser (kept, not cleared at a callback): sign-ins started in two tabs both finish.
       const held = ctx.cookies.get(cookieName);
       const browserNonce = held && NONCE.test(held) ? held : random(32);
       const pending: Pending = {
@@ -114,22 +117,21 @@ export function mountOAuthRoutes(router: Router, deps: OAuthRouteDeps): void {
         next: sameOriginPath(ctx.query.next),
         client,
       };
-      await deps.oneTime.put(pendingId(state), JSON.stringify(pending), PENDING_MS);
+      await oneTime.put(pendingId(state), JSON.stringify(pending), PENDING_MS);
       setNonceCookie(ctx, browserNonce, PENDING_MS / 1000);
-      ctx.redirect(on.clients.authorizeUrl(metadata, client, { state, codeChallenge: sha256(codeVerifier), nonce }));
+      ctx.redirect(clients.authorizeUrl(metadata, client, { state, codeChallenge: sha256(codeVerifier), nonce }));
     } catch (err) {
       refuse(ctx, err, host || undefined);
     }
   });
 
   router.get("/session/oauth/callback", async (ctx) => {
-    const on = enabled();
     noStore(ctx);
     const param = (name: string) => (typeof ctx.query[name] === "string" ? (ctx.query[name] as string) : undefined);
     let host: string | undefined;
     try {
       const state = param("state");
-      const kept = state ? await deps.oneTime.take(pendingId(state)) : undefined;
+      const kept = state ? await oneTime.take(pendingId(state)) : undefined;
       if (!kept) throw new OAuthFailure("state_invalid", "unknown, expired or used state");
       const pending = JSON.parse(kept) as Pending;
       host = pending.host;
@@ -144,7 +146,7 @@ export function mountOAuthRoutes(router: Router, deps: OAuthRouteDeps): void {
       }
       const code = param("code");
       if (!code) throw new OAuthFailure("oauth_refused", "no code");
-      const jid = await on.clients.identify(pending.host, {
+      const jid = await clients.identify(pending.host, {
         client: pending.client,
         code,
         codeVerifier: pending.codeVerifier,
@@ -154,16 +156,10 @@ export function mountOAuthRoutes(router: Router, deps: OAuthRouteDeps): void {
       if (jid.slice(jid.lastIndexOf("@") + 1) !== pending.host) {
         throw new OAuthFailure("wrong_host", `Prosody vouched for an account of another host`);
       }
-      setNonceCookie(ctx, "", 0);
-      await deps.startSession(ctx, { jid, host: pending.host, via: "oauth" });
-      ctx.redirect(pending.next ?? `${on.publicUrl}/admin/`);
+      await startSession(ctx, { jid, host: pending.host, via: "oauth" });
+      ctx.redirect(pending.next ?? `${publicUrl}/admin/`);
     } catch (err) {
       refuse(ctx, err, host);
     }
-  });
-
-  router.all(["/session/oauth", "/session/oauth/callback"], (ctx) => {
-    ctx.set("Allow", "GET");
-    ctx.throw(405);
   });
 }
