@@ -113,6 +113,14 @@ describe(`sign-in through Prosody's OAuth, in Chromium, Prosody ${VERSION}`, () 
       assert.equal(status, 200, JSON.stringify(body));
       assert.equal(body.jid, `alice@${HOST}`);
       assert.equal(body.via, "oauth");
+      // The service's own share: the access lines' times of the start and the callback.
+      const took = (path: string) =>
+        stack!.service.lines.find((line) => String((line.req as { url?: string })?.url).startsWith(path))?.responseTime;
+      console.log(
+        `OAuth sign-in: the service took ${took("/session/oauth?")} ms to send the browser to Prosody ` +
+          `(discovery and registration: first sign-in) and ${took("/session/oauth/callback")} ms for the way back ` +
+          `(code exchange, two revocations, session)`,
+      );
       console.log(
         `OAuth sign-in round trip: ${Math.round(signedIn - started)} ms from the first click to signed in ` +
           `(${Math.round(atProsody - started)} ms to Prosody's login page; ` +
