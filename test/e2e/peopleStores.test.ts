@@ -187,8 +187,8 @@ function contract(backend: () => Promise<Backend>): void {
     it("takes from 4 threads at once, each its own connection (as processes): each of 100 subjects gets its limit", async () => {
       const { a, url } = handles();
       if (!url) return;
-      // Each thread takes twice for each subject in turn: 8 takes per subject, meeting on each.
-      const job = { prefix: "p", subjects: 100, limit: 2, takes: 2, windowMs: WEEK, now: T, threads: 4 };
+      // Each thread takes 4 at once for each subject in turn: 16 takes per subject, meeting on each.
+      const job = { prefix: "p", subjects: 100, limit: 2, takes: 4, windowMs: WEEK, now: T, threads: 4 };
       assert.equal(await takeFromThreads(url, job), 200);
       for (const subject of ["p0", "p99"]) assert.equal((await a.quotas.peek(subject, 2, WEEK, T + 100)).used, 2);
     });

@@ -30,6 +30,18 @@ const stateOf = ({ used, oldest }: Counted, limit: number, windowMs: number): Qu
 const COUNT = `SELECT count(*) AS used, min(taken_at) AS oldest FROM ${TABLE} WHERE subject = $1 AND taken_at > $2`;
 
 /**
+ * After the lock, one statement (one round trip): its parts share one snapshot, taken once the lock
+ * is held. The subject's uses out of the window and a few of others' past their own are removed;
+ * what counts is only what is in the window, so the deletes need not come first.
+ */
+const TAKE = `WITH pruned AS (DELETE FROM ${TABLE} WHERE subject = $1 AND taken_at <= $2),
+  swept AS (DELETE FROM ${TABLE} WHERE ctid IN (SELECT ctid FROM ${TABLE} WHERE expires_at <= $4 LIMIT $7)),
+  counted AS (SELECT count(*) AS used, min(taken_at) AS oldest FROM ${TABLE} WHERE subject = $1 AND taken_at > $2),
+  added AS (INSERT INTO ${TABLE} (subject, use, taken_at, expires_at)
+    SELECT $1, $3, $4, $5 FROM counted WHERE used < $6 RETURNING taken_at)
+  SELECT used, oldest, (SELECT count(*) FROM added) AS taken FROM counted`;
+
+/**
  * Quotas in PostgreSQL: a take counts and inserts in one transaction under an advisory lock on its
  * subject, so that a concurrent take of the same subject, from any instance, waits for its commit
  * and then counts what it wrote (READ COMMITTED: each statement sees what committed before it).
@@ -39,19 +51,17 @@ export function postgresQuotas(pool: pg.Pool): QuotaStore {
     take: (subject, limit, windowMs, now, use) =>
       inTransaction(pool, async (client) => {
         await client.query(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, [QUOTA_LOCK, subject]);
-        await client.query(
-          `DELETE FROM ${TABLE} WHERE ctid IN (SELECT ctid FROM ${TABLE} WHERE expires_at <= $1 LIMIT $2)`,
-          [now, SWEEP],
-        );
-        await client.query(`DELETE FROM ${TABLE} WHERE subject = $1 AND taken_at <= $2`, [subject, now - windowMs]);
-        const before = (await client.query<Counted>(COUNT, [subject, now - windowMs])).rows[0] as Counted;
-        if (Number(before.used) >= limit) return { taken: false, state: stateOf(before, limit, windowMs) };
-        await client.query(`INSERT INTO ${TABLE} (subject, use, taken_at, expires_at) VALUES ($1, $2, $3, $4)`, [
+        const { rows } = await client.query<Counted & { taken: string }>(TAKE, [
           subject,
+          now - windowMs,
           use,
           now,
           now + windowMs,
+          limit,
+          SWEEP,
         ]);
+        const before = rows[0] as Counted & { taken: string };
+        if (before.taken === "0") return { taken: false, state: stateOf(before, limit, windowMs) };
         const oldest = String(Math.min(Number(before.oldest ?? now), now));
         return { taken: true, state: stateOf({ used: String(Number(before.used) + 1), oldest }, limit, windowMs) };
       }),
