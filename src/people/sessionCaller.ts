@@ -1,5 +1,6 @@
 import type { Context, Middleware, Next } from "koa";
 import { AppError } from "../errors.js";
+import { markChecked } from "../http/requireApiKey.js";
 import type { KeyInfo } from "../keys/keyRecord.js";
 import { csrfPasses } from "./csrf.js";
 import type { OpenSession, Sessions } from "./sessions.js";
@@ -53,6 +54,11 @@ export interface SessionGate {
   readonly caller: Middleware;
   /** Only the session and its CSRF check, no Prosody (signing out works while Prosody is down). */
   readonly session: Middleware;
+  /**
+   * The API's check of who calls: a session's person (`caller`), else `keyCheck` (requireApiKey),
+   * which takes the person's KeyInfo as a key already checked.
+   */
+  orKey(keyCheck: Middleware): Middleware;
   /** Refuses with not_signed_in a request `caller` did not make a person's. */
   readonly required: Middleware;
   /** Forgets what this instance kept of a session (it was just ended here). */
@@ -110,20 +116,30 @@ export function sessionGate(deps: SessionCallerDeps): SessionGate {
     return session;
   }
 
+  async function caller(ctx: Context, next: Next): Promise<void> {
+    const session = await openSession(ctx);
+    if (session) {
+      const found = await factsFor(session);
+      if (!found.exists || !found.enabled) return ended(ctx, session.hash);
+      const act = deps.toCaller(found, { ...session.record, hash: session.hash });
+      if (!act) return ended(ctx, session.hash);
+      await deps.sessions.touch(session);
+      const state = ctx.state as SessionState;
+      state.apiKey = act.apiKey;
+      state.person = act.person;
+      // requireApiKey then takes it as the request's key, checked.
+      markChecked(ctx.req, act.apiKey);
+    }
+    await next();
+  }
+
   return {
-    async caller(ctx: Context, next: Next) {
-      const session = await openSession(ctx);
-      if (session) {
-        const found = await factsFor(session);
-        if (!found.exists || !found.enabled) return ended(ctx, session.hash);
-        const act = deps.toCaller(found, { ...session.record, hash: session.hash });
-        if (!act) return ended(ctx, session.hash);
-        await deps.sessions.touch(session);
-        const state = ctx.state as SessionState;
-        state.apiKey = act.apiKey;
-        state.person = act.person;
-      }
-      await next();
+    caller,
+
+    orKey(keyCheck) {
+      return async function sessionOrKey(ctx: Context, next: Next) {
+        await caller(ctx, () => keyCheck(ctx, next));
+      };
     },
 
     async session(ctx: Context, next: Next) {

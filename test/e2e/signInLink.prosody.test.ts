@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { request as httpRequest } from "node:http";
 import { after, before, describe, it } from "node:test";
-import { recordSecret } from "../support/handedOut.js";
+import { recordSecret, recordTokensIn } from "../support/handedOut.js";
 import { openInbox, type Inbox } from "../support/inbox.js";
 import { PortInUseError, onFreshPorts, serverPort } from "../support/ports.js";
 import { MANAGE_MODULES } from "../support/prosody.js";
@@ -144,6 +144,19 @@ describe(`sign-in by link on Prosody ${on13 ? "13" : "0.12"}: a real client rece
     assert.equal(replay.status, 401);
     assert.equal(JSON.parse(replay.body).error, "link_invalid");
     assert.equal(replay.headers["set-cookie"], undefined);
+
+    // The API's routes take the session as the caller: a change needs the CSRF token.
+    const invite = (headers: Record<string, string>) =>
+      send(`${stack!.service.url}/invites/account`, "POST", { ...site(), cookie: cookie.pair, ...headers }, {});
+    const refused = await invite({});
+    assert.equal(refused.status, 403, refused.body);
+    assert.equal(JSON.parse(refused.body).error, "csrf_refused");
+    const made = await invite({ "x-csrf-token": String(session.csrf) });
+    recordTokensIn(made.body);
+    assert.equal(made.status, 201, made.body);
+    assert.equal(JSON.parse(made.body).created_by, `alice@${HOST}`);
+    const after = JSON.parse((await send(`${stack!.service.url}/session`, "GET", { cookie: cookie.pair })).body);
+    assert.equal(after.quota.used, 1, "the invite counts against her quota");
 
     // Signing out everywhere ends it.
     const out = await send(`${stack!.service.url}/session?everywhere=true`, "DELETE", {

@@ -4,6 +4,9 @@ import Koa from "koa";
 import Router from "@koa/router";
 import { pino, type Logger } from "pino";
 import { errorResponses } from "../../src/http/errors.js";
+import { requireApiKey } from "../../src/http/requireApiKey.js";
+import { createKeyStore, type KeyStore } from "../../src/keys/keyStore.js";
+import { createRateLimits } from "../../src/limits/rateLimits.js";
 import { HTTP_METHODS } from "../../src/keys/keyRecord.js";
 import type { RateLimits } from "../../src/limits/rateLimits.js";
 import { sessionGate, type CallerFor, type SessionGate } from "../../src/people/sessionCaller.js";
@@ -127,6 +130,8 @@ export interface PeopleApp {
   settled(): Promise<void>;
   /** The routes' app, with `extra` routes behind the session gate (a stand-in for the API's). */
   readonly router: Router;
+  /** The keys `/api` (the session or a key, as the API's routes) takes. */
+  readonly keys: KeyStore;
 }
 
 /** The session routes (and an `/echo` route behind the gate's caller) on their own Koa app. */
@@ -195,6 +200,17 @@ export function peopleApp(opts: PeopleAppOptions = {}): PeopleApp {
     const state = ctx.state as { apiKey?: { id: string }; person?: { jid: string } };
     ctx.body = { key: state.apiKey?.id ?? null, person: state.person?.jid ?? null };
   });
+  // As server.ts guards the API's routes: a session's person, else a key.
+  const keys = createKeyStore(new Keyv());
+  const keyCheck = requireApiKey({
+    keys,
+    limits: createRateLimits({ defaultKeyRate: undefined, failureLimit: undefined }),
+    trustedProxies,
+  });
+  router.all("/api", gate.orKey(keyCheck), (ctx) => {
+    const state = ctx.state as { apiKey: { id: string }; person?: { jid: string } };
+    ctx.body = { key: state.apiKey.id, person: state.person?.jid ?? null };
+  });
   const app = new Koa();
   app.use(errorResponses(log));
   app.use(router.routes());
@@ -207,6 +223,7 @@ export function peopleApp(opts: PeopleAppOptions = {}): PeopleApp {
     sent,
     oneTime,
     router,
+    keys,
     async settled() {
       await Promise.all(work);
     },

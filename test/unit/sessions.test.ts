@@ -272,6 +272,28 @@ describe("sign-in link and sessions (issue 29)", () => {
       assert.deepEqual(res.json(), { key: null, person: null });
     });
 
+    it("guards the API's routes: a session's person, else a key as before", async () => {
+      const app = peopleApp();
+      const { cookie, session } = await signIn(app);
+      const { info, key } = await app.keys.create(HOST);
+      const api = (method: "GET" | "POST", headers: Record<string, string>) =>
+        app.request({ method, url: "/api", headers: { accept: "application/json", ...headers } });
+      assert.deepEqual((await api("GET", { cookie })).json(), { key: ALICE, person: ALICE });
+      assert.deepEqual((await api("POST", { cookie, "x-csrf-token": session.csrf })).json(), {
+        key: ALICE,
+        person: ALICE,
+      });
+      const refused = await api("POST", { cookie });
+      assert.deepEqual([refused.statusCode, refused.json().error], [403, "csrf_refused"]);
+      // A key: the cookie is not looked at, no CSRF token needed (nothing ambient).
+      const keyed = await api("POST", { cookie, authorization: `Bearer ${key}` });
+      assert.deepEqual(keyed.json(), { key: info.id, person: null });
+      const none = await api("GET", {});
+      assert.deepEqual([none.statusCode, none.json().error], [403, "invalid_key"]);
+      const ended = await api("GET", { cookie: `__Host-invites_session=${"C".repeat(43)}` });
+      assert.deepEqual([ended.statusCode, ended.json().error], [401, "not_signed_in"]);
+    });
+
     it("refuses sign-in requests from another site (login CSRF)", async () => {
       const app = peopleApp();
       const token = await linkFor(app);
