@@ -24,6 +24,7 @@ import { createOperatorControls } from "./xmpp/operatorControlsCommands.js";
 import { startRedemptionSync } from "./redemptions/redemptionSync.js";
 import { startDeliverer } from "./webhooks/deliverer.js";
 import { createSignIn } from "./people/signIn.js";
+import type { OAuthRouteDeps } from "./people/oauthRoutes.js";
 import { createMessageSender } from "./xmpp/messages.js";
 import { createPersonLookup } from "./xmpp/people.js";
 import { createEventSink } from "./webhooks/sink.js";
@@ -114,6 +115,18 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
     log,
     oauthHosts: () => Object.keys(config.peopleOAuth),
   });
+  // Sign-in through each PEOPLE_OAUTH host's own Prosody (13's mod_http_oauth2), into the same sessions.
+  const sessions = signIn.sessions;
+  const oauthRoutes: OAuthRouteDeps | undefined =
+    config.publicUrl && sessions
+      ? {
+          publicUrl: config.publicUrl,
+          providers: config.peopleOAuth,
+          oneTime: store.oneTime,
+          startSession: (ctx, who) => sessions.startSession(ctx, who),
+          log,
+        }
+      : undefined;
   const redemptions = startRedemptionSync({
     manager,
     ledger: store.ledger,
@@ -150,6 +163,7 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
     ...(adminPage ? { adminPage } : {}),
     ...(invitePage ? { invitePage } : {}),
     ...(signIn.routes ? { sessionRoutes: signIn.routes } : {}),
+    ...(oauthRoutes ? { oauthRoutes } : {}),
   });
   const server: Server = app.listen(config.http.port, config.http.host);
   // Node drops a CONNECT request silently when nobody listens for it; answer it like any odd method.

@@ -32,6 +32,7 @@ import { idempotent } from "./idempotency.js";
 import { updateInvite } from "./inviteUpdate.js";
 import type { QuotaStore } from "../people/types.js";
 import { mountSessionRoutes, type SessionRouteDeps } from "../people/sessionRoutes.js";
+import { mountOAuthRoutes, type OAuthRouteDeps } from "../people/oauthRoutes.js";
 
 export interface HttpDeps {
   readonly metrics: Metrics;
@@ -65,6 +66,8 @@ export interface HttpDeps {
   readonly quotas?: QuotaStore;
   /** People's sign-in and sessions at /session (src/people/signIn.ts); none: 501 sign_in_unavailable. */
   readonly sessionRoutes?: SessionRouteDeps;
+  /** Sign-in through Prosody 13's OAuth at /session/oauth (src/people/oauthRoutes.ts); none: 501 sign_in_unavailable. */
+  readonly oauthRoutes?: OAuthRouteDeps;
 }
 
 function onlyMethods(allow: string) {
@@ -180,6 +183,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
     router.all(["/admin", "/admin/", "/admin/:file"], onlyMethods("GET"));
   }
   mountSessionRoutes(router, deps.sessionRoutes, onlyMethods);
+  mountOAuthRoutes(router, deps.oauthRoutes);
   if (deps.invitePage) {
     mountInvitePage(router, { ...deps.invitePage, limits: deps.limits, trustedProxies, log: deps.log }, onlyMethods);
   }
