@@ -25,6 +25,7 @@ import { startRedemptionSync } from "./redemptions/redemptionSync.js";
 import { startDeliverer } from "./webhooks/deliverer.js";
 import { createSignIn } from "./people/signIn.js";
 import type { OAuthRouteDeps } from "./people/oauthRoutes.js";
+import { personCaller } from "./people/caller.js";
 import { createMessageSender } from "./xmpp/messages.js";
 import { createPersonLookup } from "./xmpp/people.js";
 import { createEventSink } from "./webhooks/sink.js";
@@ -117,6 +118,7 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
   });
   // Sign-in through each PEOPLE_OAUTH host's own Prosody (13's mod_http_oauth2), into the same sessions.
   const sessions = signIn.sessions;
+  const people = createPersonLookup(adhoc, commands);
   const oauthRoutes: OAuthRouteDeps | undefined =
     config.publicUrl && sessions
       ? {
@@ -124,6 +126,13 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
           providers: config.peopleOAuth,
           oneTime: store.oneTime,
           startSession: (ctx, who) => sessions.startSession(ctx, who),
+          // As for a sign-in link: only an account whose role gives it something gets a session.
+          mayAct: async (jid, host) => {
+            const facts = await people.person(host, jid);
+            return (
+              personCaller(facts, { jid, host, createdAt: Date.now(), hash: "" }, config.peoplePowers) !== undefined
+            );
+          },
           log,
         }
       : undefined;

@@ -25,7 +25,8 @@ export type OAuthFailureCode =
   | "access_denied" // the person said no on Prosody's page
   | "state_invalid" // an unknown, expired or already used state (a replayed callback)
   | "state_mismatch" // the state was not started in this browser (no or another nonce cookie)
-  | "wrong_host"; // Prosody vouched for an account of another host
+  | "wrong_host" // Prosody vouched for an account of another host
+  | "not_allowed"; // the account may do nothing here (its role grants nothing, PEOPLE_POWERS)
 
 /** What the service is, to Prosody: the registration it gets at first use, per host. */
 export interface RegisteredClient {

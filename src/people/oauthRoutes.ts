@@ -22,6 +22,11 @@ export interface OAuthRouteDeps {
   /** Where each sign-in's state waits for its callback, once (ServiceStore.oneTime). */
   readonly oneTime: OneTimeStore;
   readonly startSession: StartSession;
+  /**
+   * Whether the account may do anything here (it exists, is enabled, and its role grants
+   * something); none: anyone Prosody vouches for gets a session (which the session gate then checks).
+   */
+  readonly mayAct?: (jid: string, host: string) => Promise<boolean>;
   readonly log: Logger;
   /** Tests: Prosody's answers without Prosody. */
   readonly fetch?: typeof fetch;
@@ -65,7 +70,7 @@ export function mountOAuthRoutes(router: Router, deps: OAuthRouteDeps | undefine
     await next();
   });
   if (!deps) return;
-  const { publicUrl, log, oneTime, startSession } = deps;
+  const { publicUrl, log, oneTime, startSession, mayAct } = deps;
   const secure = publicUrl.startsWith("https:");
   // __Host-: Secure, Path=/, no Domain, so no other host (a sibling subdomain) can set it. Lax, not
   // Strict: the callback is a navigation from Prosody's site, which must carry it.
@@ -155,6 +160,9 @@ export function mountOAuthRoutes(router: Router, deps: OAuthRouteDeps | undefine
       });
       if (jid.slice(jid.lastIndexOf("@") + 1) !== pending.host) {
         throw new OAuthFailure("wrong_host", `Prosody vouched for an account of another host`);
+      }
+      if (mayAct && !(await mayAct(jid, pending.host))) {
+        throw new OAuthFailure("not_allowed", "the account's role gives it nothing here");
       }
       await startSession(ctx, { jid, host: pending.host, via: "oauth" });
       ctx.redirect(pending.next ?? `${publicUrl}/admin/`);

@@ -36,14 +36,25 @@ describe(`sign-in through Prosody's OAuth, in Chromium, Prosody ${VERSION}`, () 
         hosts: [HOST],
         components: [COMPONENT],
         admins: [],
-        hostModules: MANAGE_MODULES,
+        // boss is the host's admin (13: the prosody:admin role), to whom PEOPLE_POWERS below gives nothing.
+        hostOptions: { [HOST]: { modules: MANAGE_MODULES, admins: [`boss@${HOST}`] } },
         extra: `invites_manage_jids = { "${COMPONENT.domain}" }`,
       },
       // No admin page: what is tested is where the browser lands and what GET /session says.
-      { component: COMPONENT, oauthHost: HOST, peopleOAuthHosts: [HOST, OTHER], env: { ADMIN_PAGE: "off" } },
+      {
+        component: COMPONENT,
+        oauthHost: HOST,
+        peopleOAuthHosts: [HOST, OTHER],
+        env: {
+          ADMIN_PAGE: "off",
+          // This host's roles replace the default's: registered accounts make invites, admins nothing.
+          PEOPLE_POWERS: JSON.stringify({ [HOST]: { roles: { "prosody:registered": { scopes: ["create"] } } } }),
+        },
+      },
     );
     service = stack.service.url;
     stack.prosody.ctl(["register", "alice", HOST, PASSWORD]);
+    stack.prosody.ctl(["register", "boss", HOST, PASSWORD]);
     browser = await launchChromium([HOST, OTHER]);
   });
   after(async () => {
@@ -216,6 +227,18 @@ describe(`sign-in through Prosody's OAuth, in Chromium, Prosody ${VERSION}`, () 
       await page.goto(`${service}/session/oauth?host=${OTHER}`);
       await throughProsody(page);
       assert.equal(page.url(), `${service}/admin/#sign-in-error=wrong_host`);
+      assert.equal((await session(page)).status, 401);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("an account whose role gives it nothing here (PEOPLE_POWERS) is refused: sign-in-error=not_allowed", async () => {
+    const { context, page } = await tab();
+    try {
+      await page.goto(`${service}/session/oauth?host=${HOST}`);
+      await throughProsody(page, { username: "boss" });
+      assert.equal(page.url(), `${service}/admin/#sign-in-error=not_allowed`);
       assert.equal((await session(page)).status, 401);
     } finally {
       await context.close();

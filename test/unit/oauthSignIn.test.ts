@@ -140,7 +140,7 @@ function fakeProsody(opts: { host: string; base: string; issuer?: string; vouchF
 
 type Fake = ReturnType<typeof fakeProsody>;
 
-function service(fakes: Record<string, Fake>, opts: { off?: boolean } = {}) {
+function service(fakes: Record<string, Fake>, opts: { off?: boolean; mayAct?: (jid: string) => boolean } = {}) {
   const started: Array<{ jid: string; host: string; via: string }> = [];
   const providers = Object.fromEntries(Object.keys(fakes).map((host) => [host, `http://127.0.0.1:5280/${host}`]));
   // One fetch for every host, sent to the fake whose address it is.
@@ -160,6 +160,7 @@ function service(fakes: Record<string, Fake>, opts: { off?: boolean } = {}) {
           oneTime: memoryOneTime(),
           log,
           fetch,
+          ...(opts.mayAct ? { mayAct: async (jid: string) => opts.mayAct!(jid) } : {}),
           startSession: async (ctx, who) => {
             started.push(who);
             ctx.append("Set-Cookie", "invites_session=x; Path=/; HttpOnly; SameSite=Strict");
@@ -341,6 +342,25 @@ describe("sign-in through Prosody 13's mod_http_oauth2 (issue 29, part D)", () =
       `${PUBLIC}/admin/#sign-in-error=oauth_refused`,
     );
     assert.equal(started.length, 0);
+  });
+
+  it("an account whose role gives it nothing here gets no session (not_allowed)", async () => {
+    const prosody = fakeProsody({ host: "a.example", base: "http://127.0.0.1:5280/a.example" });
+    const { begin, finish, started } = service(
+      { "a.example": prosody },
+      { mayAct: (jid) => jid !== "guest@a.example" },
+    );
+    const guest = await begin("a.example");
+    assert.equal(
+      (await finish(prosody.approve(guest.location, "guest"), guest.cookie)).location,
+      `${PUBLIC}/admin/#sign-in-error=not_allowed`,
+    );
+    const member = await begin("a.example");
+    assert.equal((await finish(prosody.approve(member.location, "alice"), member.cookie)).location, `${PUBLIC}/admin/`);
+    assert.deepEqual(
+      started.map((who) => who.jid),
+      ["alice@a.example"],
+    );
   });
 
   it("the person saying no on Prosody's page ends at sign-in-error=access_denied", async () => {
