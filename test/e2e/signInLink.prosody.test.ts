@@ -3,9 +3,12 @@ import { request as httpRequest } from "node:http";
 import { after, before, describe, it } from "node:test";
 import { recordSecret, recordTokensIn } from "../support/handedOut.js";
 import { openInbox, type Inbox } from "../support/inbox.js";
+import { startAll } from "../support/cleanup.js";
 import { PortInUseError, onFreshPorts, serverPort } from "../support/ports.js";
-import { MANAGE_MODULES } from "../support/prosody.js";
-import { createKey, startStack, type RunningStack } from "../support/stack.js";
+import { MANAGE_MODULES, startProsody, type RunningProsody } from "../support/prosody.js";
+import { startService, type RunningService } from "../support/service.js";
+import { startRedis, type RunningServer } from "../support/servers.js";
+import { createKey, serviceEnv, startStack, waitReady, type RunningStack } from "../support/stack.js";
 
 // People signing in with a one-time link (issue 29), end to end: a real XMPP client logs in as the
 // account, the service's component sends it the link as a chat message, the test takes the token out
@@ -190,5 +193,93 @@ describe(`sign-in by link on Prosody ${on13 ? "13" : "0.12"}: a real client rece
       10_000,
     );
     assert.equal(inbox!.received.length, before);
+  });
+});
+
+describe(`sign-in by link, two instances sharing a Redis store, on Prosody ${on13 ? "13" : "0.12"}`, () => {
+  const SHARED_HOST = "shared.signin.test";
+  const COMPONENTS = [
+    { domain: "invites1.shared.signin.test", secret: "sign-in-shared-secret-1" },
+    { domain: "invites2.shared.signin.test", secret: "sign-in-shared-secret-2" },
+  ];
+  // Both behind one public address, as behind a load balancer.
+  const PUBLIC = "http://localhost:8443";
+  const SITE = { host: "localhost:8443", origin: PUBLIC };
+  let store: RunningServer | undefined;
+  let prosody: RunningProsody | undefined;
+  let services: RunningService[] = [];
+  let inbox: Inbox | undefined;
+
+  before(async () => {
+    store = await startRedis();
+    prosody = await startProsody({
+      hosts: [SHARED_HOST],
+      components: COMPONENTS,
+      admins: [],
+      hostOptions: { [SHARED_HOST]: { modules: MANAGE_MODULES } },
+      extra: `invites_manage_jids = { "${COMPONENTS[0]!.domain}", "${COMPONENTS[1]!.domain}" }`,
+    });
+    const running = prosody;
+    const env = (i: number) => serviceEnv(running, COMPONENTS[i]!, store!.url, { PUBLIC_URL: PUBLIC });
+    services = await startAll([() => startService(env(0)), () => startService(env(1))], (s) => s.stop());
+    await Promise.all(services.map((service) => waitReady(service.url, 15_000)));
+    await createKey(store.url, SHARED_HOST, "desk");
+    prosody.ctl(["register", "alice", SHARED_HOST, PASSWORD]);
+    inbox = await openInbox({ port: prosody.c2sPort, domain: SHARED_HOST, username: "alice", password: PASSWORD });
+  });
+  after(async () => {
+    await inbox?.close();
+    await Promise.all(services.map((service) => service.stop()));
+    await prosody?.dispose();
+    await store?.stop();
+  });
+
+  /** A link asked of instance `i`, as its component sends it; its token. */
+  async function tokenFrom(i: number): Promise<string> {
+    const before = inbox!.received.length;
+    const asked = await send(`${services[i]!.url}/session/link`, "POST", SITE, { jid: `alice@${SHARED_HOST}` });
+    assert.equal(asked.status, 202, asked.body);
+    const body = await inbox!.next(
+      COMPONENTS[i]!.domain,
+      (text) => LINK.test(text) && !inbox!.received.slice(0, before).some((m) => m.body === text),
+      15_000,
+    );
+    assert.ok(body, `the link from instance ${i + 1} arrived`);
+    const token = LINK.exec(body)![2]!;
+    recordSecret("sign-in token", token);
+    assert.ok(body.includes(`${PUBLIC}/admin/#sign-in=${token}`));
+    return token;
+  }
+
+  async function redeem(i: number, token: string): Promise<{ cookie: string; csrf: string }> {
+    const res = await send(`${services[i]!.url}/session/link/redeem`, "POST", SITE, { token });
+    assert.equal(res.status, 200, res.body);
+    const { pair, value } = cookieOf(res);
+    recordSecret("session cookie", value);
+    return { cookie: pair, csrf: String((JSON.parse(res.body) as { csrf: string }).csrf) };
+  }
+
+  const status = async (i: number, cookie: string) =>
+    (await send(`${services[i]!.url}/session`, "GET", { cookie })).status;
+
+  it("a link from one instance is redeemed on the other, once; sign-out everywhere on one ends the sessions on both", async () => {
+    const token = await tokenFrom(0);
+    const first = await redeem(1, token);
+    const replay = await send(`${services[0]!.url}/session/link/redeem`, "POST", SITE, { token });
+    assert.equal(replay.status, 401, "the token was taken on the other instance");
+    assert.equal(await status(0, first.cookie), 200, "a session made on one is known on the other");
+    const second = await redeem(1, await tokenFrom(1));
+    assert.equal(await status(0, second.cookie), 200);
+
+    const out = await send(`${services[0]!.url}/session?everywhere=true`, "DELETE", {
+      ...SITE,
+      cookie: first.cookie,
+      "x-csrf-token": first.csrf,
+    });
+    assert.equal(out.status, 204);
+    for (const i of [0, 1]) {
+      assert.equal(await status(i, first.cookie), 401, `instance ${i + 1}, the session signed out`);
+      assert.equal(await status(i, second.cookie), 401, `instance ${i + 1}, her other session`);
+    }
   });
 });
