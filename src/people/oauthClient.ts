@@ -46,8 +46,8 @@ interface Metadata {
 interface Provider {
   readonly metadata: Metadata;
   readonly client: RegisteredClient;
-  /** Unix ms after which the registration must be made again; none: never. */
-  readonly expiresAt?: number;
+  /** Unix ms after which the registration is made again. */
+  readonly expiresAt: number;
 }
 
 export interface OAuthClientsDeps {
@@ -94,6 +94,9 @@ export interface CodeExchange {
 const SCOPE = "openid";
 // A registration whose secret expires (oauth2_registration_ttl) is made again this long before.
 const RENEW_EARLY_MS = 60_000;
+// And at least this often (with the metadata read again): a client id Prosody no longer takes (a
+// new oauth2_registration_key) or a new http_external_url heals within the hour, without a restart.
+const REGISTRATION_MAX_AGE_MS = 3_600_000;
 
 export function createOAuthClients(deps: OAuthClientsDeps): OAuthClients {
   const fetcher = deps.fetch ?? globalThis.fetch;
@@ -200,7 +203,7 @@ export function createOAuthClients(deps: OAuthClientsDeps): OAuthClients {
     return {
       metadata,
       client: { clientId: r.client_id, clientSecret: r.client_secret },
-      ...(expires > 0 ? { expiresAt: expires * 1000 - RENEW_EARLY_MS } : {}),
+      expiresAt: Math.min(now() + REGISTRATION_MAX_AGE_MS, expires > 0 ? expires * 1000 - RENEW_EARLY_MS : Infinity),
     };
   }
 
@@ -219,7 +222,7 @@ export function createOAuthClients(deps: OAuthClientsDeps): OAuthClients {
     const known = cached.get(host);
     if (known) {
       const value = await known.catch(() => undefined);
-      if (value && (value.expiresAt === undefined || value.expiresAt > now())) return value;
+      if (value && value.expiresAt > now()) return value;
       if (cached.get(host) === known) cached.delete(host);
     }
     // Another request may have started a fresh registration meanwhile.

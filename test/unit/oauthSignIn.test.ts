@@ -7,6 +7,7 @@ import { inject } from "light-my-request";
 import { pino } from "pino";
 import { loadServiceConfig } from "../../src/config.js";
 import { errorResponses } from "../../src/http/errors.js";
+import { createOAuthClients } from "../../src/people/oauthClient.js";
 import { verifyIdToken } from "../../src/people/oauthIdToken.js";
 import { sameOriginPath } from "../../src/people/oauthNext.js";
 import { mountOAuthRoutes } from "../../src/people/oauthRoutes.js";
@@ -274,6 +275,27 @@ describe("sign-in through Prosody 13's mod_http_oauth2 (issue 29, part D)", () =
     const second = new URL((await begin("a.example")).location).searchParams;
     assert.equal(prosody.registrations(), 1);
     for (const name of ["state", "code_challenge", "nonce"]) assert.notEqual(second.get(name), q.get(name), name);
+  });
+
+  it("registers once per host, and again after an hour (a new oauth2_registration_key heals without a restart)", async () => {
+    const prosody = fakeProsody({ host: "a.example", base: "http://127.0.0.1:5280/a.example" });
+    let clock = Date.now();
+    const clients = createOAuthClients({
+      providers: { "a.example": "http://127.0.0.1:5280/a.example" },
+      redirectUri: `${PUBLIC}/session/oauth/callback`,
+      clientUri: "https://invites-api.invalid/",
+      log,
+      fetch: prosody.fetch,
+      now: () => clock,
+    });
+    const first = await Promise.all([clients.provider("a.example"), clients.provider("a.example")]);
+    assert.equal(first[0].client.clientId, first[1].client.clientId);
+    clock += 59 * 60_000;
+    assert.equal((await clients.provider("a.example")).client.clientId, first[0].client.clientId);
+    assert.equal(prosody.registrations(), 1);
+    clock += 2 * 60_000;
+    assert.notEqual((await clients.provider("a.example")).client.clientId, first[0].client.clientId);
+    assert.equal(prosody.registrations(), 2);
   });
 
   it("signs in the account Prosody vouches for, revokes what it was given, and goes to next", async () => {
