@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { cpSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { createRequire } from "node:module";
 import { after, before, describe, it } from "node:test";
 import type { Element } from "@xmpp/component";
@@ -16,7 +18,8 @@ import { createMessageSender } from "../../src/xmpp/messages.js";
 import { createPersonLookup } from "../../src/xmpp/people.js";
 import { recordSecret } from "../support/handedOut.js";
 import { connectModuleClients } from "../support/moduleClients.js";
-import { MANAGE_MODULES, startProsody, type RunningProsody } from "../support/prosody.js";
+import { chownTree, createProsody, MANAGE_MODULES, prosodyUser, type RunningProsody } from "../support/prosody.js";
+import { registerOnWeb, webRegistrationModules } from "../support/webRegister.js";
 import {
   login,
   RegistrationError,
@@ -58,6 +61,23 @@ const refusedAsInvalid = (err: unknown) => {
   assert.equal(err.text, "This invite is no longer valid");
   return true;
 };
+
+const DELETE_USER = "http://jabber.org/protocol/admin#delete-user";
+
+/**
+ * Deletes an account in the running server as an admin does, from root's client (mod_admin_adhoc):
+ * 0.12's prosodyctl would write SQLite itself beside the server (no busy timeout: one of the two
+ * writes fails, and the server's reads after it failed too).
+ */
+async function deleteAccount(prosody: RunningProsody, username: string): Promise<void> {
+  const root = await login({ port: prosody.c2sPort, domain: HOST, username: "root", password: password("root") });
+  try {
+    const done = await root.execute(HOST, DELETE_USER, { accountjids: `${username}@${HOST}` });
+    assert.equal(done.status, "completed", done.note);
+  } finally {
+    await root.close();
+  }
+}
 
 /** A client's chat messages, received as they come (xmppClient.ts's sessions do not listen for them). */
 interface Inbox {
@@ -142,10 +162,14 @@ describe(`people on Prosody ${on13 ? "13" : "0.12"}: the person command, inviter
   });
 
   const ctl = (...args: string[]) => prosody!.ctl(args);
-  const register = (username: string) => ctl("register", username, HOST, password(username));
-  /** Deletes an account in the running server: 0.12's prosodyctl writes the store itself; 13's asks the server. */
-  const deleteAccount = (username: string) =>
-    on13 ? ctl("shell", "user", "delete", `${username}@${HOST}`) : ctl("deluser", `${username}@${HOST}`);
+  /**
+   * Makes an account. 13: through the running server (its shell), with its role in the same step: a
+   * prosodyctl write of its own was at times not yet an account for the server's next shell command.
+   */
+  const register = (username: string, role = "prosody:registered") =>
+    on13
+      ? ctl("shell", "user", "create", `${username}@${HOST}`, password(username), role)
+      : ctl("register", username, HOST, password(username));
   const personInvite = (username: string) =>
     manager.createAccount(HOST, { source: `invites-api/${username}@${HOST}`, ttl: 600 });
   const tokenOf = (uri: string) => {
@@ -157,14 +181,14 @@ describe(`people on Prosody ${on13 ? "13" : "0.12"}: the person command, inviter
     registerWithInvite({ port: prosody!.c2sPort, domain: HOST, token, username, password: password(username) });
 
   before(async () => {
-    prosody = await startProsody({
+    prosody = await createProsody({
       hosts: [HOST],
       components: [COMPONENT],
       admins: [],
       hostOptions: {
         [HOST]: {
           // 13's prosodyctl shell talks to the running server through mod_admin_socket.
-          modules: [...MANAGE_MODULES, ...(on13 ? ["admin_shell", "admin_socket"] : [])],
+          modules: [...MANAGE_MODULES, "admin_adhoc", ...(on13 ? ["admin_shell", "admin_socket"] : [])],
           admins: [`root@${HOST}`],
           lines: [
             // A user's contact invite may register an account (Prosody's own user invites).
@@ -177,10 +201,16 @@ describe(`people on Prosody ${on13 ? "13" : "0.12"}: the person command, inviter
       },
       extra: `invites_manage_jids = { "${COMPONENT.domain}" }`,
     });
-    for (const name of ["root", "alice", "bob", "carol", "dora", "erin", "fred", "lead"]) register(name);
+    const roles: Record<string, string> = { bob: "prosody:member", lead: TEAM_LEAD };
+    const accounts = () => {
+      for (const name of ["root", "alice", "bob", "carol", "dora", "erin", "fred", "lead"]) register(name, roles[name]);
+    };
+    // 0.12's prosodyctl writes the store itself: before the server runs, so that no write of the
+    // server's meets them (SQLite without a busy timeout fails one of the two). 13's asks the server.
+    if (!on13) accounts();
+    await prosody.start();
     if (on13) {
-      assert.match(ctl("shell", "user", "set_role", `bob@${HOST}`, "prosody:member"), /prosody:member/);
-      assert.match(ctl("shell", "user", "set_role", `lead@${HOST}`, TEAM_LEAD), new RegExp(TEAM_LEAD));
+      accounts();
       ctl("shell", "user", "disable", `carol@${HOST}`);
     }
     ({ connection, manager } = await connectModuleClients(prosody, COMPONENT));
@@ -250,7 +280,7 @@ describe(`people on Prosody ${on13 ? "13" : "0.12"}: the person command, inviter
     const doorLater = await personInvite("dora");
     // A key's invite (no "@" in its source) is nobody's to lose.
     const keys = await manager.createAccount(HOST, { source: "invites-api/KEYID", ttl: 600 });
-    deleteAccount("dora");
+    await deleteAccount(prosody!, "dora");
     await assert.rejects(inBand(inBandLater.id, "dora-guest-3"), refusedAsInvalid);
     await assert.rejects(door.checkName(HOST, doorLater.id, "dora-guest-4"), code("invite_gone"));
     await assert.rejects(
@@ -286,7 +316,7 @@ describe(`people on Prosody ${on13 ? "13" : "0.12"}: the person command, inviter
       await fred.close();
     }
     await inBand(first, "fred-friend-1");
-    deleteAccount("fred");
+    await deleteAccount(prosody!, "fred");
     await assert.rejects(inBand(second, "fred-friend-2"), refusedAsInvalid);
   });
 
@@ -340,5 +370,88 @@ describe(`people on Prosody ${on13 ? "13" : "0.12"}: the person command, inviter
       await alice.close();
       await bob.close();
     }
+  });
+});
+
+describe(`people on Prosody ${on13 ? "13" : "0.12"}: a person's invite on Prosody's own web registration`, () => {
+  let prosody: RunningProsody | undefined;
+  let connection: ComponentConnection | undefined;
+  let manager: InviteManager;
+
+  before(async () => {
+    prosody = await createProsody({
+      hosts: [HOST],
+      components: [COMPONENT],
+      admins: [],
+      hostOptions: {
+        [HOST]: {
+          modules: [
+            ...MANAGE_MODULES,
+            "invites_register_web",
+            "admin_adhoc",
+            ...(on13 ? ["admin_shell", "admin_socket"] : []),
+          ],
+          admins: [`root@${HOST}`],
+        },
+      },
+      extra: `invites_manage_jids = { "${COMPONENT.domain}" }`,
+    });
+    // mod_invites_register_web and mod_password_policy, as test/support/webRegister.ts gives them.
+    const owner = prosodyUser();
+    for (const [name, from] of Object.entries(webRegistrationModules())) {
+      const to = join(prosody.dir, "modules", name);
+      mkdirSync(to, { recursive: true });
+      cpSync(from, to, { recursive: true, dereference: true });
+      if (owner) chownTree(to, owner);
+    }
+    // As above: 0.12's prosodyctl before the server runs, 13's through it.
+    const accounts = (running: RunningProsody) => {
+      for (const name of ["root", "gina"]) {
+        running.ctl(
+          on13
+            ? ["shell", "user", "create", `${name}@${HOST}`, password(name), "prosody:registered"]
+            : ["register", name, HOST, password(name)],
+        );
+      }
+    };
+    if (!on13) accounts(prosody);
+    await prosody.start();
+    if (on13) accounts(prosody);
+    ({ connection, manager } = await connectModuleClients(prosody, COMPONENT));
+  });
+  after(async () => {
+    await connection?.stop();
+    await prosody?.dispose();
+  });
+
+  it("registers while the person has an account; refused once it is deleted", async () => {
+    const onWeb = async (username: string) => {
+      const invite = await manager.createAccount(HOST, { source: `invites-api/gina@${HOST}`, ttl: 600 });
+      assert.ok(invite.landingPage, "mod_invites_page gives the invite a page");
+      return registerOnWeb({
+        httpPort: prosody!.httpPort,
+        landingPage: invite.landingPage,
+        domain: HOST,
+        username,
+        // mod_password_policy refuses a password holding the username.
+        password: password(`web-${username.length}`),
+      });
+    };
+    assert.equal((await onWeb("gina-guest-1")).registered, true);
+    const later = await manager.createAccount(HOST, { source: `invites-api/gina@${HOST}`, ttl: 600 });
+    await deleteAccount(prosody!, "gina");
+    assert.ok(later.landingPage);
+    const refused = await registerOnWeb({
+      httpPort: prosody!.httpPort,
+      landingPage: later.landingPage,
+      domain: HOST,
+      username: "gina-guest-2",
+      password: password("web-later"),
+    });
+    assert.equal(refused.registered, false);
+    assert.ok(
+      !refused.registered && refused.at === "form" && refused.message?.includes("no longer valid"),
+      refused.page.body,
+    );
   });
 });
