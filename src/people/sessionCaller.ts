@@ -52,7 +52,10 @@ export interface SessionGate {
    * request without a session cookie goes on untouched, to the key check.
    */
   readonly caller: Middleware;
-  /** Only the session and its CSRF check, no Prosody (signing out works while Prosody is down). */
+  /**
+   * Only the session and its CSRF check, no Prosody (signing out works while Prosody is down); a
+   * session that ended is no session (signing out of it is done already).
+   */
   readonly session: Middleware;
   /**
    * The API's check of who calls: a session's person (`caller`), else `keyCheck` (requireApiKey),
@@ -99,14 +102,18 @@ export function sessionGate(deps: SessionCallerDeps): SessionGate {
     throw new AppError("not_signed_in", "the session's account is gone or may do nothing");
   }
 
-  /** The request's session after its CSRF check; undefined: a key's request or no cookie. */
-  async function openSession(ctx: Context): Promise<OpenSession | undefined> {
+  /**
+   * The request's session after its CSRF check; undefined: a key's request or no cookie (or, when
+   * `ended` is "pass", a session that has ended).
+   */
+  async function openSession(ctx: Context, ended: "refuse" | "pass"): Promise<OpenSession | undefined> {
     if (carriesKey(ctx)) return undefined;
     const id = deps.sessions.cookie.read(ctx);
     if (id === undefined) return undefined;
     const session = await deps.sessions.read(id);
     if (!session) {
       deps.sessions.cookie.clear(ctx);
+      if (ended === "pass") return undefined;
       throw new AppError("not_signed_in", "the session has ended");
     }
     if (!csrfPasses(ctx, session.record.csrf, deps.trustedProxies)) {
@@ -117,7 +124,7 @@ export function sessionGate(deps: SessionCallerDeps): SessionGate {
   }
 
   async function caller(ctx: Context, next: Next): Promise<void> {
-    const session = await openSession(ctx);
+    const session = await openSession(ctx, "refuse");
     if (session) {
       const found = await factsFor(session);
       if (!found.exists || !found.enabled) return ended(ctx, session.hash);
@@ -143,7 +150,7 @@ export function sessionGate(deps: SessionCallerDeps): SessionGate {
     },
 
     async session(ctx: Context, next: Next) {
-      await openSession(ctx);
+      await openSession(ctx, "pass");
       await next();
     },
 

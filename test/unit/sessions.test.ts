@@ -329,6 +329,11 @@ describe("sign-in link and sessions (issue 29)", () => {
       assert.deepEqual(setCookie(out)?.attributes.includes("Max-Age=0"), true);
       assert.equal(setCookie(out)?.value, "");
       assert.equal((await get(app, "/session", cookie)).statusCode, 401);
+      // Signing out again, or with no cookie: done already, 204.
+      for (const headers of [{ cookie }, {}] as Array<Record<string, string>>) {
+        const again = await app.request({ method: "DELETE", url: "/session", headers });
+        assert.equal(again.statusCode, 204, JSON.stringify(headers));
+      }
     });
   });
 
