@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { xml, type Element } from "@xmpp/component";
 import { AppError } from "../../src/errors.js";
-import { ProsodyBadReplyError, ProsodyRefusedError } from "../../src/xmpp/errors.js";
+import { pino } from "pino";
+import { connectComponent } from "../../src/xmpp/connection.js";
+import { ProsodyBadReplyError, ProsodyRefusedError, XmppUnavailableError } from "../../src/xmpp/errors.js";
+import { closedPort } from "../support/ports.js";
 import { MANAGE_NODES } from "../../src/xmpp/inviteManager.js";
 import { createMessageSender } from "../../src/xmpp/messages.js";
 import { createPersonLookup } from "../../src/xmpp/people.js";
@@ -140,5 +143,28 @@ describe("MessageSender over the component connection", () => {
     await assert.rejects(messages.send(`ann@${HOST}`, "a\u0000b"), code("bad_request"));
     await assert.rejects(messages.send(`ann@${HOST}`, ""), code("bad_request"));
     assert.equal(sent.length, 0);
+  });
+
+  it("the connection's send fails at once while offline", async () => {
+    const connection = connectComponent({
+      service: `xmpp://127.0.0.1:${await closedPort()}`,
+      domain: "invites.e.test",
+      secret: "unused-secret",
+      reconnect: { minMs: 1_000, maxMs: 2_000 },
+      log: pino({ level: "silent" }),
+    });
+    try {
+      const messages = createMessageSender({
+        send: connection.send,
+        componentJid: connection.jid,
+        knownHost: async () => true,
+      });
+      await assert.rejects(
+        messages.send(`ann@${HOST}`, "hello"),
+        (err: unknown) => err instanceof XmppUnavailableError,
+      );
+    } finally {
+      await connection.stop();
+    }
   });
 });
