@@ -203,10 +203,10 @@ function page(ctx: Context): { limit: number; after?: string; state?: InviteStat
  * (mod_http_admin_api's shape); `Link: <…>; rel="next"` (RFC 8288) when there may be more. Pending
  * ones by default; `state=used|expired|revoked` lists the history the module keeps, whose pages
  * examine a bounded number of invites: among the many the service may not see, a page is short.
- * A caller confined to circles (or to their own invites) gets those of each page Prosody gives
- * that are within reach; the page is filled by reading on, at most FILL_READS pages of Prosody per
- * request, each asking only for the invites still missing (so `next` is always Prosody's own
- * cursor, never one made up here): past that, a page may be short, even empty, with a next link.
+ * A caller confined to circles (or to their own invites) gets those within reach: pages of
+ * Prosody are read on until the page is full, at most FILL_READS per request; past that, a page
+ * may be short, even empty, with a next link. A page that fills up in the middle of Prosody's
+ * ends at its last invite, whose cursor the module would have given (cursorOf).
  */
 export function listInvites(deps: ResourceDeps) {
   return async function listInvites(ctx: Context): Promise<void> {
@@ -226,6 +226,11 @@ export function listInvites(deps: ResourceDeps) {
 /** The most pages of Prosody one list request of a confined caller reads to fill its page. */
 export const FILL_READS = 10;
 
+// mod_invites_manage's list cursors (its list command): a pending invite's is CREATED.TOKEN (the
+// listing index's order), a closed one's its token (the history's order).
+const cursorOf = (invite: ManagedInvite, state: InviteState | undefined): string =>
+  !state || state === "pending" ? `${invite.createdAt}.${invite.id}` : invite.id;
+
 async function readWithin(
   manager: InviteManager,
   host: string,
@@ -236,14 +241,17 @@ async function readWithin(
   const found: ManagedInvite[] = [];
   let after = request.after;
   for (let read = 0; read < FILL_READS; read++) {
-    const page = await manager.list(host, {
-      ...request,
-      limit: request.limit - found.length,
-      ...(after ? { after } : {}),
-    });
-    found.push(...page.invites.filter((invite) => withinReach(reach, invite)));
+    const page = await manager.list(host, { ...request, ...(after ? { after } : {}) });
     after = page.next;
-    if (!after || found.length >= request.limit) break;
+    for (const invite of page.invites) {
+      if (!withinReach(reach, invite)) continue;
+      found.push(invite);
+      if (found.length < request.limit) continue;
+      // Full: the next page starts after this invite, unless it was the last Prosody has.
+      const last = page.invites.at(-1) === invite && !page.next;
+      return { invites: found, ...(last ? {} : { next: cursorOf(invite, request.state) }) };
+    }
+    if (!after) break;
   }
   return { invites: found, ...(after ? { next: after } : {}) };
 }
@@ -314,7 +322,8 @@ export function accountInvite(deps: ResourceDeps) {
       invite: arrival.id,
       at: arrival.at,
       source: arrival.source ?? null,
-      key,
+      key: key !== null && isPerson({ id: key }) ? null : key,
+      created_by: inviteAuthor(arrival, apiKey.host),
       ref: arrival.ref ?? null,
     };
     ctx.body = body;

@@ -77,6 +77,7 @@ export const arrival = z.object({
   at: seconds.meta({ description: "When, in Unix seconds" }),
   source: text("Who made the invite: invites-api/KEY_ID, or adhoc/JID"),
   key: text("The id of the API key that made the invite, if one did"),
+  created_by: text("Who made the invite: a person's JID, key:KEY_ID for a key; null if unknown"),
   ref: text("The reference the invite was made with"),
 });
 
