@@ -22,6 +22,7 @@ import { createInviteManager, REDEEMED_NUDGE } from "./xmpp/inviteManager.js";
 import { laneListing, LISTING_LANE } from "./xmpp/listingLane.js";
 import { createOperatorControls } from "./xmpp/operatorControlsCommands.js";
 import { startRedemptionSync } from "./redemptions/redemptionSync.js";
+import { notifyInviterBy } from "./redemptions/inviterNotice.js";
 import { startDeliverer } from "./webhooks/deliverer.js";
 import { createSignIn } from "./people/signIn.js";
 import type { OAuthRouteDeps } from "./people/oauthRoutes.js";
@@ -59,9 +60,17 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
   const commands = cachedCommands(adhoc);
   const manager = laneListing(createInviteManager(adhoc, commands), LISTING_LANE);
   const controls = createOperatorControls(adhoc, commands);
-  // The hosts the service serves: those of its keys and of its webhook subscriptions.
+  // The hosts the service serves: those of its keys and of its webhook subscriptions, and those
+  // PEOPLE_POWERS or PEOPLE_OAUTH name (people may sign in where no key was ever made).
+  const peopleHosts = [...Object.keys(config.peoplePowers), ...Object.keys(config.peopleOAuth)].filter(
+    (host) => host !== "*",
+  );
   const hosts = async () => [
-    ...new Set([...(await keys.hosts()), ...(await store.webhooks.listSubscriptions()).map((s) => s.host)]),
+    ...new Set([
+      ...(await keys.hosts()),
+      ...(await store.webhooks.listSubscriptions()).map((s) => s.host),
+      ...peopleHosts,
+    ]),
   ];
   // /metrics shows each host's budget, asked of Prosody at most once per BUDGET_METRICS_MS per host.
   const budgets = cachedBudgets({
@@ -102,14 +111,16 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
     : undefined;
   // People signing in (issue 29): nothing of it without PUBLIC_URL.
   const knownHost = cachedKnownHosts(hosts);
+  const people = createPersonLookup(adhoc, commands);
+  const messages = createMessageSender({ send: connection.send, componentJid: connection.jid, knownHost });
   const signIn = createSignIn({
     publicUrl: config.publicUrl,
     sessions: config.sessions,
     signInLink: config.signInLink,
     policy: config.peoplePowers,
     store,
-    lookup: createPersonLookup(adhoc, commands),
-    messages: createMessageSender({ send: connection.send, componentJid: connection.jid, knownHost }),
+    lookup: people,
+    messages,
     knownHost,
     limits,
     trustedProxies: config.trustedProxies,
@@ -118,7 +129,6 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
   });
   // Sign-in through each PEOPLE_OAUTH host's own Prosody (13's mod_http_oauth2), into the same sessions.
   const sessions = signIn.sessions;
-  const people = createPersonLookup(adhoc, commands);
   const oauthRoutes: OAuthRouteDeps | undefined =
     config.publicUrl && sessions
       ? {
@@ -146,6 +156,9 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
     intervalMs: config.redemptionSyncMs,
     log,
     passed: (trigger) => metrics.redemptionPass(trigger),
+    // Whoever made an invite hears when someone joins with it, unless they turned it off.
+    notifyInviter: notifyInviterBy(messages),
+    people: store.people,
   });
   connection.onOnline(() => redemptions.poke());
   // mod_invites_manage says so at each registration, from its VirtualHost; redemptions.nudge

@@ -54,6 +54,11 @@ export function createSignIn(opts: SignInOptions): SignIn {
     secure: publicUrl.startsWith("https:"),
   });
   const gate = sessionGate({ sessions, lookup: opts.lookup, toCaller, trustedProxies: opts.trustedProxies });
+  const limits = createSignInLimits({
+    accountRate: opts.signInLink.accountRate,
+    addressRate: opts.signInLink.addressRate,
+    limiters: opts.store.limiters,
+  });
   const links = createSignInLinks({
     publicUrl,
     oneTime: opts.store.oneTime,
@@ -62,12 +67,8 @@ export function createSignIn(opts: SignInOptions): SignIn {
     knownHost: opts.knownHost,
     toCaller,
     ttlMs: opts.signInLink.ttlMs,
+    allowsPrepped: (typed, prepped) => limits.allowsPrepped(typed, prepped),
     log: opts.log,
-  });
-  const limits = createSignInLimits({
-    accountRate: opts.signInLink.accountRate,
-    addressRate: opts.signInLink.addressRate,
-    limiters: opts.store.limiters,
   });
   return {
     sessions,

@@ -13,6 +13,12 @@ import type { LimiterFactory } from "../store/store.js";
 export interface SignInLimits {
   /** Throws sign_in_limited (with Retry-After) when the address or the account is over its rate. */
   consume(address: string, jid: string): Promise<void>;
+  /**
+   * Counts one more link for the account as Prosody names it, when that differs from what was
+   * typed (another case or Unicode form of the same account); false when over its rate. Else
+   * typing the same account in many forms would flood it past SIGN_IN_ACCOUNT_RATE.
+   */
+  allowsPrepped(typed: string, prepped: string): Promise<boolean>;
 }
 
 export interface SignInLimitOptions {
@@ -45,6 +51,16 @@ export function createSignInLimits(opts: SignInLimitOptions): SignInLimits {
       // The address first: a client over its own limit takes nothing from the account's.
       await consume(addresses, address);
       await consume(accounts, jid);
+    },
+    async allowsPrepped(typed, prepped) {
+      if (typed === prepped) return true;
+      try {
+        await consume(accounts, prepped);
+        return true;
+      } catch (err) {
+        if (err instanceof AppError && err.code === "sign_in_limited") return false;
+        throw err;
+      }
     },
   };
 }

@@ -34,6 +34,8 @@ export interface SignInLinkDeps {
   readonly knownHost: (host: string) => Promise<boolean>;
   readonly toCaller: CallerFor;
   readonly ttlMs: number;
+  /** Whether the account, as Prosody names it, may get one more link (SignInLimits.allowsPrepped). */
+  readonly allowsPrepped?: (typed: string, prepped: string) => Promise<boolean>;
   readonly log: Logger;
   readonly now?: () => number;
 }
@@ -44,12 +46,16 @@ export function createSignInLinks(deps: SignInLinkDeps): SignInLinks {
   const now = deps.now ?? Date.now;
   const minutes = Math.max(1, Math.round(deps.ttlMs / 60_000));
 
-  /** Prosody's facts when `jid` may sign in at all; undefined otherwise. */
-  async function mayAct(jid: string, host: string): Promise<PersonFacts | undefined> {
+  /**
+   * Prosody's facts when `jid` may sign in at all, with the account's one name (Prosody's prepped
+   * JID: "Alice@Example.com" and its other forms are one person, one quota); undefined otherwise.
+   */
+  async function mayAct(jid: string, host: string): Promise<(PersonFacts & { jid: string }) | undefined> {
     if (!(await deps.knownHost(host))) return undefined;
     const facts = await deps.lookup.person(host, jid);
     if (!facts.exists || !facts.enabled) return undefined;
-    return deps.toCaller(facts, { jid, host, createdAt: now(), hash: "" }) ? facts : undefined;
+    const named = { ...facts, jid: facts.jid ?? jid };
+    return deps.toCaller(named, { jid: named.jid, host, createdAt: now(), hash: "" }) ? named : undefined;
   }
 
   return {
@@ -57,15 +63,20 @@ export function createSignInLinks(deps: SignInLinkDeps): SignInLinks {
       const host = jid.slice(jid.lastIndexOf("@") + 1);
       let token = "";
       try {
-        if (!(await mayAct(jid, host))) {
+        const facts = await mayAct(jid, host);
+        if (!facts) {
           deps.log.info({ person: jid }, "sign-in link not sent: no such account here, or it may do nothing");
           return;
         }
+        if (deps.allowsPrepped && !(await deps.allowsPrepped(jid, facts.jid))) {
+          deps.log.info({ person: facts.jid }, "sign-in link not sent: too many for this account");
+          return;
+        }
         token = randomBytes(32).toString("base64url");
-        await deps.oneTime.put(tokenId(token), JSON.stringify({ jid, host }), deps.ttlMs);
+        await deps.oneTime.put(tokenId(token), JSON.stringify({ jid: facts.jid, host }), deps.ttlMs);
         const link = `${deps.publicUrl}/admin/#sign-in=${token}`;
         await deps.messages.send(
-          jid,
+          facts.jid,
           `Your sign-in link for the invites page of ${host}: ${link}\n` +
             `It works once, for ${minutes} minute${minutes === 1 ? "" : "s"}. If you did not ask for it, ignore this message.`,
         );
@@ -85,7 +96,7 @@ export function createSignInLinks(deps: SignInLinkDeps): SignInLinks {
       const { jid, host } = JSON.parse(value) as { jid: string; host: string };
       // Minutes have passed: the account may have gone or lost its powers since.
       const facts = await mayAct(jid, host);
-      return facts ? { jid, host, facts } : undefined;
+      return facts ? { jid: facts.jid, host, facts } : undefined;
     },
   };
 }

@@ -10,6 +10,12 @@ import type { KeyScope, Rate } from "../keys/keyRecord.js";
 
 /** Who a signed-in person is, as Prosody says (people.lib.lua's `person` command). */
 export interface PersonFacts {
+  /**
+   * The account's bare JID as Prosody preps it (nodeprep: case, Unicode forms): the one name of
+   * the person for sessions, quotas, circles and invites' source, whatever was typed. Absent from
+   * a module older than this field: then the JID asked about.
+   */
+  readonly jid?: string;
   /** The account exists on the host. */
   readonly exists: boolean;
   /** false: the account is disabled (Prosody 13); always true on 0.12. */

@@ -53,7 +53,13 @@ export function createPersonLookup(adhoc: AdhocContext, commands: HostCommands):
       }
       if (!values) throw new ProsodyBadReplyError(host, "no result form for the person");
       const exists = booleanOf(values, "exists", host);
+      const prepped = one(values, "jid");
+      // The module's prepped form of the same account: its host, and only that host.
+      if (prepped !== undefined && BARE_JID.exec(prepped)?.[2] !== host.toLowerCase()) {
+        throw new ProsodyBadReplyError(host, "a person's JID of another host");
+      }
       return {
+        ...(prepped ? { jid: prepped } : {}),
         exists,
         enabled: exists && booleanOf(values, "enabled", host),
         role: (exists && one(values, "role")) || "",

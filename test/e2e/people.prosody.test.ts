@@ -226,24 +226,46 @@ describe(`people on Prosody ${on13 ? "13" : "0.12"}: the person command, inviter
   it("person: an admin, a member, a missing account (13: a disabled one, a custom role), and nothing more", async () => {
     const lookup = createPersonLookup(adhocOf(connection!), cachedCommands(adhocOf(connection!)));
     const person = (username: string) => lookup.person(HOST, `${username}@${HOST}`);
-    assert.deepEqual(await person("root"), { exists: true, enabled: true, role: "prosody:admin" });
-    assert.deepEqual(await person("alice"), { exists: true, enabled: true, role: "prosody:registered" });
-    assert.deepEqual(await person("nobody"), { exists: false, enabled: false, role: "" });
+    assert.deepEqual(await person("root"), { jid: `root@${HOST}`, exists: true, enabled: true, role: "prosody:admin" });
+    assert.deepEqual(await person("alice"), {
+      jid: `alice@${HOST}`,
+      exists: true,
+      enabled: true,
+      role: "prosody:registered",
+    });
+    assert.deepEqual(await person("nobody"), { jid: `nobody@${HOST}`, exists: false, enabled: false, role: "" });
     if (on13) {
-      assert.deepEqual(await person("bob"), { exists: true, enabled: true, role: "prosody:member" });
-      assert.deepEqual(await person("carol"), { exists: true, enabled: false, role: "prosody:registered" });
-      assert.deepEqual(await person("lead"), { exists: true, enabled: true, role: TEAM_LEAD });
+      assert.deepEqual(await person("bob"), {
+        jid: `bob@${HOST}`,
+        exists: true,
+        enabled: true,
+        role: "prosody:member",
+      });
+      assert.deepEqual(await person("carol"), {
+        jid: `carol@${HOST}`,
+        exists: true,
+        enabled: false,
+        role: "prosody:registered",
+      });
+      assert.deepEqual(await person("lead"), { jid: `lead@${HOST}`, exists: true, enabled: true, role: TEAM_LEAD });
     } else {
-      assert.deepEqual(await person("bob"), { exists: true, enabled: true, role: "prosody:registered" });
+      assert.deepEqual(await person("bob"), {
+        jid: `bob@${HOST}`,
+        exists: true,
+        enabled: true,
+        role: "prosody:registered",
+      });
     }
-    // Prepped as Prosody preps it.
+    // Prepped as Prosody preps it, and named as Prosody names it (nodeprep: case, and Unicode's
+    // compatibility forms: a fullwidth "Ａ" is "a"), so that one account is one person everywhere.
     assert.deepEqual(await lookup.person(HOST, `Alice@${HOST}`), await person("alice"));
+    assert.deepEqual(await lookup.person(HOST, `\uff21lice@${HOST}`), await person("alice"));
 
-    // What the module itself answers (here to an admin's client): three fields, and refuses any JID
+    // What the module itself answers (here to an admin's client): four fields, and refuses any JID
     // but a bare one of the host.
     const answered = await root!.execute(HOST, `${MANAGE}person`, { jid: `alice@${HOST}` });
     assert.equal(answered.status, "completed");
-    assert.deepEqual([...answered.fields.keys()].sort(), ["enabled", "exists", "role"]);
+    assert.deepEqual([...answered.fields.keys()].sort(), ["enabled", "exists", "jid", "role"]);
     for (const jid of [`alice@other.test`, `alice@${HOST}/phone`, HOST]) {
       await assert.rejects(
         root!.execute(HOST, `${MANAGE}person`, { jid }),

@@ -152,6 +152,10 @@ export function peopleApp(opts: PeopleAppOptions = {}): PeopleApp {
     now,
   });
   const gate = sessionGate({ sessions, lookup, toCaller, trustedProxies, now });
+  const signInLimits = createSignInLimits({
+    accountRate: opts.accountRate ?? { points: 1_000, durationSeconds: 60 },
+    addressRate: opts.addressRate ?? { points: 1_000, durationSeconds: 60 },
+  });
   const { messages, sent } = fakeMessages();
   const work: Array<Promise<void>> = [];
   const hosts = opts.hosts ?? [HOST];
@@ -179,13 +183,11 @@ export function peopleApp(opts: PeopleAppOptions = {}): PeopleApp {
               knownHost: async (host) => hosts.includes(host),
               toCaller,
               ttlMs: 5 * 60_000,
+              allowsPrepped: (typed, prepped) => signInLimits.allowsPrepped(typed, prepped),
               log,
               now,
             }),
-            limits: createSignInLimits({
-              accountRate: opts.accountRate ?? { points: 1_000, durationSeconds: 60 },
-              addressRate: opts.addressRate ?? { points: 1_000, durationSeconds: 60 },
-            }),
+            limits: signInLimits,
           },
           ...(opts.oauthHosts ? { oauthHosts: () => opts.oauthHosts ?? [] } : {}),
           ...(opts.limits ? { limits: opts.limits } : {}),

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { PersonLookup } from "../../src/people/types.js";
 import { Writable } from "node:stream";
 import { describe, it } from "node:test";
 import Keyv from "keyv";
@@ -112,6 +113,37 @@ describe("sign-in link and sessions (issue 29)", () => {
         expires_at: new Date(c.now() + 12 * 3_600_000).toISOString(),
       },
     );
+  });
+
+  it("names the person as Prosody preps their JID: another case or Unicode form of the account is the same person, with the same account limit", async () => {
+    // Prosody's nodeprep, near enough: Unicode compatibility forms and case folded.
+    const lookup: PersonLookup = {
+      async person(_host, jid) {
+        const prepped = jid.normalize("NFKC").toLowerCase();
+        if (prepped !== ALICE) return { jid: prepped, exists: false, enabled: false, role: "" };
+        return { jid: ALICE, exists: true, enabled: true, role: "prosody:registered" };
+      },
+    };
+    const app = peopleApp({ lookup, accountRate: { points: 3, durationSeconds: 900 } });
+    const forms = [`\uff21lice@${HOST}`, `ALİCE@${HOST}`.replace("İ", "I"), `alic\uff25@${HOST}`, `\uff41lice@${HOST}`];
+    const res = await app.request(json("/session/link", "POST", { jid: forms[0] }));
+    assert.equal(res.statusCode, 202);
+    await app.settled();
+    // The message goes to the account as Prosody names it, and the session is that account's.
+    assert.deepEqual(
+      app.sent.map((m) => m.to),
+      [ALICE],
+    );
+    const token = tokenIn(app.sent[0]!.body)!;
+    const redeemed = await app.request(json("/session/link/redeem", "POST", { token }));
+    assert.equal(redeemed.statusCode, 200, redeemed.payload);
+    assert.equal(redeemed.json().jid, ALICE);
+    // Typed in other forms, the account still gets no more than SIGN_IN_ACCOUNT_RATE's links.
+    for (const jid of forms.slice(1)) {
+      assert.equal((await app.request(json("/session/link", "POST", { jid }))).statusCode, 202, jid);
+    }
+    await app.settled();
+    assert.equal(app.sent.length, 3);
   });
 
   it("refuses a replayed link: 401 link_invalid, no second session", async () => {

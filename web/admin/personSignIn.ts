@@ -10,9 +10,18 @@ import type { PersonSession, SignInMethods } from "./types.js";
 const TOKEN = /^#sign-in=([A-Za-z0-9_-]{20,100})$/;
 const ERROR = /^#sign-in-error=([a-z_]{1,40})$/;
 
+// What went wrong, by the code the service puts after #sign-in-error= (src/people/oauthRoutes.ts)
+// or answers a link's token with.
 const ERRORS: Record<string, string> = {
-  access_denied: "The XMPP server did not sign you in.",
+  access_denied: "You did not allow the invites page at your XMPP server, so you are not signed in.",
   link_invalid: "That sign-in link has been used or has expired. Ask for a new one.",
+  unknown_host: "This service does not sign in accounts of that server.",
+  oauth_unavailable: "Your XMPP server cannot sign you in here right now. Try a sign-in link instead.",
+  oauth_refused: "Your XMPP server refused the sign-in. Try again, or use a sign-in link.",
+  state_invalid: "That sign-in had already been used or took too long. Start again.",
+  state_mismatch: "That sign-in was started in another browser. Start again here.",
+  wrong_host: "You signed in with an account of another server. Start again with the right one.",
+  not_allowed: "Your account may not make or see invites here.",
 };
 
 /** The token a sign-in link brought, taken out of the address bar at once (a reload must not reuse it). */
@@ -80,7 +89,7 @@ export function personSignIn(show: (text: string) => void): PersonSignIn {
             "a",
             {
               class: "button",
-              href: `../session/oauth?host=${encodeURIComponent(host)}&next=${encodeURIComponent("/admin/")}`,
+              href: `../session/oauth?host=${encodeURIComponent(host)}&next=${encodeURIComponent(location.pathname)}`,
             },
             `Sign in at ${host}`,
           ),

@@ -492,8 +492,12 @@ command("Who an account is", "person", forms.blank.person, function (request)
 		module:log("error", "Could not tell whether an account is enabled: %s", tostring(err));
 		return refuse("wait", "internal-server-error", "could not read the account");
 	end
-	return forms.values_result("Person", { { "exists", "boolean" }, { "enabled", "boolean" }, { "role" } },
-		{ exists = facts.exists and "true" or "false", enabled = facts.enabled and "true" or "false", role = facts.role });
+	-- `jid`: the account's JID as Prosody preps it, so that the service names each person one way
+	-- whatever case or Unicode form was typed (their quota, their circles and their invites' source).
+	return forms.values_result("Person",
+		{ { "jid", "jid-single" }, { "exists", "boolean" }, { "enabled", "boolean" }, { "role" } },
+		{ jid = username.."@"..module.host, exists = facts.exists and "true" or "false",
+			enabled = facts.enabled and "true" or "false", role = facts.role });
 end, forms.read_person);
 
 -- Each new invite goes into the history, and the service's into the listing index; after
