@@ -257,23 +257,76 @@ describe("circles: 10,000 random requests, 0 crossings", () => {
     }
     assert.deepEqual(drift.slice(0, 20), [], `seed ${SEED}: ${drift.length} invites not as their owners left them`);
 
-    // Paging within circles: small pages, followed by their links, give each of the caller's
-    // invites once and nothing else, pending and revoked alike.
+    // Paging within circles, followed by the links, gives each of the caller's invites once.
     for (const { who } of PRINCIPALS) {
       for (const state of ["pending", "revoked"] as const) {
-        const listed: string[] = [];
-        let path: string | undefined = `/invites?state=${state}&limit=25`;
-        let pages = 0;
-        while (path) {
-          const res = await call(who, "GET", path);
-          assert.equal(res.status, 200);
-          listed.push(...((await res.json()) as InviteJson[]).map((invite) => invite.id));
-          path = /<([^>]+)>; rel="next"/.exec(res.headers.get("link") ?? "")?.[1];
-          pages += 1;
-        }
         const expected = [...known].filter(([, e]) => e.owner === who && e.state === state).map(([id]) => id);
-        assert.equal(new Set(listed).size, listed.length, `${who}'s ${state} pages repeat an invite`);
-        assert.deepEqual([...listed].sort(), expected.sort(), `${who}'s ${state} invites, in ${pages} pages`);
+        await assertPages(call, who, state, 25, expected);
+      }
+    }
+  });
+});
+
+/** Follows a confined caller's pages of `limit` to the end: each of `expected` once, nothing else. */
+async function assertPages(call: CallAs, who: string, state: string, limit: number, expected: readonly string[]) {
+  const listed: string[] = [];
+  let path: string | undefined = `/invites?state=${state}&limit=${limit}`;
+  let pages = 0;
+  while (path) {
+    const res = await call(who, "GET", path);
+    assert.equal(res.status, 200);
+    listed.push(...((await res.json()) as InviteJson[]).map((invite) => invite.id));
+    path = /<([^>]+)>; rel="next"/.exec(res.headers.get("link") ?? "")?.[1];
+    pages += 1;
+  }
+  assert.equal(new Set(listed).size, listed.length, `${who}'s ${state} pages repeat an invite`);
+  assert.deepEqual([...listed].sort(), [...expected].sort(), `${who}'s ${state} invites, in ${pages} pages`);
+}
+
+describe("paging within circles", () => {
+  let prosody: RunningProsody;
+  let app: PeopleApp;
+
+  before(async () => {
+    prosody = await startCirclesProsody();
+    app = await startPeopleApp({
+      prosody,
+      component: CIRCLES_COMPONENT,
+      keyStore: freshKeyStore(),
+      policy: parsePeoplePolicy(JSON.stringify({ "*": { managers: { [CAT]: ["team-c"] } } })),
+      roles: { [CAT]: "prosody:guest" },
+    });
+  });
+  after(async () => {
+    await app?.stop();
+    await prosody?.dispose();
+  });
+
+  it("small pages of interleaved circles, pending and revoked: each invite once, none of another circle", async () => {
+    const secrets = {
+      "key-a": (await app.keys.create(HOST, { scopes: ["manage"], groups: ["team-a"] })).key,
+      "key-b": (await app.keys.create(HOST, { scopes: ["manage"], groups: ["team-b"] })).key,
+    };
+    const call = callAs(app, secrets);
+    const made = new Map<string, { pending: string[]; revoked: string[] }>(
+      PRINCIPALS.map(({ who }) => [who, { pending: [], revoked: [] }]),
+    );
+    // 3 circles' invites interleaved unevenly (a, a, b, c, a, …), a third of them revoked.
+    for (let i = 0; i < 90; i++) {
+      const { who } = PRINCIPALS[[0, 0, 1, 2, 0, 1][i % 6] as number] as (typeof PRINCIPALS)[number];
+      const res = await call(who, "POST", "/invites/account", {});
+      assert.equal(res.status, 201);
+      const { id } = (await res.json()) as InviteJson;
+      const mine = made.get(who) as { pending: string[]; revoked: string[] };
+      if (i % 3 === 0) {
+        assert.equal((await call(who, "DELETE", `/invites/${id}`)).status, 204);
+        mine.revoked.push(id);
+      } else mine.pending.push(id);
+    }
+    for (const [who, { pending, revoked }] of made) {
+      for (const limit of [1, 4, 7]) {
+        await assertPages(call, who, "pending", limit, pending);
+        await assertPages(call, who, "revoked", limit, revoked);
       }
     }
   });

@@ -158,7 +158,9 @@ describe("webhooks, against a real Prosody and a real receiver", () => {
     }
     assert.equal(events.find((e) => e.type === "invite.redeemed")?.data.jid, `hookuser@${HOST}`);
     assert.equal(events.find((e) => e.type === "reset.redeemed")?.data.jid, `resetme@${HOST}`);
-    assert.equal(events.find((e) => e.type === "invite.revoked")?.data.revoked_by, keyId);
+    // Authors as answers name them (issue 29): key:ID for a key, a person's JID.
+    assert.equal(events.find((e) => e.type === "invite.revoked")?.data.revoked_by, `key:${keyId}`);
+    for (const e of events) assert.equal(e.data.created_by, `key:${keyId}`, e.type);
     for (const r of receiver.received) {
       assert.ok(!r.body.includes(key.split("/")[1] ?? "-"), "no key secret");
       assert.ok(!r.body.includes("password"), "no password");
