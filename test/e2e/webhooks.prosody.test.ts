@@ -40,7 +40,14 @@ const prosodyOptions: ProsodyOptions = {
 interface Event {
   type: string;
   timestamp: string;
-  data: { host: string; invite: string; key: string | null; jid?: string; revoked_by?: string };
+  data: {
+    host: string;
+    invite: string;
+    key: string | null;
+    jid?: string;
+    revoked_by?: string;
+    created_by?: string | null;
+  };
 }
 const event = (r: Received) => JSON.parse(r.body) as Event;
 
