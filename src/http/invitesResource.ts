@@ -9,6 +9,7 @@ import { keyOfSource, sourceOfKey, type InviteManager, type ManagedInvite } from
 import { auditActor, authorName, inviteAuthor } from "../people/authors.js";
 import { isPerson } from "../people/caller.js";
 import {
+  assertMayGiveGroups,
   assertMayGiveRoles,
   callerOf,
   groupsFor,
@@ -95,6 +96,7 @@ export function checkedRequest<K extends Kind>(kind: K, request: InviteRequest<K
   assertPower(caller.apiKey, kind);
   const asked = "groups" in request ? request.groups : undefined;
   const groups = groupsFor(caller, kind, asked);
+  assertMayGiveGroups(caller, asked);
   if ("roles" in request) assertMayGiveRoles(caller, request.roles);
   boundedTtl(caller.apiKey, request.ttl);
   return groups === asked ? request : { ...request, groups };

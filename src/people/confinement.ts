@@ -94,6 +94,20 @@ export function assertWholeHost(caller: Caller): void {
   }
 }
 
+/**
+ * Persons put a new account into groups only as managers (within their circles, groupsFor) or with
+ * the manage scope: a group is a shared roster, a way into the host's circles of people, which a
+ * member's quota of invites must not open. Keys as their scopes allow, as before.
+ */
+export function assertMayGiveGroups(caller: Caller, groups: readonly string[] | undefined): void {
+  if (caller.person && groups?.length && !circlesOf(caller) && !caller.apiKey.scopes.includes("manage")) {
+    throw new AppError(
+      "insufficient_scope",
+      `${caller.person.jid} may put no one into groups: that needs the manage scope or managing the group`,
+    );
+  }
+}
+
 /** Persons give roles only with the manage scope (keys as their scopes allow, as before). */
 export function assertMayGiveRoles(caller: Caller, roles: readonly string[] | undefined): void {
   if (caller.person && roles?.length && !caller.apiKey.scopes.includes("manage")) {

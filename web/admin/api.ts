@@ -12,6 +12,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** When the next place of a person's quota frees (quota_exhausted's next_at). */
+    readonly nextAt?: string,
   ) {
     super(message);
   }
@@ -73,9 +75,10 @@ export async function request<T>(
     data = undefined;
   }
   if (!res.ok) {
-    const error = (data ?? {}) as { error?: unknown; message?: unknown };
+    const error = (data ?? {}) as { error?: unknown; message?: unknown; next_at?: unknown };
     const code = typeof error.error === "string" ? error.error : "internal";
-    throw new ApiError(res.status, code, typeof error.message === "string" ? error.message : `HTTP ${res.status}`);
+    const message = typeof error.message === "string" ? error.message : `HTTP ${res.status}`;
+    throw new ApiError(res.status, code, message, typeof error.next_at === "string" ? error.next_at : undefined);
   }
   const next = /[?&]after=([^&>]+)/.exec(res.headers.get("Link") ?? "")?.[1];
   return { body: data as T, ...(next ? { next: decodeURIComponent(next) } : {}) };

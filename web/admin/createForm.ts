@@ -1,6 +1,6 @@
 import type { Context } from "./context.js";
 import { busy, byId, h } from "./dom.js";
-import { fieldOf, sentence, type Field } from "./fields.js";
+import { fieldOf, refusalText, type Field } from "./fields.js";
 import { duration } from "./format.js";
 import type { Invite, Kind, Options } from "./types.js";
 
@@ -117,7 +117,7 @@ export function createForm(ctx: Context, created: (invite: Invite) => void): { c
         created(invite);
       } catch (err) {
         const field = fieldOf(err);
-        if (field || !ctx.handled(err)) showError(field, sentence(err instanceof Error ? err.message : String(err)));
+        if (field || !ctx.handled(err)) showError(field, refusalText(err));
       }
     });
   });

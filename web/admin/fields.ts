@@ -28,6 +28,24 @@ export function fieldOf(err: unknown): Field | undefined {
   return undefined;
 }
 
+export const when = new Intl.DateTimeFormat(undefined, {
+  weekday: "short",
+  day: "numeric",
+  month: "short",
+  hour: "numeric",
+  minute: "2-digit",
+});
+
+/** What a refusal says to a person: the service's message as a sentence, or their quota in words. */
+export function refusalText(err: unknown): string {
+  if (err instanceof ApiError && err.code === "quota_exhausted") {
+    return err.nextAt
+      ? `You have made all the invites your quota allows for now. The next one frees on ${when.format(new Date(err.nextAt))}.`
+      : "You have made all the invites your quota allows for now.";
+  }
+  return sentence(err instanceof Error ? err.message : String(err));
+}
+
 /** "username: not a valid user name" → "Not a valid user name." */
 export function sentence(message: string): string {
   const text = message.replace(/^[a-z_]+(\.\d+)?: /, "").trim();

@@ -222,9 +222,11 @@ byId<HTMLButtonElement>("retry").addEventListener("click", (event) => {
   });
 });
 
+const people = personSignIn((text) => showKeyError(text));
+
 /** A person already signed in (the session's cookie), or signing in with a link's token now. */
 async function resume(): Promise<void> {
-  const opened = await personSignIn((text) => showKeyError(text)).start();
+  const opened = await people.start();
   if (opened) return signIn({ csrf: opened.csrf }, opened);
   const kept = keptKey();
   if (kept) return signIn({ key: kept });
@@ -237,3 +239,7 @@ async function resume(): Promise<void> {
 }
 
 void resume();
+// A sign-in link pasted into the address bar of this very tab changes only its fragment.
+addEventListener("hashchange", () => {
+  if (location.hash.startsWith("#sign-in")) void resume();
+});

@@ -2,7 +2,7 @@
 // invites their quota leaves, whether they hear when someone joins with their invite, and signing
 // out of every browser at once. A key sees none of it.
 import { busy, byId } from "./dom.js";
-import { sentence } from "./fields.js";
+import { sentence, when } from "./fields.js";
 import type { PersonSession } from "./types.js";
 
 const DAY = 86_400;
@@ -16,14 +16,6 @@ function windowPhrase(seconds: number): string {
   if (seconds % 3600 === 0) return `per ${seconds / 3600} hours`;
   return `per ${Math.round(seconds / 60)} minutes`;
 }
-
-const when = new Intl.DateTimeFormat(undefined, {
-  weekday: "short",
-  day: "numeric",
-  month: "short",
-  hour: "numeric",
-  minute: "2-digit",
-});
 
 /** "3 of 5 left this week, next on Mon 14 Dec, 10:00." */
 export function quotaText(quota: PersonSession["quota"]): string {
