@@ -48,7 +48,7 @@ function matrix(viaSessions: boolean): void {
 
     before(async () => {
       prosody = viaSessions
-        ? await startCirclesProsody({ admins: [], accounts: ["ada", "mel", "max"] })
+        ? await startCirclesProsody({ admins: [PERSONS.admin], accounts: ["ada", "mel", "max"] })
         : await startCirclesProsody();
       app = await startPeopleApp({
         prosody,

@@ -9,6 +9,9 @@ import { createKeyStore, type KeyStore } from "../../src/keys/keyStore.js";
 import { createRateLimits } from "../../src/limits/rateLimits.js";
 import { createMetrics } from "../../src/metrics/metrics.js";
 import { personCaller } from "../../src/people/caller.js";
+import { createSignIn } from "../../src/people/signIn.js";
+import type { Sessions } from "../../src/people/sessions.js";
+import { createPersonLookup } from "../../src/xmpp/people.js";
 import type { PeoplePolicy } from "../../src/people/types.js";
 import { openBoundedStore } from "../../src/store/open.js";
 import type { ServiceStore } from "../../src/store/store.js";
@@ -31,6 +34,8 @@ export interface PeopleApp {
   readonly manager: InviteManager;
   /** The audit and access lines so far. */
   readonly lines: Array<Record<string, unknown>>;
+  /** With `sessions: true`: the service's own sessions, to sign people in without a link. */
+  readonly sessions?: Sessions;
   stop(): Promise<void>;
 }
 
@@ -40,6 +45,8 @@ export interface PeopleApp {
  * PERSON_HEADER acts as that person, whose role is `roles[jid]`, through personCaller() and the
  * policy, exactly as the session gate hands a person to the routes (ctx.state.apiKey, .person).
  * A person personCaller() gives nothing is refused as the brief says: 403 insufficient_scope.
+ * With `sessions: true`, no fake: the service's own session gate (createSignIn, as app.ts builds
+ * it), asking the real Prosody who each person is (mod_invites_manage's person command).
  */
 export async function startPeopleApp(opts: {
   prosody: RunningProsody;
@@ -47,6 +54,7 @@ export async function startPeopleApp(opts: {
   keyStore: string;
   policy: PeoplePolicy;
   roles: Readonly<Record<string, string>>;
+  sessions?: boolean;
 }): Promise<PeopleApp> {
   const lines: Array<Record<string, unknown>> = [];
   const log = pino(
@@ -65,9 +73,26 @@ export async function startPeopleApp(opts: {
   const adhoc = { request: connection.request, componentJid: connection.jid, timeoutMs: 20_000 };
   const commands = cachedCommands(adhoc);
   const manager = createInviteManager(adhoc, commands);
+  const limits = createRateLimits({ defaultKeyRate: undefined, failureLimit: undefined, limiters: store.limiters });
+  const signIn = opts.sessions
+    ? createSignIn({
+        publicUrl: "http://127.0.0.1",
+        sessions: { lifetimeMs: 3_600_000, idleMs: 3_600_000 },
+        signInLink: { ttlMs: 300_000, accountRate: undefined, addressRate: undefined },
+        policy: opts.policy,
+        store,
+        lookup: createPersonLookup(adhoc, commands),
+        messages: { send: async () => undefined },
+        knownHost: async () => true,
+        limits,
+        trustedProxies: 0,
+        log,
+      })
+    : undefined;
   const app = createHttpApp({
     keys,
-    limits: createRateLimits({ defaultKeyRate: undefined, failureLimit: undefined, limiters: store.limiters }),
+    limits,
+    ...(signIn?.routes ? { sessionRoutes: signIn.routes } : {}),
     metrics: createMetrics({ xmppOnline: () => connection.status().online }),
     issuer: createInviteIssuer(adhoc, log, manager),
     manager,
@@ -81,19 +106,20 @@ export async function startPeopleApp(opts: {
   let sessions = 0;
   // Right after errorResponses, as the session gate sits: its refusals are answered as any other.
   const at = app.middleware.findIndex((middleware) => middleware.name === "errorResponses") + 1;
-  app.middleware.splice(at, 0, async function fakeSession(ctx: Context, next: Next) {
-    const jid = ctx.get(PERSON_HEADER);
-    if (!jid) return next();
-    const role = opts.roles[jid];
-    if (role === undefined) throw new AppError("invalid_key", "no such test person");
-    const host = jid.slice(jid.indexOf("@") + 1);
-    const facts = { exists: true, enabled: true, role };
-    const act = personCaller(facts, { jid, host, createdAt: Date.now(), hash: `session-${++sessions}` }, opts.policy);
-    if (!act) throw new AppError("insufficient_scope", `${jid}'s role gives no power`);
-    (ctx.state as { person?: unknown }).person = act.person;
-    markChecked(ctx.req, act.apiKey);
-    return next();
-  });
+  if (!signIn)
+    app.middleware.splice(at, 0, async function fakeSession(ctx: Context, next: Next) {
+      const jid = ctx.get(PERSON_HEADER);
+      if (!jid) return next();
+      const role = opts.roles[jid];
+      if (role === undefined) throw new AppError("invalid_key", "no such test person");
+      const host = jid.slice(jid.indexOf("@") + 1);
+      const facts = { exists: true, enabled: true, role };
+      const act = personCaller(facts, { jid, host, createdAt: Date.now(), hash: `session-${++sessions}` }, opts.policy);
+      if (!act) throw new AppError("insufficient_scope", `${jid}'s role gives no power`);
+      (ctx.state as { person?: unknown }).person = act.person;
+      markChecked(ctx.req, act.apiKey);
+      return next();
+    });
   const server: Server = app.listen(0, "127.0.0.1");
   await new Promise((resolve) => server.once("listening", resolve));
   const started = Date.now();
@@ -107,6 +133,7 @@ export async function startPeopleApp(opts: {
     store,
     manager,
     lines,
+    ...(signIn?.sessions ? { sessions: signIn.sessions } : {}),
     async stop() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
@@ -126,12 +153,14 @@ export const CIRCLES_COMPONENT_2 = { domain: "invites2.circles.test", secret: "c
  * A Prosody with one host whose invites may carry groups team-a, team-b and team-c, the component
  * managing its invites, and an ordinary account `paul` (for password resets).
  */
-export async function startCirclesProsody(): Promise<RunningProsody> {
+export async function startCirclesProsody(
+  opts: { admins?: readonly string[]; accounts?: readonly string[] } = {},
+): Promise<RunningProsody> {
   const prosody = await startProsody({
     hosts: [CIRCLES_HOST],
     components: [CIRCLES_COMPONENT, CIRCLES_COMPONENT_2],
     admins: [],
-    hostOptions: { [CIRCLES_HOST]: { modules: MANAGE_MODULES } },
+    hostOptions: { [CIRCLES_HOST]: { modules: MANAGE_MODULES, ...(opts.admins ? { admins: opts.admins } : {}) } },
     // Thousands of commands: debug lines would be most of the time they take.
     logLevel: "info",
     extra: [
@@ -140,7 +169,9 @@ export async function startCirclesProsody(): Promise<RunningProsody> {
       `invites_manage_roles = { "prosody:registered" }`,
     ].join("\n"),
   });
-  prosody.ctl(["register", "paul", CIRCLES_HOST, "paul-password-1"]);
+  for (const name of ["paul", ...(opts.accounts ?? [])]) {
+    prosody.ctl(["register", name, CIRCLES_HOST, `${name}-password-1`]);
+  }
   return prosody;
 }
 
@@ -148,12 +179,29 @@ export async function startCirclesProsody(): Promise<RunningProsody> {
 export type CallAs = (who: string, method: string, path: string, json?: unknown) => Promise<Response>;
 
 export function callAs(app: PeopleApp, secrets: Readonly<Record<string, string>>): CallAs {
-  return (who, method, path, json) =>
+  // With real sessions: each person signed in once (a session minted as a redeemed link mints it).
+  const signedIn = new Map<string, Promise<Record<string, string>>>();
+  const sessionOf = (jid: string, sessions: Sessions) => {
+    let headers = signedIn.get(jid);
+    if (!headers) {
+      const host = jid.slice(jid.indexOf("@") + 1);
+      headers = sessions
+        .create({ jid, host, via: "link" })
+        .then(({ id, record }) => ({ Cookie: `invites_session=${id}`, "X-CSRF-Token": record.csrf }));
+      signedIn.set(jid, headers);
+    }
+    return headers;
+  };
+  return async (who, method, path, json) =>
     fetch(`${app.url}${path}`, {
       method,
       headers: {
         Accept: "application/json",
-        ...(who.includes("@") ? { [PERSON_HEADER]: who } : { Authorization: `Bearer ${secrets[who]}` }),
+        ...(!who.includes("@")
+          ? { Authorization: `Bearer ${secrets[who]}` }
+          : app.sessions
+            ? await sessionOf(who, app.sessions)
+            : { [PERSON_HEADER]: who }),
         ...(json === undefined ? {} : { "Content-Type": "application/json" }),
       },
       ...(json === undefined ? {} : { body: JSON.stringify(json) }),
