@@ -139,6 +139,55 @@ const creating = (operationId: string, summary: string, body: string, extra: Rec
 const idParameter = [{ name: "id", in: "path", required: true, schema: { type: "string" } }];
 const notFound = { "404": jsonError("No pending invite with this id on the key's host") };
 
+// The session API (issue 29): people signed in as their XMPP account. Errors are JSON when asked
+// for (Accept), else a line of text, as for /invites_api. Without PUBLIC_URL every route but
+// /session/methods answers 501.
+const noStore = {
+  "Cache-Control": { description: "no-store: the answers carry the session's CSRF token", schema: { type: "string" } },
+};
+const signInUnavailable = {
+  "501": error("Signing in is not set up here: PUBLIC_URL is not set (sign_in_unavailable)"),
+};
+const sessionJson = { "application/json": { schema: { $ref: "#/components/schemas/Session" } } };
+const setCookie = {
+  "Set-Cookie": {
+    description:
+      "__Host-invites_session=ID; Max-Age=SESSION_LIFETIME; Path=/; HttpOnly; SameSite=Strict; Secure (invites_session without Secure when PUBLIC_URL is http on loopback)",
+    required: true,
+    schema: { type: "string" },
+  },
+};
+const signedIn = [{ sessionCookie: [] }];
+const csrfHeader = {
+  name: "X-CSRF-Token",
+  in: "header",
+  required: true,
+  description: "The session's csrf (GET /session): every change made with a session cookie needs it",
+  schema: { type: "string" },
+};
+const crossSite = {
+  "403": error(
+    "A change from another site: no X-CSRF-Token of the session, or Origin / Sec-Fetch-Site not this site's (csrf_refused)",
+  ),
+};
+const notSignedIn = {
+  "401": error("No session, or it has ended: signed out, idle, past its lifetime, the account gone (not_signed_in)"),
+};
+const sessionBody = (ref: string) => ({
+  required: true,
+  content: { "application/json": { schema: { $ref: `#/components/schemas/${ref}` } } },
+});
+const badSessionBody = {
+  "400": error("Invalid JSON, an unknown field, or a field not of its shape (the message names it)"),
+  "415": error("A body that is not application/json"),
+};
+const oauthRedirect = (description: string) => ({
+  "302": {
+    description,
+    headers: { Location: { description: "Where the browser goes next", required: true, schema: { type: "string" } } },
+  },
+});
+
 export const openApiDocument = {
   openapi: "3.1.0",
   info: {
@@ -360,6 +409,169 @@ export const openApiDocument = {
         },
       },
     },
+    "/session/methods": {
+      get: {
+        operationId: "getSignInMethods",
+        summary:
+          "How people may sign in here: by a link sent as an XMPP message, and which hosts through their Prosody (OAuth)",
+        security: [],
+        responses: {
+          "200": {
+            description: "The ways to sign in (none without PUBLIC_URL)",
+            headers: noStore,
+            content: { "application/json": { schema: { $ref: "#/components/schemas/SignInMethods" } } },
+          },
+          ...headersTooLarge,
+        },
+      },
+    },
+    "/session/link": {
+      post: {
+        operationId: "askSignInLink",
+        summary:
+          "Send a one-time sign-in link to an XMPP account, as a chat message from the component; the same answer whether or not the account exists or may sign in",
+        security: [],
+        requestBody: sessionBody("SignInLinkRequest"),
+        responses: {
+          "202": {
+            description:
+              "Taken: the link goes out when the account exists, is enabled and its role gives it something here",
+            headers: noStore,
+            content: { "application/json": { schema: { $ref: "#/components/schemas/SignInLinkSent" } } },
+          },
+          ...badSessionBody,
+          "403": error("From another site: Origin or Sec-Fetch-Site not this site's (csrf_refused)"),
+          "413": error("A body over 4 KiB (payload_too_large)"),
+          "429": error(
+            "Too many links asked for from this address (SIGN_IN_ADDRESS_RATE) or for this account (SIGN_IN_ACCOUNT_RATE): sign_in_limited",
+            retryAfter,
+          ),
+          ...headersTooLarge,
+          ...signInUnavailable,
+        },
+      },
+    },
+    "/session/link/redeem": {
+      post: {
+        operationId: "redeemSignInLink",
+        summary: "Sign in with a link's token, once: a new session, its cookie set",
+        security: [],
+        requestBody: sessionBody("SignInLinkRedeem"),
+        responses: {
+          "200": { description: "Signed in", headers: { ...noStore, ...setCookie }, content: sessionJson },
+          ...badSessionBody,
+          "401": error(
+            "The token is unknown, expired or used, or the account may no longer sign in (link_invalid; counts as a failed attempt from this address)",
+          ),
+          "403": error("From another site: Origin or Sec-Fetch-Site not this site's (csrf_refused)"),
+          "429": error(
+            "Too many failed attempts from this address, AUTH_FAILURE_LIMIT (too_many_failures)",
+            retryAfter,
+          ),
+          ...headersTooLarge,
+          ...signInUnavailable,
+        },
+      },
+    },
+    "/session": {
+      get: {
+        operationId: "getSession",
+        summary: "Who is signed in, what they may do, their quota, and the CSRF token for changes",
+        security: signedIn,
+        responses: {
+          "200": { description: "The session", headers: noStore, content: sessionJson },
+          ...notSignedIn,
+          ...headersTooLarge,
+          ...signInUnavailable,
+        },
+      },
+      patch: {
+        operationId: "changeSession",
+        summary: "Turn on or off the message the component sends when someone registers with your invite",
+        security: signedIn,
+        parameters: [csrfHeader],
+        requestBody: sessionBody("SessionChange"),
+        responses: {
+          "200": { description: "The session as it is now", headers: noStore, content: sessionJson },
+          ...badSessionBody,
+          ...notSignedIn,
+          ...crossSite,
+          ...headersTooLarge,
+          ...signInUnavailable,
+        },
+      },
+      delete: {
+        operationId: "signOut",
+        summary: "Sign out: this session, or with everywhere=true every session of this person on every instance",
+        security: signedIn,
+        parameters: [
+          csrfHeader,
+          {
+            name: "everywhere",
+            in: "query",
+            required: false,
+            description: "true: end every session of this person",
+            schema: { type: "string", enum: ["true", "false"] },
+          },
+        ],
+        responses: {
+          "204": { description: "Signed out (also when the session had ended already); the cookie is cleared" },
+          "400": error("everywhere is neither true nor false"),
+          ...crossSite,
+          ...headersTooLarge,
+          ...signInUnavailable,
+        },
+      },
+    },
+    "/session/oauth": {
+      get: {
+        operationId: "startOAuthSignIn",
+        summary:
+          "Sign in at the host's own Prosody (13, mod_http_oauth2): sends the browser to its login and consent pages",
+        security: [],
+        parameters: [
+          {
+            name: "host",
+            in: "query",
+            required: true,
+            description: "A host of PEOPLE_OAUTH",
+            schema: { type: "string" },
+          },
+          {
+            name: "next",
+            in: "query",
+            required: false,
+            description: "Where to go once signed in: a path of this origin (anything else: /admin/)",
+            schema: { type: "string" },
+          },
+        ],
+        responses: {
+          ...oauthRedirect(
+            "To Prosody's authorization endpoint (code, PKCE S256, state); on any failure to /admin/#sign-in-error=CODE",
+          ),
+          ...headersTooLarge,
+          ...signInUnavailable,
+        },
+      },
+    },
+    "/session/oauth/callback": {
+      get: {
+        operationId: "finishOAuthSignIn",
+        summary: "Where Prosody sends the browser back: the code becomes a session",
+        security: [],
+        parameters: [
+          { name: "code", in: "query", required: false, schema: { type: "string" } },
+          { name: "state", in: "query", required: true, schema: { type: "string" } },
+          { name: "iss", in: "query", required: false, schema: { type: "string" } },
+          { name: "error", in: "query", required: false, schema: { type: "string" } },
+        ],
+        responses: {
+          ...oauthRedirect("Signed in (the session cookie set), to next; on any failure to /admin/#sign-in-error=CODE"),
+          ...headersTooLarge,
+          ...signInUnavailable,
+        },
+      },
+    },
     "/health": {
       get: {
         operationId: "getHealth",
@@ -419,6 +631,12 @@ export const openApiDocument = {
     securitySchemes: {
       bearer: { type: "http", scheme: "bearer", description: "Authorization: Bearer ID/SECRET" },
       queryKey: { type: "apiKey", in: "query", name: "key" },
+      sessionCookie: {
+        type: "apiKey",
+        in: "cookie",
+        name: "__Host-invites_session",
+        description: "The session cookie of a person signed in (invites_session when PUBLIC_URL is http on loopback)",
+      },
     },
     schemas: componentSchemas(),
   },

@@ -6,6 +6,8 @@ import { startService, type RunningService } from "../support/service.js";
 import { closedPort } from "../support/ports.js";
 import { createKey, freshKeyStore, serviceEnv, waitReady } from "../support/stack.js";
 import { registerWithInvite } from "../support/xmppClient.js";
+import { recordSecret } from "../support/handedOut.js";
+import { openInbox } from "../support/inbox.js";
 
 const HOST = "example.test";
 const COMPONENT = { domain: "invites.example.test", secret: "openapi-secret" };
@@ -60,6 +62,10 @@ describe("the OpenAPI document matches the running service's real answers", () =
         INVITE_TIMEOUT_MS: "500",
         AUTH_FAILURE_LIMIT: "3/1m",
         TRUST_PROXY: "true",
+        // People may sign in (the /session routes); the offline instance, without it, answers 501.
+        // Only the links' text names it: any loopback address will do.
+        PUBLIC_URL: "http://127.0.0.1:9",
+        SIGN_IN_ACCOUNT_RATE: "2/1m",
       }),
     );
     // A second instance whose Prosody is nowhere: for the answers of a service that is not ready.
@@ -427,6 +433,141 @@ describe("the OpenAPI document matches the running service's real answers", () =
       await check(path, "GET", await fetch(`${service.url}${path}`, { headers: oversized }));
     }
     await check("/ready", "GET", await fetch(`${offline.url}/ready`));
+  });
+
+  it("produces and validates every documented answer of the session routes", async () => {
+    const password = `signer-password-${Math.random().toString(36).slice(2, 10)}`;
+    recordSecret("account password", password);
+    prosody.ctl(["register", "signer", MANAGED, password]);
+    // The service serves the hosts of its keys.
+    await createKey(keyStore, MANAGED, "sessions");
+    const inbox = await openInbox({ port: prosody.c2sPort, domain: MANAGED, username: "signer", password });
+    let addresses = 100;
+    const elsewhere = () => ({ "X-Forwarded-For": `198.51.100.${(addresses += 1)}` });
+    const crossSite = { "Sec-Fetch-Site": "cross-site" };
+    const call = (
+      base: string,
+      path: string,
+      init: { method?: string; body?: string; type?: string; headers?: Record<string, string> } = {},
+    ) =>
+      fetch(`${base}${path}`, {
+        method: init.method ?? "GET",
+        redirect: "manual",
+        headers: {
+          ...json,
+          ...init.headers,
+          ...(init.body !== undefined ? { "Content-Type": init.type ?? "application/json" } : {}),
+        },
+        ...(init.body !== undefined ? { body: init.body } : {}),
+      });
+    const form = { body: "a=b", type: "application/x-www-form-urlencoded" };
+    try {
+      for (const base of [service.url, offline.url]) {
+        await check("/session/methods", "GET", await call(base, "/session/methods"));
+      }
+      await check("/session/methods", "GET", await call(service.url, "/session/methods", { headers: oversized }));
+
+      // POST /session/link: always 202; its refusals; past SIGN_IN_ACCOUNT_RATE (2/1m), 429.
+      const link = (body: string, init: { type?: string; headers?: Record<string, string> } = {}) =>
+        call(service.url, "/session/link", { method: "POST", body, ...init });
+      const asked = await link(JSON.stringify({ jid: `signer@${MANAGED}` }));
+      assert.equal(asked.status, 202, await asked.clone().text());
+      await check("/session/link", "POST", asked);
+      checkRequest("/session/link", JSON.stringify({ jid: `signer@${MANAGED}` }), true);
+      await check("/session/link", "POST", await link(JSON.stringify({ jid: "not a jid" })));
+      checkRequest("/session/link", JSON.stringify({ jid: "not a jid" }), false);
+      await check("/session/link", "POST", await link(JSON.stringify({ jid: "x".repeat(5_000) })));
+      await check("/session/link", "POST", await link(form.body, { type: form.type }));
+      await check(
+        "/session/link",
+        "POST",
+        await link(JSON.stringify({ jid: `signer@${MANAGED}` }), { headers: crossSite }),
+      );
+      const nobody = JSON.stringify({ jid: `nobody@${MANAGED}` });
+      for (let i = 0; i < 2; i++) assert.equal((await link(nobody)).status, 202);
+      const limited = await link(nobody);
+      assert.equal(limited.status, 429);
+      await check("/session/link", "POST", limited);
+      await check("/session/link", "POST", await link(nobody, { headers: oversized }));
+      await check("/session/link", "POST", await call(offline.url, "/session/link", { method: "POST", body: nobody }));
+
+      // The link arrives as a chat message; its token signs in once.
+      const message = await inbox.next(COMPONENT.domain, (body) => body.includes("#sign-in="), 15_000);
+      const token = /#sign-in=([A-Za-z0-9_-]+)/.exec(message ?? "")?.[1] ?? "";
+      assert.ok(token, "the sign-in link arrived");
+      recordSecret("sign-in token", token);
+      const redeem = (body: string, init: { type?: string; headers?: Record<string, string> } = {}) =>
+        call(service.url, "/session/link/redeem", { method: "POST", body, ...init });
+      await check("/session/link/redeem", "POST", await redeem(JSON.stringify({ token }), { headers: crossSite }));
+      const redeemed = await redeem(JSON.stringify({ token }));
+      assert.equal(redeemed.status, 200, await redeemed.clone().text());
+      const cookie = (redeemed.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+      recordSecret("session cookie", cookie.slice(cookie.indexOf("=") + 1));
+      const { csrf } = (await redeemed.clone().json()) as { csrf: string };
+      await check("/session/link/redeem", "POST", redeemed);
+      checkRequest("/session/link/redeem", JSON.stringify({ token }), true);
+      // Failures from an address of their own: they block it (AUTH_FAILURE_LIMIT 3/1m).
+      const from = elsewhere();
+      await check("/session/link/redeem", "POST", await redeem(JSON.stringify({ token }), { headers: from }));
+      for (let i = 0; i < 3; i++) await redeem(JSON.stringify({ token }), { headers: from });
+      await check("/session/link/redeem", "POST", await redeem(JSON.stringify({ token }), { headers: from }));
+      await check("/session/link/redeem", "POST", await redeem(JSON.stringify({ token: "t".repeat(201) })));
+      checkRequest("/session/link/redeem", JSON.stringify({ token: "t".repeat(201) }), false);
+      await check("/session/link/redeem", "POST", await redeem(form.body, { type: form.type }));
+      await check("/session/link/redeem", "POST", await redeem(JSON.stringify({ token }), { headers: oversized }));
+      await check(
+        "/session/link/redeem",
+        "POST",
+        await call(offline.url, "/session/link/redeem", { method: "POST", body: JSON.stringify({ token }) }),
+      );
+
+      // GET, PATCH and DELETE /session: with the cookie (and X-CSRF-Token on changes), without.
+      const signedIn = { Cookie: cookie, "X-CSRF-Token": csrf };
+      const session = (
+        method: string,
+        init: { body?: string; type?: string; headers?: Record<string, string>; query?: string } = {},
+      ) => call(service.url, `/session${init.query ?? ""}`, { method, ...init });
+      await check("/session", "GET", await session("GET", { headers: { Cookie: cookie } }));
+      await check("/session", "GET", await session("GET"));
+      await check("/session", "GET", await session("GET", { headers: oversized }));
+      const notify = JSON.stringify({ notify: false });
+      const changed = await session("PATCH", { body: notify, headers: signedIn });
+      assert.equal(changed.status, 200, await changed.clone().text());
+      await check("/session", "PATCH", changed);
+      await check(
+        "/session",
+        "PATCH",
+        await session("PATCH", { body: JSON.stringify({ notify: "no" }), headers: signedIn }),
+      );
+      await check("/session", "PATCH", await session("PATCH", { ...form, headers: signedIn }));
+      await check("/session", "PATCH", await session("PATCH", { body: notify, headers: { Cookie: cookie } }));
+      await check("/session", "PATCH", await session("PATCH", { body: notify }));
+      await check("/session", "PATCH", await session("PATCH", { body: notify, headers: oversized }));
+      await check("/session", "DELETE", await session("DELETE", { headers: { Cookie: cookie } }));
+      await check("/session", "DELETE", await session("DELETE", { headers: signedIn, query: "?everywhere=maybe" }));
+      await check("/session", "DELETE", await session("DELETE", { headers: oversized }));
+      const out = await session("DELETE", { headers: signedIn, query: "?everywhere=true" });
+      assert.equal(out.status, 204);
+      await check("/session", "DELETE", out);
+      for (const method of ["GET", "PATCH", "DELETE"]) {
+        const body = method === "PATCH" ? notify : undefined;
+        await check("/session", method, await call(offline.url, "/session", { method, ...(body ? { body } : {}) }));
+      }
+
+      // The OAuth sign-in's two steps: a redirect, also for what fails (to the page, with the code).
+      const nowhere = await call(service.url, "/session/oauth?host=nowhere.test&next=/admin/");
+      assert.match(nowhere.headers.get("location") ?? "", /#sign-in-error=unknown_host$/);
+      await check("/session/oauth", "GET", nowhere);
+      const replayed = await call(service.url, "/session/oauth/callback?code=c&state=s");
+      assert.match(replayed.headers.get("location") ?? "", /#sign-in-error=state_invalid$/);
+      await check("/session/oauth/callback", "GET", replayed);
+      for (const path of ["/session/oauth", "/session/oauth/callback"]) {
+        await check(path, "GET", await call(offline.url, `${path}?host=nowhere.test&state=s`));
+        await check(path, "GET", await call(service.url, `${path}?host=nowhere.test&state=s`, { headers: oversized }));
+      }
+    } finally {
+      await inbox.close();
+    }
   });
 
   it("documents no status that no test produced", () => {

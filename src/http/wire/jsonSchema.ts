@@ -1,6 +1,7 @@
 import { z } from "zod";
 import * as answers from "./answers.js";
 import { INVITE_BODIES, batchBody, budgetBody, updateBody } from "./requests.js";
+import * as session from "../../people/wire.js";
 
 /** The schemas /openapi.json names under components.schemas. */
 const COMPONENTS = {
@@ -20,6 +21,19 @@ const COMPONENTS = {
   InviteOptions: answers.inviteOptions,
   Arrival: answers.arrival,
   Readiness: answers.readiness,
+  SignInMethods: session.methodsAnswer,
+  SignInLinkSent: session.linkAnswer,
+  SignInLinkRedeem: session.redeemRequest,
+  Session: session.sessionAnswer,
+  SessionChange: session.sessionPatch,
+} as const;
+
+/**
+ * Requests whose pipe only normalises a value the route has already checked (the sign-in link's JID
+ * is lowercased): stated as the client sends them, since a transform has no JSON Schema.
+ */
+const INPUT_COMPONENTS = {
+  SignInLinkRequest: session.linkRequest,
 } as const;
 
 // JSON Schema 2020-12, the dialect of OpenAPI 3.1. Requests are stated as the routes check them:
@@ -41,14 +55,18 @@ type JsonSchema = Record<string, unknown>;
 const bare = ({ $schema: _dialect, $id: _id, ...schema }: JsonSchema): JsonSchema => schema;
 
 /** components.schemas, each referring to the others by $ref. */
-export function componentSchemas(): Record<keyof typeof COMPONENTS, JsonSchema> {
+export function componentSchemas(): Record<keyof typeof COMPONENTS | keyof typeof INPUT_COMPONENTS, JsonSchema> {
   const registry = z.registry<{ id: string }>();
   for (const [id, schema] of Object.entries(COMPONENTS)) registry.add(schema, { id });
   const { schemas } = z.toJSONSchema(registry, { ...OPTIONS, uri: (id) => `#/components/schemas/${id}` });
-  return Object.fromEntries(Object.entries(schemas).map(([id, schema]) => [id, bare(schema)])) as Record<
-    keyof typeof COMPONENTS,
-    JsonSchema
-  >;
+  const inputs = Object.entries(INPUT_COMPONENTS).map(([id, schema]) => [
+    id,
+    bare(z.toJSONSchema(schema, { ...OPTIONS, io: "input" })),
+  ]);
+  return Object.fromEntries([
+    ...Object.entries(schemas).map(([id, schema]) => [id, bare(schema)]),
+    ...inputs,
+  ]) as Record<keyof typeof COMPONENTS | keyof typeof INPUT_COMPONENTS, JsonSchema>;
 }
 
 /** One OpenAPI query parameter per field of `query`, its description lifted from the schema. */
