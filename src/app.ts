@@ -143,6 +143,7 @@ export async function start(config: ServiceConfig, log: Logger): Promise<Service
               personCaller(facts, { jid, host, createdAt: Date.now(), hash: "" }, config.peoplePowers) !== undefined
             );
           },
+          ...(signIn.countStart ? { countStart: signIn.countStart } : {}),
           log,
         }
       : undefined;

@@ -27,6 +27,12 @@ export interface OAuthRouteDeps {
    * something); none: anyone Prosody vouches for gets a session (which the session gate then checks).
    */
   readonly mayAct?: (jid: string, host: string) => Promise<boolean>;
+  /**
+   * Counts a sign-in started against the client's address (SIGN_IN_ADDRESS_RATE, with the links),
+   * throwing `sign_in_limited` past it: each start keeps a state in the store for minutes, so
+   * starts must not be free. None: not counted (tests).
+   */
+  readonly countStart?: (ctx: Context) => Promise<void>;
   readonly log: Logger;
   /** Tests: Prosody's answers without Prosody. */
   readonly fetch?: typeof fetch;
@@ -107,6 +113,7 @@ export function mountOAuthRoutes(router: Router, deps: OAuthRouteDeps | undefine
     noStore(ctx);
     const host = typeof ctx.query.host === "string" ? ctx.query.host.toLowerCase() : "";
     try {
+      await deps.countStart?.(ctx);
       const { metadata, client } = await clients.provider(host);
       const state = random(32);
       const codeVerifier = random(32);

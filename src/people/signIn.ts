@@ -1,3 +1,5 @@
+import type { Context } from "koa";
+import { clientAddress } from "../http/clientAddress.js";
 import type { Logger } from "../log.js";
 import type { RateLimits } from "../limits/rateLimits.js";
 import type { Rate } from "../keys/keyRecord.js";
@@ -41,6 +43,8 @@ export interface SignIn {
   readonly gate?: SessionGate;
   /** mountSessionRoutes' dependencies (none: its routes answer 501). */
   readonly routes?: SessionRouteDeps;
+  /** Counts a sign-in started at the XMPP server's page against the client's address. */
+  readonly countStart?: (ctx: Context) => Promise<void>;
 }
 
 /** Builds sessions, the gate, sign-in links and the session routes' dependencies from the configuration. */
@@ -73,6 +77,7 @@ export function createSignIn(opts: SignInOptions): SignIn {
   return {
     sessions,
     gate,
+    countStart: (ctx) => limits.consumeAddress(clientAddress(ctx.req, opts.trustedProxies)),
     routes: {
       sessions,
       gate,

@@ -13,6 +13,8 @@ import type { LimiterFactory } from "../store/store.js";
 export interface SignInLimits {
   /** Throws sign_in_limited (with Retry-After) when the address or the account is over its rate. */
   consume(address: string, jid: string): Promise<void>;
+  /** The address's count alone (a sign-in through the XMPP server's page started). */
+  consumeAddress(address: string): Promise<void>;
   /**
    * Counts one more link for the account as Prosody names it, when that differs from what was
    * typed (another case or Unicode form of the same account); false when over its rate. Else
@@ -51,6 +53,9 @@ export function createSignInLimits(opts: SignInLimitOptions): SignInLimits {
       // The address first: a client over its own limit takes nothing from the account's.
       await consume(addresses, address);
       await consume(accounts, jid);
+    },
+    async consumeAddress(address) {
+      await consume(addresses, address);
     },
     async allowsPrepped(typed, prepped) {
       if (typed === prepped) return true;

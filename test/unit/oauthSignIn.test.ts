@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
 import Koa from "koa";
+import { clientAddress } from "../../src/http/clientAddress.js";
+import { createSignInLimits } from "../../src/people/signInLimits.js";
 import Router from "@koa/router";
 import { inject } from "light-my-request";
 import { pino } from "pino";
@@ -141,7 +143,10 @@ function fakeProsody(opts: { host: string; base: string; issuer?: string; vouchF
 
 type Fake = ReturnType<typeof fakeProsody>;
 
-function service(fakes: Record<string, Fake>, opts: { off?: boolean; mayAct?: (jid: string) => boolean } = {}) {
+function service(
+  fakes: Record<string, Fake>,
+  opts: { off?: boolean; mayAct?: (jid: string) => boolean; countStart?: (ctx: Koa.Context) => Promise<void> } = {},
+) {
   const started: Array<{ jid: string; host: string; via: string }> = [];
   const providers = Object.fromEntries(Object.keys(fakes).map((host) => [host, `http://127.0.0.1:5280/${host}`]));
   // One fetch for every host, sent to the fake whose address it is.
@@ -162,6 +167,7 @@ function service(fakes: Record<string, Fake>, opts: { off?: boolean; mayAct?: (j
           log,
           fetch,
           ...(opts.mayAct ? { mayAct: async (jid: string) => opts.mayAct!(jid) } : {}),
+          ...(opts.countStart ? { countStart: opts.countStart } : {}),
           startSession: async (ctx, who) => {
             started.push(who);
             ctx.append("Set-Cookie", "invites_session=x; Path=/; HttpOnly; SameSite=Strict");
@@ -275,6 +281,22 @@ describe("sign-in through Prosody 13's mod_http_oauth2 (issue 29, part D)", () =
     const second = new URL((await begin("a.example")).location).searchParams;
     assert.equal(prosody.registrations(), 1);
     for (const name of ["state", "code_challenge", "nonce"]) assert.notEqual(second.get(name), q.get(name), name);
+  });
+
+  it("counts each sign-in started against the client's address: past SIGN_IN_ADDRESS_RATE it ends at sign-in-error=sign_in_limited, before Prosody is asked", async () => {
+    const prosody = fakeProsody({ host: "a.example", base: "http://127.0.0.1:5280/a.example" });
+    const limits = createSignInLimits({ accountRate: undefined, addressRate: { points: 2, durationSeconds: 900 } });
+    const kept: string[] = [];
+    const { begin, request } = service(
+      { "a.example": prosody },
+      { countStart: (ctx) => limits.consumeAddress(clientAddress(ctx.req, 0)).then(() => void kept.push("start")) },
+    );
+    await begin("a.example");
+    await begin("a.example");
+    const over = await request("/session/oauth?host=a.example");
+    assert.equal(over.statusCode, 302);
+    assert.equal(String(over.headers.location), `${PUBLIC}/admin/#sign-in-error=sign_in_limited`);
+    assert.equal(kept.length, 2);
   });
 
   it("registers once per host, and again after an hour (a new oauth2_registration_key heals without a restart)", async () => {

@@ -22,6 +22,7 @@ const ERRORS: Record<string, string> = {
   state_mismatch: "That sign-in was started in another browser. Start again here.",
   wrong_host: "You signed in with an account of another server. Start again with the right one.",
   not_allowed: "Your account may not make or see invites here.",
+  sign_in_limited: "Too many sign-ins from here just now. Wait a few minutes, then try again.",
 };
 
 /** The token a sign-in link brought, taken out of the address bar at once (a reload must not reuse it). */
