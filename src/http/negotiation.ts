@@ -13,4 +13,7 @@ export const jsonResource = (ctx: Context): boolean =>
   ctx.path === "/invites" ||
   ctx.path.startsWith("/invites/") ||
   ctx.path.startsWith("/accounts/") ||
-  ctx.path === "/budget";
+  ctx.path === "/budget" ||
+  // People's sessions: the admin page's script reads their errors.
+  ctx.path === "/session" ||
+  ctx.path.startsWith("/session/");

@@ -105,8 +105,10 @@ export function createHttpApp(deps: HttpDeps): Koa {
     ? idempotent({ store: deps.idempotency, log: lines })
     : (_ctx, next) => next();
   const onceIfPost: Koa.Middleware = (ctx, next) => (ctx.method === "POST" ? once(ctx, next) : next());
+  // /invites_api is the drop-in's, for keys only (the key gate in front answers it without one): a
+  // GET there makes an invite, which no browser's cookie may do.
   const invite = [
-    authenticated,
+    keyCheck,
     keyPolicy({ limits: deps.limits, now }),
     onceIfPost,
     issueInvite({

@@ -300,10 +300,15 @@ describe(`people on Prosody ${on13 ? "13" : "0.12"}: the person command, inviter
 
     const inBandLater = await personInvite("dora");
     const doorLater = await personInvite("dora");
+    assert.equal((await door.landing(HOST, doorLater.id)).state, "pending");
     // A key's invite (no "@" in its source) is nobody's to lose.
     const keys = await manager.createAccount(HOST, { source: "invites-api/KEYID", ttl: 600 });
     await deleteAccount(prosody!, "dora");
     await assert.rejects(inBand(inBandLater.id, "dora-guest-3"), refusedAsInvalid);
+    // The invite page is told it was withdrawn, with no link to use (while it said pending before).
+    const landed = await door.landing(HOST, doorLater.id);
+    assert.equal(landed.state, "revoked");
+    assert.equal(landed.uri, undefined);
     await assert.rejects(door.checkName(HOST, doorLater.id, "dora-guest-4"), code("invite_gone"));
     await assert.rejects(
       door.redeem(HOST, doorLater.id, { username: "dora-guest-4", password: password("g4") }),

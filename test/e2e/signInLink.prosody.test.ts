@@ -154,6 +154,11 @@ describe(`sign-in by link on Prosody ${on13 ? "13" : "0.12"}: a real client rece
     const refused = await invite({});
     assert.equal(refused.status, 403, refused.body);
     assert.equal(JSON.parse(refused.body).error, "csrf_refused");
+    // The drop-in /invites_api is for keys alone: a GET there makes an invite, which a cookie must never do.
+    for (const method of ["GET", "POST"]) {
+      const dropIn = await send(`${stack!.service.url}/invites_api`, method, { ...site(), cookie: cookie.pair });
+      assert.equal(dropIn.status, 403, `${method} ${dropIn.body}`);
+    }
     const made = await invite({ "x-csrf-token": String(session.csrf) });
     recordTokensIn(made.body);
     assert.equal(made.status, 201, made.body);
@@ -169,6 +174,10 @@ describe(`sign-in by link on Prosody ${on13 ? "13" : "0.12"}: a real client rece
     });
     assert.equal(out.status, 204);
     assert.equal((await send(`${stack!.service.url}/session`, "GET", { cookie: cookie.pair })).status, 401);
+    // Its refusal is JSON whatever the client accepts: the page's script reads it.
+    const ended = await send(`${stack!.service.url}/session`, "GET", { cookie: cookie.pair, accept: "*/*" });
+    assert.equal(ended.status, 401);
+    assert.equal(JSON.parse(ended.body).error, "not_signed_in");
   });
 
   it("makes the link from PUBLIC_URL, not from a forged Host header", async () => {

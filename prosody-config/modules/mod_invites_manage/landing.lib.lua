@@ -112,6 +112,9 @@ return function (needs)
 	function landing.show(request, privileged)
 		local invite, state = find(request.token, privileged);
 		if not invite then return nil, no_invite(); end
+		-- An invite whose maker is gone registers no one (registration.lib.lua): the page says it
+		-- was withdrawn, before the visitor fills in a form it would refuse.
+		if state == "pending" and needs.people.maker_gone(invite) then state = "revoked"; end
 		local values = landing.values(invite, state);
 		if needs.budget.paused() then values.paused = "true"; end
 		return values;
