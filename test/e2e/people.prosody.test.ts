@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { cpSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { createRequire } from "node:module";
 import { after, before, describe, it } from "node:test";
 import type { Element } from "@xmpp/component";
 import Keyv from "keyv";
@@ -17,6 +16,7 @@ import { REDEEMED_NUDGE, type InviteManager } from "../../src/xmpp/inviteManager
 import { createMessageSender } from "../../src/xmpp/messages.js";
 import { createPersonLookup } from "../../src/xmpp/people.js";
 import { recordSecret } from "../support/handedOut.js";
+import { openInbox } from "../support/inbox.js";
 import { connectModuleClients } from "../support/moduleClients.js";
 import { chownTree, createProsody, MANAGE_MODULES, prosodyUser, type RunningProsody } from "../support/prosody.js";
 import { registerOnWeb, webRegistrationModules } from "../support/webRegister.js";
@@ -77,75 +77,6 @@ async function deleteAccount(prosody: RunningProsody, username: string): Promise
   } finally {
     await root.close();
   }
-}
-
-/** A client's chat messages, received as they come (xmppClient.ts's sessions do not listen for them). */
-interface Inbox {
-  /** The first chat message with a body from `from` that `matches`, within `ms`; undefined if none came. */
-  next(from: string, matches: (body: string) => boolean, ms: number): Promise<string | undefined>;
-  readonly bodies: string[];
-  close(): Promise<void>;
-}
-
-interface ClientEntity {
-  on(event: string, listener: (stanza: Element) => void): void;
-  send(stanza: Element): Promise<void>;
-  reconnect: { stop(): void };
-  start(): Promise<unknown>;
-  stop(): Promise<unknown>;
-  socket?: { destroy(): void } | null;
-}
-const { client, xml } = createRequire(import.meta.url)("@xmpp/client") as {
-  client(options: Record<string, string>): ClientEntity;
-  xml(name: string): Element;
-};
-
-async function inbox(prosody: RunningProsody, username: string): Promise<Inbox> {
-  const entity = client({
-    service: `xmpp://127.0.0.1:${prosody.c2sPort}`,
-    domain: HOST,
-    username,
-    password: password(username),
-    resource: "inbox",
-  });
-  entity.reconnect.stop();
-  entity.on("error", () => undefined);
-  const received: Array<{ from: string; body: string }> = [];
-  const bodies: string[] = [];
-  let wake: (() => void) | undefined;
-  entity.on("stanza", (stanza) => {
-    const body = stanza.name === "message" && stanza.attrs.type === "chat" ? stanza.getChildText("body") : null;
-    if (body === null) return;
-    received.push({ from: String(stanza.attrs.from ?? ""), body });
-    bodies.push(body);
-    wake?.();
-  });
-  await entity.start();
-  // Available: a chat message to the bare JID goes to an available resource only.
-  await entity.send(xml("presence"));
-  return {
-    bodies,
-    async next(from, matches, ms) {
-      const deadline = Date.now() + ms;
-      for (;;) {
-        const found = received.find((m) => m.from === from && matches(m.body));
-        if (found) return found.body;
-        const left = deadline - Date.now();
-        if (left <= 0) return undefined;
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, left);
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-      }
-    },
-    async close() {
-      await Promise.race([entity.stop().catch(() => undefined), new Promise((r) => setTimeout(r, 3_000))]);
-      entity.socket?.destroy();
-    },
-  };
 }
 
 describe(`people on Prosody ${on13 ? "13" : "0.12"}: the person command, inviters gone, inviters told`, () => {
@@ -376,8 +307,13 @@ describe(`people on Prosody ${on13 ? "13" : "0.12"}: the person command, inviter
     });
 
     await people.set(`notify:bob@${HOST}`, false);
-    const alice = await inbox(prosody!, "alice");
-    const bob = await inbox(prosody!, "bob");
+    const alice = await openInbox({
+      port: prosody!.c2sPort,
+      domain: HOST,
+      username: "alice",
+      password: password("alice"),
+    });
+    const bob = await openInbox({ port: prosody!.c2sPort, domain: HOST, username: "bob", password: password("bob") });
     try {
       const bobs = await personInvite("bob");
       const alices = await personInvite("alice");
@@ -387,12 +323,12 @@ describe(`people on Prosody ${on13 ? "13" : "0.12"}: the person command, inviter
       assert.equal(heard, `alices-friend@${HOST} joined with your invite.`);
       // Bob turned it off: he hears nothing, while the registration through his invite came first.
       await new Promise((resolve) => setTimeout(resolve, 500));
-      assert.deepEqual(bob.bodies, []);
+      assert.deepEqual(bob.received, []);
       assert.ok(!told.includes(`bob@${HOST}`));
       // Told once, however many passes read on.
       await sync.pass();
       await new Promise((resolve) => setTimeout(resolve, 300));
-      assert.equal(alice.bodies.filter((body) => body.includes("alices-friend")).length, 1);
+      assert.equal(alice.received.filter((m) => m.body.includes("alices-friend")).length, 1);
     } finally {
       await alice.close();
       await bob.close();
