@@ -173,11 +173,21 @@ describe(`a person signs in to the admin page with a link, in Chromium, Prosody 
     assert.equal(after, 401);
   });
 
-  it("a link opened twice signs in once: the second browser is told it was used", async () => {
+  it("a link opened twice signs in once: the second browser is told it was used; a planted session id is never taken over", async () => {
     const first = await openPage();
+    // Session fixation: a session id planted in the browser before sign-in (by a script of a
+    // sibling site, say) is never the one the person gets, nor does it become a session.
+    const planted = "Fixated0Session0Value0Planted0By0Attacker00"; // the shape of a session id: 43 characters
+    await first.context().addCookies([{ name: "invites_session", value: planted, url: publicUrl }]);
     const link = await askForLink(first);
     await first.goto(link);
     await first.locator("#me").waitFor({ state: "visible" });
+    const cookies = await first.context().cookies(publicUrl);
+    const session = cookies.find((c) => c.name === "invites_session");
+    assert.ok(session && session.value !== planted && session.httpOnly && session.sameSite === "Strict");
+    recordSecret("session cookie", session.value);
+    const withPlanted = await fetch(`${publicUrl}/session`, { headers: { cookie: `invites_session=${planted}` } });
+    assert.equal(withPlanted.status, 401);
     // Another browser (forwarded, or replayed by whoever saw the message): a page load of its own.
     const context = await browser!.newContext();
     contexts.push(context);
