@@ -6,7 +6,7 @@ import type { KeyInfo, KeyStore } from "../keys/keyStore.js";
 import type { Logger } from "../log.js";
 import type { EventSink } from "../webhooks/sink.js";
 import { keyOfSource, sourceOfKey, type InviteManager, type ManagedInvite } from "../xmpp/inviteManager.js";
-import { auditActor, authorName, inviteAuthor } from "../people/authors.js";
+import { auditActor, authorName, inviteAuthor, revocationAuthor } from "../people/authors.js";
 import { isPerson } from "../people/caller.js";
 import {
   assertMayGiveGroups,
@@ -49,6 +49,7 @@ export const inviteJson = (invite: ManagedInvite, host: string): InviteJson => (
   ref: invite.ref ?? null,
   source: invite.source ?? null,
   created_by: inviteAuthor(invite, host),
+  revoked_by: invite.state === "revoked" ? revocationAuthor(invite) : null,
   uses: invite.uses,
   max_uses: invite.maxUses ?? null,
   state: invite.state,
@@ -279,7 +280,7 @@ export function revokeInvite(deps: ResourceDeps) {
     // source never change, so what is looked at is what is revoked.
     const confined = reach.circles !== undefined || reach.ownSource !== undefined;
     if (confined) reachable(reach, await pendingInvite(deps.manager, apiKey.host, id), apiKey.host);
-    const revoked = await deps.manager.revoke(apiKey.host, id);
+    const revoked = await deps.manager.revoke(apiKey.host, id, sourceOfKey(apiKey.id));
     const keyId = keyOfSource(revoked?.source);
     await deps.events?.emit("invite.revoked", {
       host: apiKey.host,

@@ -43,7 +43,7 @@ export function instrumentManager(manager: InviteManager, metrics: Metrics): Inv
     createReset: (host, invite) => timed(host, () => manager.createReset(host, invite)),
     list: (host, page) => timed(host, () => manager.list(host, page), false),
     show: (host, id) => timed(host, () => manager.show(host, id), false),
-    revoke: (host, id) => timed(host, () => manager.revoke(host, id), false),
+    revoke: (host, id, actor) => timed(host, () => manager.revoke(host, id, actor), false),
     account: (host, username) => timed(host, () => manager.account(host, username), false),
     redemptions: (host, page) => manager.redemptions(host, page),
     options: (host) => timed(host, () => manager.options(host), false),

@@ -21,6 +21,17 @@ export function inviteAuthor(invite: { source?: string | undefined; inviter?: st
   return adhoc || null;
 }
 
+/**
+ * Who revoked an invite, from what the module keeps (ManagedInvite.revokedBy): the person or key
+ * that asked the service (invites-api/ID), else the JID that ran the command (an admin's); null
+ * when none says (revoked before the module kept it, or deleted outside it).
+ */
+export function revocationAuthor(invite: { revokedBy?: string | undefined }): string | null {
+  const id = keyOfSource(invite.revokedBy);
+  if (id) return isPerson({ id }) ? id : `key:${id}`;
+  return invite.revokedBy || null;
+}
+
 /** The audit line's fields naming who acted: `person` for a person, `keyId` for a key. */
 export const auditActor = (apiKey: Pick<KeyInfo, "id">): { person: string } | { keyId: string } =>
   isPerson(apiKey) ? { person: apiKey.id } : { keyId: apiKey.id };

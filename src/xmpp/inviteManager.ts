@@ -64,6 +64,11 @@ export interface ManagedInvite {
   readonly ref?: string;
   /** Its upkeep (updateInvite), oldest first; only when shown one by one, by a module that keeps it. */
   readonly changes?: readonly InviteChangeRecord[];
+  /**
+   * A revoked invite's revoker, as the module keeps it: who the revoking JID said asked (e.g.
+   * "invites-api/KEY_ID"), else that JID; absent when unknown or from an older module.
+   */
+  readonly revokedBy?: string;
 }
 
 /** A change of a pending invite, as the module's history keeps it. */
@@ -202,8 +207,11 @@ export interface InviteManager {
   /** One page of the pending invites the component may see, oldest first; `next` when there are more. */
   list(host: string, page: PageRequest): Promise<InvitePage>;
   show(host: string, id: string): Promise<ManagedInvite>;
-  /** The invite as it was (absent from an older module, which answers without it). */
-  revoke(host: string, id: string): Promise<ManagedInvite | undefined>;
+  /**
+   * The invite as it was (absent from an older module, which answers without it). `actor`: who
+   * asked, e.g. "invites-api/KEY_ID", kept by the module as the invite's revoker.
+   */
+  revoke(host: string, id: string, actor?: string): Promise<ManagedInvite | undefined>;
   /** Which invite let `username` in; `invite_not_found` without a record the component may see. */
   account(host: string, username: string): Promise<Arrival>;
   /**
@@ -274,6 +282,7 @@ export function inviteFrom(values: Map<string, string[]>, host: string): Managed
     ...(redemptions ? { redemptions } : {}),
     ...optional("ref", "ref"),
     ...(changes ? { changes } : {}),
+    ...optional("revoked-by", "revokedBy"),
   };
 }
 
@@ -403,9 +412,9 @@ export function createInviteManager(ctx: AdhocContext, commands: HostCommands): 
       return { invites: table.items.map((values) => inviteFrom(values, host)), ...(next ? { next } : {}) };
     },
     show: (host, id) => notFoundAs(noInvite(host), () => created(host, run(host, MANAGE_NODES.show, { id }))),
-    revoke: (host, id) =>
+    revoke: (host, id, actor) =>
       notFoundAs(noPendingInvite(host), async () => {
-        const values = readFormValues(await run(host, MANAGE_NODES.revoke, { id }));
+        const values = readFormValues(await run(host, MANAGE_NODES.revoke, { id, actor }));
         return values ? inviteFrom(values, host) : undefined;
       }),
     account: (host, username) =>

@@ -17,7 +17,8 @@ import type { RunningProsody } from "../support/prosody.js";
 import { runCli } from "../support/service.js";
 import { startPostgres, startRedis, type RunningServer } from "../support/servers.js";
 import { freshKeyStore } from "../support/stack.js";
-import { registerWithInvite } from "../support/xmppClient.js";
+import { login, registerWithInvite, type XmppStanzaError } from "../support/xmppClient.js";
+import { MANAGE_NODES } from "../../src/xmpp/inviteManager.js";
 
 // Issue 29: a person's quota holds across two instances sharing a real store (the (N+1)th is
 // refused with the date a place frees); every invite and its events name their author; a webhook
@@ -131,7 +132,7 @@ describe("authors and circles in answers, webhooks and audit lines", () => {
   });
 
   before(async () => {
-    prosody = await startCirclesProsody();
+    prosody = await startCirclesProsody({ admins: [`boss@${HOST}`], accounts: ["boss"] });
     app = await startPeopleApp({ prosody, component: CIRCLES_COMPONENT, keyStore: freshKeyStore(), policy, roles });
     secrets.root = (await app.keys.create(HOST, { scopes: ["manage"] })).key;
     secrets.b = (await app.keys.create(HOST, { scopes: ["manage"], groups: ["team-b"] })).key;
@@ -222,6 +223,49 @@ describe("authors and circles in answers, webhooks and audit lines", () => {
     assert.ok(audit.some((line) => line.audit === "invite" && line.person === max && line.keyId === undefined));
     assert.ok(audit.some((line) => line.audit === "revoke" && line.person === max));
     assert.ok(audit.some((line) => line.audit === "invite" && line.keyId === secrets.b?.split("/")[0]));
+  });
+
+  it("revoked_by in GET /invites/{id} and the revoked listing: the key, the person, the admin in Prosody", async () => {
+    const call = callAs(app, secrets);
+    const max = `max@${HOST}`;
+    const made = async (who: string) => {
+      const res = await call(who, "POST", "/invites/account", {});
+      assert.equal(res.status, 201);
+      const invite = (await res.json()) as InviteJson;
+      assert.equal(invite.revoked_by, null, "pending: revoked by nobody");
+      return invite.id;
+    };
+    const [byKey, byPerson, byAdmin] = [await made("root"), await made(max), await made("root")];
+    assert.equal((await call("root", "DELETE", `/invites/${byKey}`)).status, 204);
+    assert.equal((await call(max, "DELETE", `/invites/${byPerson}`)).status, 204);
+    const boss = await login({ port: prosody.c2sPort, domain: HOST, username: "boss", password: "boss-password-1" });
+    try {
+      // Who asked is bounded and plain text, as for update: refused, and the invite stays.
+      for (const actor of ["x".repeat(3072), "a\tb"]) {
+        await assert.rejects(boss.execute(HOST, MANAGE_NODES.revoke, { id: byAdmin, actor }), (err: unknown) => {
+          assert.equal((err as XmppStanzaError).condition, "bad-request");
+          return true;
+        });
+      }
+      assert.equal((await boss.execute(HOST, MANAGE_NODES.revoke, { id: byAdmin })).status, "completed");
+    } finally {
+      await boss.close();
+    }
+    const expected = {
+      [byKey]: `key:${secrets.root?.split("/")[0] ?? ""}`,
+      [byPerson]: max,
+      [byAdmin]: `boss@${HOST}`,
+    };
+    for (const [id, revokedBy] of Object.entries(expected)) {
+      const shown = (await (await call("root", "GET", `/invites/${id}`)).json()) as InviteJson;
+      assert.deepEqual([shown.state, shown.revoked_by], ["revoked", revokedBy], `GET /invites/${id}`);
+    }
+    const listed = (await (await call("root", "GET", "/invites?state=revoked&limit=100")).json()) as InviteJson[];
+    assert.deepEqual(
+      Object.fromEntries(listed.filter((i) => i.id in expected).map((i) => [i.id, i.revoked_by])),
+      expected,
+      "GET /invites?state=revoked",
+    );
   });
 
   it("the CLI: create --groups and webhook add --groups keep the circles and show them", async () => {

@@ -86,11 +86,11 @@ export function fakeManager(opts: { loaded?: boolean; now?: () => number } = {})
         resetTtl: 86_400,
       };
     },
-    revoke: async (host, id) => {
-      calls.push({ op: "revoke", host });
+    revoke: async (host, id, actor) => {
+      calls.push({ op: "revoke", host, args: actor });
       const invite = find(host, id);
       invites.delete(id);
-      return { ...invite, state: "revoked" as const };
+      return { ...invite, state: "revoked" as const, ...(actor ? { revokedBy: actor } : {}) };
     },
   };
   return { manager, calls, state };

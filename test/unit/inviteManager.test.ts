@@ -114,6 +114,24 @@ describe("mod_invites_manage over XEP-0050", () => {
     assert.equal(values("note"), undefined, "an unset field is not sent");
   });
 
+  it("revoke tells the module who asked (actor) and reads who revoked it; an older module's answer has none", async () => {
+    const revokedBy = { ...INVITE, state: ["revoked"], "revoked-by": ["invites-api/K2"] };
+    const { manager, sent } = harness((command) =>
+      completed(command.attrs.node ?? "", xml("x", { xmlns: "jabber:x:data", type: "result" }, ...asFields(revokedBy))),
+    );
+    const revoked = await manager.revoke("e.test", "Tok-1", "invites-api/K2");
+    assert.equal(revoked?.revokedBy, "invites-api/K2");
+    const form = sent.at(-1)?.getChild("command", NS_COMMANDS)?.getChild("x", "jabber:x:data");
+    const asked = Object.fromEntries(
+      form?.getChildren("field").map((f: Element) => [f.attrs.var, f.getChildText("value")]) ?? [],
+    );
+    assert.deepEqual(asked, { id: "Tok-1", actor: "invites-api/K2" });
+    const older = harness((command) =>
+      completed(command.attrs.node ?? "", xml("x", { xmlns: "jabber:x:data", type: "result" }, ...asFields(INVITE))),
+    );
+    assert.equal((await older.manager.show("e.test", "Tok-1")).revokedBy, undefined);
+  });
+
   it("reads a page from the <item/> rows of a reported table, and its next cursor", async () => {
     const { manager, sent } = harness((command) =>
       completed(

@@ -83,6 +83,7 @@ describe("the /invites resource, with a fake mod_invites_manage", () => {
       "ref",
       "reset",
       "reusable",
+      "revoked_by",
       "roles",
       "source",
       "state",
@@ -94,6 +95,7 @@ describe("the /invites resource, with a fake mod_invites_manage", () => {
     assert.equal(body.jid, "alice@e.test");
     assert.equal((body.expires as number) - (body.created_at as number), 3600);
     assert.equal(body.created_by, `key:${key.split("/")[0]}`);
+    assert.equal(body.revoked_by, null, "not revoked");
     assert.deepEqual(lastCall()?.args, {
       username: "alice",
       ttl: 3600,
@@ -182,6 +184,7 @@ describe("the /invites resource, with a fake mod_invites_manage", () => {
     assert.ok(((await (await call("/invites", elsewhere)).json()) as unknown[]).length === 0);
     const revoked = await call(`/invites/${created.id}`, manager, { method: "DELETE" });
     assert.equal(revoked.status, 204);
+    assert.equal(lastCall()?.args, `invites-api/${manager.split("/")[0]}`, "the module is told who revoked it");
     assert.equal((await call(`/invites/${created.id}`, manager)).status, 404);
     const junk = await call("/invites/not%20a%20token", manager);
     assert.equal(junk.status, 404);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ConfigError, loadServiceConfig } from "../../src/config.js";
 import { AppError } from "../../src/errors.js";
-import { inviteAuthor } from "../../src/people/authors.js";
+import { inviteAuthor, revocationAuthor } from "../../src/people/authors.js";
 import { personCaller } from "../../src/people/caller.js";
 import { groupsFor, reachFor, withinReach, type Caller } from "../../src/people/confinement.js";
 import { grantFor, parsePeoplePolicy, PolicyError } from "../../src/people/policy.js";
@@ -151,5 +151,12 @@ describe("confinement: circles and own invites", () => {
     assert.equal(inviteAuthor({ inviter: "carol" }, HOST), `carol@${HOST}`);
     assert.equal(inviteAuthor({ source: `adhoc/root@${HOST}` }, HOST), `root@${HOST}`);
     assert.equal(inviteAuthor({}, HOST), null);
+  });
+
+  it("revoked_by: the person or key that asked the service, else the JID that ran the command; null if unknown", () => {
+    assert.equal(revocationAuthor({ revokedBy: `invites-api/${session.jid}` }), session.jid);
+    assert.equal(revocationAuthor({ revokedBy: "invites-api/K1" }), "key:K1");
+    assert.equal(revocationAuthor({ revokedBy: `root@${HOST}` }), `root@${HOST}`);
+    assert.equal(revocationAuthor({}), null);
   });
 });

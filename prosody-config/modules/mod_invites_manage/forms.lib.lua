@@ -15,6 +15,8 @@ local max_window = 366 * 86400;
 local max_groups, max_roles = 32, 16;
 -- The most uses a reusable invite may be capped at.
 local max_max_uses = 1000000;
+-- Who a caller says asked (invites-api/ and a key id or a bare JID): at most a full JID's length.
+local max_actor_length = 3071;
 -- The most invites one page of the list command shows: a stanza never carries every invite.
 local max_page = 200;
 -- The longest token the invite page's commands take (mod_invites' are 16 characters).
@@ -43,6 +45,7 @@ local invite_fields = {
 	{ var = "state", type = "text-single", label = "pending, used, expired or revoked" };
 	{ var = "closed", type = "text-single", label = "Used up, revoked or expired at (Unix time)" };
 	{ var = "ref", type = "text-single", label = "Caller's reference" };
+	{ var = "revoked-by", type = "text-single", label = "Revoked by (who asked, else the JID that ran it)" };
 };
 
 local function refuse(type, condition, text)
@@ -119,7 +122,7 @@ return function (needs)
 		if request.max_uses == false then
 			return bad_request(("max_uses must be a whole number from 1 to %d"):format(max_max_uses));
 		end
-		for _, text in ipairs({ { "note", max_note_length }, { "ref", max_ref_length } }) do
+		for _, text in ipairs({ { "note", max_note_length }, { "ref", max_ref_length }, { "actor", max_actor_length } }) do
 			local value = request[text[1]];
 			if value and (utf8.len(value) or #value) > text[2] then
 				return bad_request(("%s must be at most %d characters"):format(text[1], text[2]));
@@ -186,6 +189,17 @@ return function (needs)
 		for _, name in ipairs({ "max_uses", "note" }) do
 			if values[name] and not values[name][1] then request.remove[name] = true; end
 		end
+		local out = out_of_bounds(request);
+		if out then return nil, out; end
+		return request;
+	end
+
+	-- The revoke command's request: the invite's id; `actor` says who asked, as for update.
+	function forms.read_revoke(form)
+		local values, refusal = checked_values(form);
+		if not values then return nil, refusal; end
+		local request = { id = values.id and values.id[1], actor = values.actor and values.actor[1] };
+		if not request.id then return nil, bad_request("id is required"); end
 		local out = out_of_bounds(request);
 		if out then return nil, out; end
 		return request;
@@ -272,6 +286,7 @@ return function (needs)
 			groups = policy.names(data.groups), roles = policy.names(data.roles);
 			reset = data.allow_reset and "true" or "false";
 			note = data.note, source = data.source, ref = data.ref;
+			["revoked-by"] = state == "revoked" and invite.revoked_by or nil;
 		};
 	end
 

@@ -54,13 +54,13 @@ local function unpack_item(value)
 end
 
 -- What is kept of an invite: what the commands show of it.
--- `changes`: the upkeep it had (history.changed), oldest first.
-local function snapshot(invite, changes)
+-- `changes`: the upkeep it had (history.changed), oldest first; `revoked_by`: who revoked it.
+local function snapshot(invite, changes, revoked_by)
 	return pack("invite", {
 		token = invite.token, type = invite.type, jid = invite.jid, uri = invite.uri,
 		landing_page = invite.landing_page, inviter = invite.inviter, reusable = invite.reusable or nil,
 		created_at = invite.created_at, expires = invite.expires, additional_data = invite.additional_data,
-		changes = changes,
+		changes = changes, revoked_by = revoked_by,
 	});
 end
 
@@ -76,14 +76,20 @@ function history.opened(invite)
 	warn_on_failure("a new invite", invites_store:append(nil, invite.token, snapshot(invite), invite.expires, "open"));
 end
 
--- An invite was used up ("used") or revoked ("revoked"). An invite made before the history existed
--- gets its item now.
-function history.closed(invite, state)
+-- An invite was used up ("used") or revoked ("revoked", `revoked_by` who asked: the actor the
+-- command was given, else the JID that ran it). An invite made before the history existed gets its
+-- item now.
+function history.closed(invite, state, revoked_by)
 	local now = os.time();
 	local value = invites_store:get(nil, invite.token);
+	local kept = revoked_by and value and unpack_item(value);
+	if kept then
+		kept.revoked_by = revoked_by;
+		value = pack("invite", kept);
+	end
 	local ok, err;
 	if value then ok, err = invites_store:set(nil, invite.token, value, now, state); end
-	if not ok then ok, err = invites_store:append(nil, invite.token, snapshot(invite), now, state); end
+	if not ok then ok, err = invites_store:append(nil, invite.token, snapshot(invite, nil, revoked_by), now, state); end
 	warn_on_failure("the end of an invite", ok, err);
 end
 

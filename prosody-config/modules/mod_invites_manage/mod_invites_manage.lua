@@ -322,8 +322,9 @@ command("Change a pending invite", "update", forms.blank.update, function (reque
 	return invite_result(request.id, changed);
 end, forms.read_update);
 
-command("Revoke an invite", "revoke", forms.blank.revoke, function (request, _, privileged)
-	if not request.id then return bad_request("id is required"); end
+-- `actor` (optional) says who asked, e.g. invites-api/KEY_ID; the history keeps it as revoked_by,
+-- else the JID that ran the command.
+command("Revoke an invite", "revoke", forms.blank.revoke, function (request, actor, privileged)
 	local invite = visible_invite(request.id, privileged);
 	if not invite or used_up(request.id, invite) then
 		return refuse("cancel", "item-not-found", "no pending invite with this id");
@@ -331,11 +332,11 @@ command("Revoke an invite", "revoke", forms.blank.revoke, function (request, _, 
 	if not invites.delete_account_invite(request.id) then
 		return refuse("wait", "internal-server-error", "could not revoke the invite");
 	end
-	invite.token = request.id;
-	history.closed(invite, "revoked");
+	invite.token, invite.revoked_by = request.id, request.actor or actor;
+	history.closed(invite, "revoked", invite.revoked_by);
 	-- The invite as it was, so that the caller can say whose invite it revoked.
 	return invite_result(request.id, invite, "revoked", os.time());
-end);
+end, forms.read_revoke);
 
 -- Which invite let an account in, when, and who made it. A JID of invites_manage_jids sees it only
 -- for an invite the service made, and only for an account under the ceiling.

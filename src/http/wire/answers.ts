@@ -31,6 +31,9 @@ export const inviteRecord = z
     ref: text("The caller's reference given when it was made"),
     source: text("invites-api/KEY_ID, or who else made it"),
     created_by: text("Who made it: a person's JID, key:KEY_ID for a key, or the inviter's JID; null if unknown"),
+    revoked_by: text(
+      "Who revoked it: a person's JID, key:KEY_ID for a key, or the JID of an admin who revoked it in Prosody; null while not revoked or if unknown",
+    ),
     uses: seconds.min(0).meta({ description: "Accounts registered with it so far" }),
     max_uses: seconds.nullable().meta({ description: "A reusable invite's cap" }),
     state: z.enum(INVITE_STATES),
