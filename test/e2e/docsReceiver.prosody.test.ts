@@ -108,7 +108,7 @@ describe("the webhook receiver of docs/webhooks.md, against the service and a re
       const keyId = key.split("/")[0] ?? "";
       assert.ok(lines.includes(`invite.created ${account.body.id} ana@${HOST}`), printed);
       assert.ok(lines.includes(`invite.created ${group.body.id} ${HOST}`), printed);
-      assert.ok(lines.includes(`invite.revoked ${group.body.id} by key ${keyId}`), printed);
+      assert.ok(lines.includes(`invite.revoked ${group.body.id} by key:${keyId}`), printed);
       assert.doesNotMatch(printed, /undefined/);
       assert.equal(errors, "");
     } finally {
