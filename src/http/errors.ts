@@ -83,8 +83,25 @@ export function answerFor(
     };
   }
   // Koa's own client errors (ctx.throw): keep the status, expose only safe text.
-  const httpError = err as { status?: unknown; expose?: boolean; message?: string; type?: unknown; body?: unknown };
+  const httpError = err as {
+    status?: unknown;
+    expose?: boolean;
+    message?: string;
+    type?: unknown;
+    body?: unknown;
+    limit?: unknown;
+  };
   const bodyError = bodyParserError(httpError);
+  // raw-body says the route's own limit (16 KiB for most, 4 KiB for /session's, 2 MiB for a batch).
+  if (bodyError === "payload_too_large" && typeof httpError.limit === "number" && httpError.limit > 0) {
+    const kib = httpError.limit / 1024;
+    const size = kib >= 1024 ? `${kib / 1024} MiB` : `${kib} KiB`;
+    return {
+      ...ANSWERS[bodyError],
+      message: `the body is too large: this route takes at most ${size}`,
+      code: bodyError,
+    };
+  }
   if (bodyError) return { ...ANSWERS[bodyError], code: bodyError };
   if (typeof httpError.status === "number" && httpError.status >= 400 && httpError.status < 500) {
     return {

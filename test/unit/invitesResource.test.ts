@@ -157,7 +157,10 @@ describe("the /invites resource, with a fake mod_invites_manage", () => {
     for (const [type, body, status, error] of raw) {
       const res = await call("/invites/account", key, { method: "POST", headers: { "Content-Type": type }, body });
       assert.equal(res.status, status, type);
-      assert.equal(((await res.json()) as { error: string }).error, error);
+      const answer = (await res.json()) as { error: string; message: string };
+      assert.equal(answer.error, error);
+      // A body over the limit: the message names this route's limit.
+      if (status === 413) assert.equal(answer.message, "the body is too large: this route takes at most 16 KiB");
     }
     assert.equal(fake.calls.length, before);
   });

@@ -559,6 +559,10 @@ describe("sign-in link and sessions (issue 29)", () => {
     }
     const extra = await app.request(json("/session/link", "POST", { jid: ALICE, host: "x" }));
     assert.equal(extra.statusCode, 400);
+    // Over the sign-in routes' own limit: 413, saying that limit (not the 16 KiB of other routes).
+    const large = await app.request(json("/session/link", "POST", { jid: `${"a".repeat(5_000)}@${HOST}` }));
+    assert.equal(large.statusCode, 413);
+    assert.equal(large.json().message, "the body is too large: this route takes at most 4 KiB");
   });
 
   it("answers 501 sign_in_unavailable without PUBLIC_URL, and says so in /session/methods", async () => {
