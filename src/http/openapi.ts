@@ -88,11 +88,14 @@ const jsonError = (description: string, headers?: Record<string, unknown>) => ({
 });
 
 const resourceErrors = {
+  "401": jsonError(
+    "A session cookie (no key) whose session has ended: signed out, idle, past its lifetime, or the account gone or without powers (not_signed_in)",
+  ),
   "403": jsonError(
-    "Missing, malformed, unknown, wrong, deleted or expired key; the key's scopes do not allow this (insufficient_scope); or the account is above invites_manage_roles (account_protected)",
+    "Missing, malformed, unknown, wrong, deleted or expired key; the key's scopes (or the person's role) do not allow this (insufficient_scope); the account is above invites_manage_roles (account_protected); or, with a session, a change without its X-CSRF-Token or from another site (csrf_refused)",
   ),
   "429": jsonError(
-    "Too many failed key attempts from this address; creating: over the key's rate; listing, showing, revoking: over MANAGE_RATE",
+    "Too many failed key attempts from this address; creating: over the key's rate, or past a person's quota (quota_exhausted, with next_at); listing, showing, revoking: over MANAGE_RATE",
     retryAfter,
   ),
   "501": jsonError("The key's host does not load mod_invites_manage; the message says what to load where"),
@@ -158,6 +161,8 @@ const setCookie = {
   },
 };
 const signedIn = [{ sessionCookie: [] }];
+/** The drop-in's routes: a key, never a cookie (a GET there makes an invite). */
+const keysOnly = [{ bearer: [] }, { queryKey: [] }];
 const csrfHeader = {
   name: "X-CSRF-Token",
   in: "header",
@@ -200,17 +205,20 @@ export const openApiDocument = {
   // Relative: the service answers at the root of wherever this document was fetched from (its
   // Location and Link headers are root paths too).
   servers: [{ url: "/", description: "This service: the origin that served this document" }],
-  security: [{ bearer: [] }, { queryKey: [] }],
+  // A key, or a person's session (its cookie, with X-CSRF-Token on changes); /invites_api: keys only.
+  security: [{ bearer: [] }, { queryKey: [] }, { sessionCookie: [] }],
   paths: {
     "/invites_api": {
       get: {
         operationId: "issueInviteByGet",
         summary: "Create an account invite",
+        security: keysOnly,
         parameters: inviteParameters,
         responses: inviteResponses,
       },
       post: {
         operationId: "issueInviteByPost",
+        security: keysOnly,
         summary: "Create an account invite, or a password-reset invite with type=reset",
         parameters: [...inviteParameters, idempotencyKey],
         responses: {

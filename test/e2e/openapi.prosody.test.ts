@@ -570,6 +570,20 @@ describe("the OpenAPI document matches the running service's real answers", () =
     }
   });
 
+  it("answers every route that takes a session 401 for a cookie whose session has ended", async () => {
+    // The shape of a session id, of no session: ended, or never one.
+    const dead = { Cookie: `invites_session=${"E".repeat(43)}`, ...json };
+    for (const [path, methods] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(methods)) {
+        if (!op.responses["401"] || path.startsWith("/session")) continue;
+        const url = path.replace("{id}", "A".repeat(24)).replace("{jid}", `nobody@${MANAGED}`);
+        const res = await fetch(`${service.url}${url}`, { method: method.toUpperCase(), headers: dead });
+        assert.equal(res.status, 401, `${method} ${path}`);
+        await check(path, method, res);
+      }
+    }
+  });
+
   it("documents no status that no test produced", () => {
     const documented = Object.entries(doc.paths).flatMap(([path, methods]) =>
       Object.entries(methods).flatMap(([method, op]) =>
