@@ -158,6 +158,12 @@ export function buildProgram(deps: ProgramDeps): Command {
         // A reusable invite's uses are not counted: the quota would not bound the accounts let in.
         command.error(`error: --max-invites cannot bound a key that makes reusable invites (scope ${reusable})`);
       }
+      if (opts.groups?.length && opts.scope?.length && opts.scope.every((s) => s === "reset")) {
+        // A password reset is in no circle: such a key would be refused every request.
+        command.error(
+          "error: --groups confines a key to circles, where no password reset is made: give it another scope",
+        );
+      }
       const now = deps.now?.() ?? new Date();
       const expiresAt = opts.expires ? new Date(now.getTime() + opts.expires).toISOString() : undefined;
       return withKeyStore(deps.env, deps.io, { writes: true }, (keys) =>

@@ -283,6 +283,10 @@ describe("authors and circles in answers, webhooks and audit lines", () => {
       const refused = await runCli(["create", HOST, "--groups", bad], env);
       assert.notEqual(refused.code, 0, `--groups ${JSON.stringify(bad)}`);
     }
+    // A key of resets alone, confined to circles, could do nothing: refused, saying why.
+    const resetsOnly = await runCli(["create", HOST, "--scope", "reset", "--groups", "team-a"], env);
+    assert.equal(resetsOnly.code, 2, "a usage error");
+    assert.match(resetsOnly.stderr, /no password reset is made/);
     const hooked = await runCli(
       ["webhook", "add", HOST, "http://127.0.0.1:9/hook", "--allow-http", "--allow-private", "--groups", "team-a"],
       env,
