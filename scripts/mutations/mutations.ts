@@ -84,8 +84,7 @@ export const MUTATIONS: readonly Mutation[] = [
   {
     name: "cap: registrations under way not reserved (only counted uses)",
     file: REGISTRATION,
-    search:
-      "\t\t\tfor holder in pairs(holders) do\n\t\t\t\tif holder ~= username then taken = taken + 1; end\n\t\t\tend\n",
+    search: "\t\tfor holder in pairs(holders) do\n\t\t\tif holder ~= username then taken = taken + 1; end\n\t\tend\n",
     replace: "",
     tests: ["test/e2e/redemptions.prosody.test.ts"],
     pattern: "exactly N succeed",
@@ -203,12 +202,14 @@ export const MUTATIONS: readonly Mutation[] = [
   // Uses of a capped invite counted one registration at a time (a storage that yields would
   // otherwise lose counts written at once).
   {
-    name: "cap: use counts written at once (no guard)",
+    // Each reusable invite's count is read once and kept, so that no check and no place taken ever
+    // waits on storage: read again each time, the door's redeem slips between a read and its write.
+    name: "cap: use counts read from storage each time (not kept)",
     file: REGISTRATION,
-    search: "if not async.ready() then return work(); end",
-    replace: "if true then return work(); end",
-    tests: ["test/e2e/redemptions.prosody.test.ts"],
-    pattern: "overlapping registrations exactly N succeed",
+    search: "\t\t\t\tcounts[token] = record;\n",
+    replace: "",
+    tests: ["test/e2e/inviteDoor.prosody.test.ts"],
+    pattern: "a cap of 3",
   },
   // `invites-api check` exits 1 on a problem, for scripts and provisioning.
   {
@@ -333,6 +334,78 @@ export const MUTATIONS: readonly Mutation[] = [
     replace: "if false then",
     tests: ["test/e2e/inviteDoor.prosody.test.ts"],
     pattern: "password floor",
+  },
+  // People (issue 29): sessions, their CSRF wall, sign-in links, quotas, circles, gone inviters.
+  {
+    name: "people: a change with a session needs no X-CSRF-Token",
+    file: "src/people/csrf.ts",
+    search: "  return tokenMatches && sameOrigin(ctx, trustedProxies);",
+    replace: "  return (tokenMatches || true) && sameOrigin(ctx, trustedProxies);",
+    tests: ["test/unit/sessions.test.ts"],
+    pattern: "CSRF",
+  },
+  {
+    name: "people: a session id sent before sign-in is not ended (fixation)",
+    file: "src/people/sessions.ts",
+    search: "      if (before !== undefined) await end(hashOf(before));\n",
+    replace: '      if (before === "never") await end(hashOf(before));\n',
+    tests: ["test/unit/sessions.test.ts"],
+    pattern: "fixation",
+  },
+  {
+    name: "people: another form of an account's JID escapes its link limit",
+    file: "src/people/signInLimits.ts",
+    search: "      if (typed === prepped) return true;",
+    replace: "      if (typed === prepped || prepped !== typed) return true;",
+    tests: ["test/unit/sessions.test.ts"],
+    pattern: "names the person as Prosody preps",
+  },
+  {
+    name: "people: OAuth's next may leave the origin",
+    file: "src/people/oauthNext.ts",
+    // Both walls (the pattern, and the URL as a browser resolves it) go: either alone holds.
+    search:
+      '  if (typeof next !== "string" || next.length > MAX_LENGTH || !PATH.test(next)) return undefined;\n' +
+      "  // And as a browser resolves it, in case a form slipped past the pattern.\n" +
+      "  try {\n" +
+      "    return new URL(next, PROBE).origin === PROBE ? next : undefined;",
+    replace:
+      '  if (typeof next !== "string" || next.length > MAX_LENGTH || !PATH) return undefined;\n' +
+      "  try {\n" +
+      "    return new URL(next, PROBE) ? next : undefined;",
+    tests: ["test/unit/oauthSignIn.test.ts"],
+    pattern: "next",
+  },
+  {
+    name: "people: an invite outside a caller's circles is within reach",
+    file: "src/people/confinement.ts",
+    search: "  if (reach.circles === undefined) return true;",
+    replace: "  if (reach.circles === undefined || reach.circles.length > 0) return true;",
+    tests: ["test/e2e/peoplePowers.prosody.test.ts"],
+  },
+  {
+    name: "people: a member puts new accounts into groups",
+    file: "src/people/confinement.ts",
+    search:
+      '  if (caller.person && groups?.length && !circlesOf(caller) && !caller.apiKey.scopes.includes("manage")) {',
+    replace: "  if (caller.person && groups?.length && !circlesOf(caller) && caller.apiKey.scopes.length === 0) {",
+    tests: ["test/e2e/peoplePowers.prosody.test.ts"],
+  },
+  {
+    name: "people: a place Prosody refused is not given back to the quota",
+    file: "src/people/quota.ts",
+    search: "    await quotas.release(person.jid, use).catch(() => undefined);",
+    replace: "",
+    tests: ["test/e2e/peopleQuota.prosody.test.ts"],
+    pattern: "Prosody refuses takes no place",
+  },
+  {
+    name: "people: an invite whose maker is gone still registers",
+    file: "prosody-config/modules/mod_invites_manage/people.lib.lua",
+    search: "\t\treturn not (facts and facts.exists and facts.enabled);",
+    replace: "\t\treturn false;",
+    tests: ["test/e2e/people.prosody.test.ts"],
+    pattern: "no more once it is deleted",
   },
   // The log scan must find a webhook signing secret however a line writes it.
   {
