@@ -5,9 +5,8 @@ import { axeViolations } from "../support/axe.js";
 import { launchChromium } from "../support/browser.js";
 import { recordSecret, recordTokensIn } from "../support/handedOut.js";
 import { openInbox, type Inbox } from "../support/inbox.js";
-import { PortInUseError, onFreshPorts, serverPort } from "../support/ports.js";
 import { MANAGE_MODULES } from "../support/prosody.js";
-import { createKey, startStack, type RunningStack } from "../support/stack.js";
+import { createKey, startStackWithSignIn, type RunningStack } from "../support/stack.js";
 
 // A member signs in to the admin page as a person (issue 29), in Debian's Chromium, against a real
 // Prosody (0.12 or 13) and the real service: they type their chat address, the component sends
@@ -58,25 +57,18 @@ describe(`a person signs in to the admin page with a link, in Chromium, Prosody 
   }
 
   before(async () => {
-    stack = await onFreshPorts(async () => {
-      const port = serverPort();
-      publicUrl = `http://127.0.0.1:${port}`;
-      try {
-        return await startStack(
-          {
-            hosts: [HOST],
-            components: [COMPONENT],
-            admins: [],
-            hostOptions: { [HOST]: { modules: MANAGE_MODULES } },
-            extra: `invites_manage_jids = { "${COMPONENT.domain}" }`,
-          },
-          { component: COMPONENT, env: { HTTP_PORT: String(port), PUBLIC_URL: publicUrl, PEOPLE_POWERS: POWERS } },
-        );
-      } catch (err) {
-        if (/EADDRINUSE/.test(String(err))) throw new PortInUseError("invites-api", port, String(err));
-        throw err;
-      }
-    });
+    const started = await startStackWithSignIn(
+      {
+        hosts: [HOST],
+        components: [COMPONENT],
+        admins: [],
+        hostOptions: { [HOST]: { modules: MANAGE_MODULES } },
+        extra: `invites_manage_jids = { "${COMPONENT.domain}" }`,
+      },
+      { component: COMPONENT, env: { PEOPLE_POWERS: POWERS } },
+    );
+    stack = started;
+    publicUrl = started.publicUrl;
     await createKey(stack.keyStore, HOST, "desk");
     stack.prosody.ctl(["register", "mira", HOST, PASSWORD]);
     inbox = await openInbox({ port: stack.prosody.c2sPort, domain: HOST, username: "mira", password: PASSWORD });

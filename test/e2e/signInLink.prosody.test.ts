@@ -4,11 +4,10 @@ import { after, before, describe, it } from "node:test";
 import { recordSecret, recordTokensIn } from "../support/handedOut.js";
 import { openInbox, type Inbox } from "../support/inbox.js";
 import { startAll } from "../support/cleanup.js";
-import { PortInUseError, onFreshPorts, serverPort } from "../support/ports.js";
 import { MANAGE_MODULES, startProsody, type RunningProsody } from "../support/prosody.js";
 import { startService, type RunningService } from "../support/service.js";
 import { startRedis, type RunningServer } from "../support/servers.js";
-import { createKey, serviceEnv, startStack, waitReady, type RunningStack } from "../support/stack.js";
+import { createKey, serviceEnv, startStackWithSignIn, waitReady, type RunningStack } from "../support/stack.js";
 
 // People signing in with a one-time link (issue 29), end to end: a real XMPP client logs in as the
 // account, the service's component sends it the link as a chat message, the test takes the token out
@@ -90,25 +89,19 @@ describe(`sign-in by link on Prosody ${on13 ? "13" : "0.12"}: a real client rece
   }
 
   before(async () => {
-    stack = await onFreshPorts(async () => {
-      port = serverPort();
-      publicUrl = `http://127.0.0.1:${port}`;
-      try {
-        return await startStack(
-          {
-            hosts: [HOST],
-            components: [COMPONENT],
-            admins: [],
-            hostOptions: { [HOST]: { modules: MANAGE_MODULES } },
-            extra: `invites_manage_jids = { "${COMPONENT.domain}" }`,
-          },
-          { component: COMPONENT, env: { HTTP_PORT: String(port), PUBLIC_URL: publicUrl } },
-        );
-      } catch (err) {
-        if (/EADDRINUSE/.test(String(err))) throw new PortInUseError("invites-api", port, String(err));
-        throw err;
-      }
-    });
+    const started = await startStackWithSignIn(
+      {
+        hosts: [HOST],
+        components: [COMPONENT],
+        admins: [],
+        hostOptions: { [HOST]: { modules: MANAGE_MODULES } },
+        extra: `invites_manage_jids = { "${COMPONENT.domain}" }`,
+      },
+      { component: COMPONENT },
+    );
+    stack = started;
+    publicUrl = started.publicUrl;
+    port = Number(new URL(publicUrl).port);
     // The service serves the hosts of its keys.
     await createKey(stack.keyStore, HOST, "desk");
     stack.prosody.ctl(["register", "alice", HOST, PASSWORD]);

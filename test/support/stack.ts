@@ -97,27 +97,52 @@ export async function startStack(
 }
 
 /**
- * startStack with the service's invite page as Prosody's invites_page, as the docs have it (invite
- * links open /invite/HOST/TOKEN on the service). Prosody's config names the service's port, so it is
- * picked first; one another process holds means a fresh start on other ports.
+ * startStack with the service on a port picked first, for what must name it before the service
+ * starts (Prosody's config, PUBLIC_URL); one another process holds means a fresh start on other ports.
  */
-export function startStackWithInvitePage(
-  prosodyOptions: ProsodyOptions,
-  opts: { component: Component; env?: Record<string, string>; ready?: boolean },
-): Promise<RunningStack> {
+function startStackOnPort(start: (port: number) => Promise<RunningStack>): Promise<RunningStack> {
   return onFreshPorts(async () => {
     const port = serverPort();
-    const invitesPage = `invites_page = "http://127.0.0.1:${port}/invite/{host}/{invite.token}"`;
     try {
-      return await startStack(
-        { ...prosodyOptions, extra: [prosodyOptions.extra, invitesPage].filter(Boolean).join("\n") },
-        { ...opts, env: { ...opts.env, HTTP_PORT: String(port) } },
-      );
+      return await start(port);
     } catch (err) {
       if (/EADDRINUSE/.test(String(err))) throw new PortInUseError("invites-api", port, String(err));
       throw err;
     }
   });
+}
+
+/**
+ * startStack with the service's invite page as Prosody's invites_page, as the docs have it (invite
+ * links open /invite/HOST/TOKEN on the service).
+ */
+export function startStackWithInvitePage(
+  prosodyOptions: ProsodyOptions,
+  opts: { component: Component; env?: Record<string, string>; ready?: boolean },
+): Promise<RunningStack> {
+  return startStackOnPort((port) => {
+    const invitesPage = `invites_page = "http://127.0.0.1:${port}/invite/{host}/{invite.token}"`;
+    return startStack(
+      { ...prosodyOptions, extra: [prosodyOptions.extra, invitesPage].filter(Boolean).join("\n") },
+      { ...opts, env: { ...opts.env, HTTP_PORT: String(port) } },
+    );
+  });
+}
+
+/** startStack with people's sign-in on: PUBLIC_URL is the service's own loopback address. */
+export async function startStackWithSignIn(
+  prosodyOptions: ProsodyOptions,
+  opts: { component: Component; env?: Record<string, string> },
+): Promise<RunningStack & { readonly publicUrl: string }> {
+  let publicUrl = "";
+  const stack = await startStackOnPort((port) => {
+    publicUrl = `http://127.0.0.1:${port}`;
+    return startStack(prosodyOptions, {
+      ...opts,
+      env: { ...opts.env, HTTP_PORT: String(port), PUBLIC_URL: publicUrl },
+    });
+  });
+  return { ...stack, publicUrl };
 }
 
 /** The service with nothing listening for its component: for tests of keys alone, no XMPP. */
