@@ -173,6 +173,16 @@ describe(`sign-in by link on Prosody ${on13 ? "13" : "0.12"}: a real client rece
     assert.equal(JSON.parse(ended.body).error, "not_signed_in");
   });
 
+  it("an address XML cannot carry (a lone surrogate, U+FFFE) gets the same answer, and the component stays connected", async () => {
+    for (const jid of [`\ud800lice@${HOST}`, `ali\ufffece@${HOST}`]) {
+      const answer = await askLink(jid);
+      assert.equal(answer.status, 202, answer.body);
+    }
+    // Prosody would close the stream of a component that sent one: the next link still arrives.
+    const { token } = await linkArrives();
+    assert.match(token, /^[A-Za-z0-9_-]{43}$/);
+  });
+
   it("makes the link from PUBLIC_URL, not from a forged Host header", async () => {
     const { link } = await linkArrives({ host: "evil.example", origin: "http://evil.example" });
     assert.ok(link.startsWith(`${publicUrl}/admin/#sign-in=`), link);
